@@ -1,0 +1,39 @@
+# golive: two commands. `make demo` shows golive deciding against its sandbox; `make test` is what CI runs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.golive-installed
+
+.PHONY: demo test lint typecheck unit system services clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall when the package metadata changes; editable, so source edits need nothing.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+system:
+	scripts/ensure-system-packages
+
+services:
+	scripts/ensure-services
+
+demo: $(STAMP) system services
+	$(BIN)/golive demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check golive validations tests conftest.py
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP) system services
+	PYTEST_ADDOPTS= $(BIN)/python -m pytest tests -p no:cacheprovider -q
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) reports/*.json reports/*.html

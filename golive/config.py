@@ -1,0 +1,529 @@
+"""The golive configuration: one YAML file, validated, interpolated from the environment, credentials known.
+
+``load_settings`` turns a file into ``Settings`` or raises ``ConfigError`` whose message is one line naming
+the file and the key path (``golive.yaml: postgres.replicas[0]: not a PostgreSQL DSN``). Messages never carry
+the offending value, so a bad password-bearing DSN cannot leak through an error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, TypeAdapter, ValidationError
+
+from golive.masking import Masker, is_secret_env_name, password_of
+
+DEFAULT_CONFIG = "golive.yaml"
+CONFIG_ENV_VAR = "GOLIVE_CONFIG"
+SERVICE_SECTIONS = ("http", "postgres", "rabbitmq", "redis", "prometheus", "aws")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used. ``str()`` is the one line to show."""
+
+
+# --- value types -------------------------------------------------------------------------------------
+
+
+def _url_check(value: str, schemes: tuple[str, ...], what: str, need_host: bool = True) -> str:
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # raises ValueError on a malformed port
+    except ValueError:
+        raise ValueError(what) from None
+    if parts.scheme not in schemes or (need_host and not parts.hostname):
+        raise ValueError(what)
+    return value
+
+
+def _http_url(value: str) -> str:
+    return _url_check(value, ("http", "https"), "not an http(s) URL")
+
+
+def _postgres_dsn(value: str) -> str:
+    what = "not a PostgreSQL DSN"
+    if "://" in value:
+        _url_check(value, ("postgresql", "postgres"), what)
+        return value
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = conninfo_to_dict(value)
+    except Exception:
+        raise ValueError(what) from None
+    if not params.get("host") and not params.get("dbname"):
+        raise ValueError(what)
+    return value
+
+
+def _amqp_url(value: str) -> str:
+    return _url_check(value, ("amqp", "amqps"), "not an AMQP URL (amqp://user:password@host:port/vhost)")
+
+
+def _redis_url(value: str) -> str:
+    if value.startswith("unix://"):
+        return value
+    return _url_check(value, ("redis", "rediss"), "not a Redis URL (redis://host:port/db)")
+
+
+def _relative_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError("must start with /")
+    return value
+
+
+HttpUrl = Annotated[StrictStr, AfterValidator(_http_url)]
+PostgresDsn = Annotated[StrictStr, AfterValidator(_postgres_dsn)]
+AmqpUrl = Annotated[StrictStr, AfterValidator(_amqp_url)]
+RedisUrl = Annotated[StrictStr, AfterValidator(_redis_url)]
+UrlPath = Annotated[StrictStr, AfterValidator(_relative_path)]
+Seconds = Annotated[float, Field(gt=0, le=3600)]
+Ratio = Annotated[float, Field(ge=0, le=1)]
+NonEmpty = Annotated[StrictStr, Field(min_length=1)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- sections ----------------------------------------------------------------------------------------
+
+
+class Release(Section):
+    version: NonEmpty
+    previous: NonEmpty | None = None
+
+
+class Endpoint(Section):
+    path: UrlPath
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
+    expect: list[Annotated[int, Field(ge=100, le=599)]] = Field(default_factory=lambda: [200], min_length=1)
+
+
+class Http(Section):
+    timeout_s: Seconds = 5.0
+    verify_tls: bool = True
+    health_path: UrlPath = "/health"
+    endpoints: list[Endpoint] = Field(default_factory=list)
+
+
+class Thresholds(Section):
+    error_rate: Ratio = 0.001
+    p95_ms: Annotated[float, Field(gt=0)] = 200.0
+    cert_min_days: Annotated[int, Field(ge=0)] = 30
+
+
+class SchemaVersion(Section):
+    query: NonEmpty
+    expect: NonEmpty
+
+
+class Invariant(Section):
+    name: NonEmpty
+    sql: NonEmpty
+
+
+class Integrity(Section):
+    tables: list[NonEmpty] = Field(default_factory=list)
+    invariants: list[Invariant] = Field(default_factory=list)
+
+
+class Postgres(Section):
+    dsn: PostgresDsn
+    replicas: list[PostgresDsn] = Field(default_factory=list)
+    schema_version: SchemaVersion | None = None
+    integrity: Integrity | None = None
+    timeout_s: Seconds | None = None
+
+
+class QueuePolicy(Section):
+    min_consumers: Annotated[int, Field(ge=0)] | None = None
+    max_messages: Annotated[int, Field(ge=0)] | None = None
+
+
+class RabbitMQ(Section):
+    url: AmqpUrl
+    management_url: HttpUrl | None = None
+    queues: dict[str, QueuePolicy] = Field(default_factory=dict)
+    timeout_s: Seconds | None = None
+
+
+class Redis(Section):
+    url: RedisUrl
+    min_hit_rate: Ratio | None = None
+    timeout_s: Seconds | None = None
+
+
+class Prometheus(Section):
+    url: HttpUrl
+    timeout_s: Seconds | None = None
+
+
+class AlbLoadBalancer(Section):
+    kind: Literal["alb"]
+    listener_arn: NonEmpty
+    target_groups: dict[Literal["blue", "green"], NonEmpty]
+
+
+class HaproxyLoadBalancer(Section):
+    kind: Literal["haproxy"]
+    admin_socket: NonEmpty
+    backend: NonEmpty
+    servers: dict[Literal["blue", "green"], NonEmpty]
+
+
+class Backups(Section):
+    bucket: NonEmpty
+    prefix: StrictStr = ""
+    max_age_h: Annotated[float, Field(gt=0)] = 24
+
+
+class Image(Section):
+    repository: NonEmpty
+    tag: NonEmpty
+    max_size_mb: Annotated[float, Field(gt=0)] = 500
+
+
+class Aws(Section):
+    region: NonEmpty
+    endpoint_url: HttpUrl | None = None
+    secrets: list[NonEmpty] = Field(default_factory=list)
+    backups: Backups | None = None
+    image: Image | None = None
+    alarms: list[NonEmpty] = Field(default_factory=list)
+    timeout_s: Seconds | None = None
+
+
+class Waiver(Section):
+    check: NonEmpty
+    reason: NonEmpty
+    approved_by: NonEmpty
+    expires: date
+
+
+class Trigger(Section):
+    above: Annotated[float, Field(ge=0)] | None = None
+    for_s: Annotated[float, Field(ge=0)] = 0
+
+
+class RollbackTriggers(Section):
+    error_rate: Trigger | None = None
+    p95_ms: Trigger | None = None
+    database_down: Trigger | None = None
+
+
+class EnvironmentSection(Section):
+    url: HttpUrl
+    role: Literal["candidate", "live"] | None = None
+    version: NonEmpty | None = None
+    host: NonEmpty = "local://"
+    process: NonEmpty | None = None
+    log_file: NonEmpty | None = None
+    # Per-environment service sections, merged over the shared ones and validated in ``_environment_view``.
+    http: dict[str, Any] | None = None
+    postgres: dict[str, Any] | None = None
+    rabbitmq: dict[str, Any] | None = None
+    redis: dict[str, Any] | None = None
+    prometheus: dict[str, Any] | None = None
+    aws: dict[str, Any] | None = None
+
+
+class Document(Section):
+    release: Release
+    environments: Annotated[dict[str, EnvironmentSection], Field(min_length=1)]
+    http: Http = Field(default_factory=Http)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    postgres: Postgres | None = None
+    rabbitmq: RabbitMQ | None = None
+    redis: Redis | None = None
+    prometheus: Prometheus | None = None
+    load_balancer: Annotated[AlbLoadBalancer | HaproxyLoadBalancer, Field(discriminator="kind")] | None = None
+    aws: Aws | None = None
+    attestations: NonEmpty = "reports/attestations.jsonl"
+    waivers: list[Waiver] = Field(default_factory=list)
+    rollback_triggers: RollbackTriggers | None = None
+
+
+_SECTION_MODELS: dict[str, type[Section]] = {
+    "http": Http,
+    "postgres": Postgres,
+    "rabbitmq": RabbitMQ,
+    "redis": Redis,
+    "prometheus": Prometheus,
+    "aws": Aws,
+}
+
+
+# --- the validated result ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EnvironmentView:
+    """One environment with every service section resolved (shared section, overridden per environment)."""
+
+    name: str
+    role: str | None
+    url: str
+    expected_version: str | None
+    host: str
+    process: str | None
+    log_file: str | None
+    http: Http
+    postgres: Postgres | None
+    rabbitmq: RabbitMQ | None
+    redis: Redis | None
+    prometheus: Prometheus | None
+    aws: Aws | None
+
+    def timeout_s(self, section: str) -> float:
+        """The network timeout for a component: its own ``timeout_s``, else ``http.timeout_s``."""
+        own = getattr(getattr(self, section, None), "timeout_s", None)
+        return float(own if own is not None else self.http.timeout_s)
+
+
+@dataclass(frozen=True)
+class Settings:
+    path: Path
+    source: str
+    document: Document
+    environments: dict[str, EnvironmentView]
+    masker: Masker = field(default_factory=Masker)
+
+    @property
+    def release(self) -> Release:
+        return self.document.release
+
+    def environment_by_role(self, role: str) -> EnvironmentView | None:
+        matches = [view for view in self.environments.values() if view.role == role]
+        return matches[0] if matches else None
+
+    def select(self, name: str | None) -> EnvironmentView:
+        """The environment under test: ``--env NAME``, else the one whose role is ``candidate``."""
+        if name is not None:
+            if name not in self.environments:
+                known = ", ".join(sorted(self.environments))
+                raise ConfigError(f"{self.path.name}: --env {name}: no such environment (have: {known})")
+            return self.environments[name]
+        candidate = self.environment_by_role("candidate")
+        if candidate is None:
+            raise ConfigError(
+                f"{self.path.name}: environments: no environment has role candidate; pass --env NAME"
+            )
+        return candidate
+
+
+# --- loading -----------------------------------------------------------------------------------------
+
+
+def resolve_path(cli_value: str | None, environ: Mapping[str, str], cwd: Path) -> tuple[Path, str]:
+    """Where the configuration comes from: ``--golive-config``, else ``$GOLIVE_CONFIG``, else ./golive.yaml."""
+    if cli_value:
+        return (cwd / cli_value), "--golive-config"
+    if environ.get(CONFIG_ENV_VAR):
+        return (cwd / environ[CONFIG_ENV_VAR]), f"${CONFIG_ENV_VAR}"
+    return (cwd / DEFAULT_CONFIG), "default"
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses duplicate keys instead of silently keeping the last one."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    seen: set[Any] = set()
+    for key_node, _value_node in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            mark = key_node.start_mark
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (line {mark.line + 1})", mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+_VAR = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}|\$\{(?P<bad>[^}]*)\}?")
+
+
+def format_location(loc: tuple[Any, ...]) -> str:
+    """('postgres', 'replicas', 0) -> 'postgres.replicas[0]'; odd keys are quoted: queues["agent.tasks"]."""
+    text = ""
+    for part in loc:
+        if part == "[key]":  # pydantic's marker for "the key itself was invalid"
+            continue
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", str(part)):
+            text += ("." if text else "") + str(part)
+        else:
+            text += f'["{part}"]'
+    return text or "(top level)"
+
+
+def _interpolate(value: Any, loc: tuple[Any, ...], environ: Mapping[str, str], masker: Masker, name: str) -> Any:
+    if isinstance(value, dict):
+        return {key: _interpolate(item, (*loc, key), environ, masker, name) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(item, (*loc, index), environ, masker, name) for index, item in enumerate(value)]
+    if not isinstance(value, str) or "$" not in value:
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        if match.group("bad") is not None or match.group("name") is None:
+            raise ConfigError(f"{name}: {format_location(loc)}: malformed ${{...}} reference")
+        var = match.group("name")
+        if var in environ:
+            result = environ[var]
+        elif match.group("default") is not None:
+            result = match.group("default")
+        else:
+            raise ConfigError(f"{name}: {format_location(loc)}: environment variable {var} is not set")
+        if is_secret_env_name(var):
+            masker.add(result)
+        return result
+
+    return _VAR.sub(substitute, value)
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    if kind in {"string_type", "str_type"}:
+        return "expected a string (quote values such as versions: \"2.1.0\")"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _validation_error(name: str, error: ValidationError, prefix: tuple[Any, ...] = ()) -> ConfigError:
+    problems = error.errors(include_input=False, include_url=False)
+    first = problems[0]
+    loc = tuple(first["loc"])
+    if loc[:1] == ("load_balancer",) and loc[1:2] in {("alb",), ("haproxy",)}:
+        loc = loc[:1] + loc[2:]  # pydantic names the union member; users never wrote it
+    more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else ""
+    return ConfigError(f"{name}: {format_location((*prefix, *loc))}: {_describe(first)}{more}")
+
+
+def _merge(shared: Mapping[str, Any] | None, override: Mapping[str, Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = dict(shared or {})
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _environment_view(
+    name: str, env_name: str, env: EnvironmentSection, document: Document, raw: Mapping[str, Any]
+) -> EnvironmentView:
+    sections: dict[str, Any] = {}
+    for section in SERVICE_SECTIONS:
+        override = getattr(env, section)
+        shared = getattr(document, section)
+        if override is None:
+            sections[section] = shared
+            continue
+        merged = _merge(raw.get(section) if isinstance(raw.get(section), Mapping) else None, override)
+        try:
+            sections[section] = TypeAdapter(_SECTION_MODELS[section]).validate_python(merged)
+        except ValidationError as error:
+            raise _validation_error(name, error, ("environments", env_name, section)) from None
+    if env.version is not None:
+        expected: str | None = env.version
+    elif env.role == "candidate":
+        expected = document.release.version
+    elif env.role == "live":
+        expected = document.release.previous
+    else:
+        expected = None
+    return EnvironmentView(
+        name=env_name,
+        role=env.role,
+        url=env.url.rstrip("/"),
+        expected_version=expected,
+        host=env.host,
+        process=env.process,
+        log_file=env.log_file,
+        **sections,
+    )
+
+
+def _collect_secrets(views: Mapping[str, EnvironmentView], masker: Masker) -> None:
+    for view in views.values():
+        urls: list[str] = []
+        if view.postgres:
+            urls += [view.postgres.dsn, *view.postgres.replicas]
+        if view.rabbitmq:
+            urls.append(view.rabbitmq.url)
+            if view.rabbitmq.management_url:
+                urls.append(view.rabbitmq.management_url)
+        if view.redis:
+            urls.append(view.redis.url)
+        if view.prometheus:
+            urls.append(view.prometheus.url)
+        urls.append(view.url)
+        masker.add(*(password_of(url) for url in urls))
+
+
+def parse_settings(text: str, path: Path, source: str, environ: Mapping[str, str]) -> Settings:
+    """Validate configuration text; raise ConfigError with one line naming the file and key path."""
+    name = path.name
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(unknown position)"
+        raise ConfigError(f"{name}: {where}: not valid YAML ({error.problem})") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{name}: not valid YAML ({type(error).__name__})") from None
+    if raw is None:
+        raise ConfigError(f"{name}: (top level): the file is empty")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{name}: (top level): expected a mapping of sections, got {type(raw).__name__}")
+    masker = Masker()
+    raw = _interpolate(raw, (), environ, masker, name)
+    try:
+        document = Document.model_validate(raw)
+    except ValidationError as error:
+        raise _validation_error(name, error) from None
+
+    for role in ("candidate", "live"):
+        holders = [env_name for env_name, env in document.environments.items() if env.role == role]
+        if len(holders) > 1:
+            raise ConfigError(
+                f"{name}: environments: more than one environment has role {role} ({', '.join(holders)})"
+            )
+    views = {
+        env_name: _environment_view(name, env_name, env, document, raw)
+        for env_name, env in document.environments.items()
+    }
+    _collect_secrets(views, masker)
+    return Settings(path=path, source=source, document=document, environments=views, masker=masker)
+
+
+def load_settings(path: Path, source: str, environ: Mapping[str, str] | None = None) -> Settings:
+    environ = os.environ if environ is None else environ
+    if not path.is_file():
+        hint = "" if source != "default" else f" (pass --golive-config PATH or set ${CONFIG_ENV_VAR})"
+        raise ConfigError(f"{path}: configuration file not found{hint}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read the configuration ({type(error).__name__})") from None
+    return parse_settings(text, path, source, environ)

@@ -1,0 +1,266 @@
+"""Fixtures for checks: the environments under test and a client for each backing service.
+
+Every client comes from a probe (``golive.probes``) with the configured timeout. A section the configuration
+leaves out makes the checks that need it skip with ``not configured``; a configured component that cannot be
+reached makes them error with a message naming the component and endpoint, credentials masked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import httpx
+import pytest
+
+from golive.config import EnvironmentView, Settings
+from golive.verdict import NOT_CONFIGURED
+
+# Probes import their client libraries (boto3, pika, psycopg, redis) when a fixture first needs them, so
+# loading the plugin stays cheap for every pytest run.
+
+
+def not_configured(what: str) -> None:
+    """Skip a check because the configuration leaves its component out: the only skip a gate accepts."""
+    __tracebackhide__ = True
+    pytest.skip(f"{NOT_CONFIGURED}: {what}")
+
+
+@dataclass
+class Environment:
+    """One deployment environment (blue, green, ...) as checks see it."""
+
+    view: EnvironmentView
+    _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.view.name
+
+    @property
+    def role(self) -> str | None:
+        return self.view.role
+
+    @property
+    def url(self) -> str:
+        return self.view.url
+
+    @property
+    def expected_version(self) -> str | None:
+        return self.view.expected_version
+
+    @cached_property
+    def http(self) -> httpx.Client:
+        """An httpx client with this environment's base URL, the configured timeout and TLS verification."""
+        from golive.probes import http as http_probe
+
+        client = http_probe.make_client(self.view.url, self.view.http.timeout_s, self.view.http.verify_tls)
+        self._closers.append(client.close)
+        return client
+
+    @cached_property
+    def host(self) -> Any:
+        """A testinfra host for this environment (``local://`` unless configured)."""
+        import testinfra
+
+        return testinfra.get_host(self.view.host)
+
+    def close(self) -> None:
+        while self._closers:
+            self._closers.pop()()
+
+
+@dataclass
+class _Session:
+    settings: Settings
+    selected: EnvironmentView
+    environments: dict[str, Environment] = field(default_factory=dict)
+
+    def environment(self, view: EnvironmentView) -> Environment:
+        if view.name not in self.environments:
+            self.environments[view.name] = Environment(view)
+        return self.environments[view.name]
+
+
+@pytest.fixture(scope="session")
+def golive_session(request: pytest.FixtureRequest) -> Iterator[_Session]:
+    from golive.plugin import gate_run
+
+    run = gate_run(request.config)
+    if run is None or run.settings is None or run.environment is None:
+        pytest.fail("golive fixtures need a gate run: a validation under the validations directory", pytrace=False)
+    session = _Session(settings=run.settings, selected=run.environment)
+    yield session
+    for environment in session.environments.values():
+        environment.close()
+
+
+@pytest.fixture(scope="session")
+def golive_settings(golive_session: _Session) -> Settings:
+    """The validated configuration."""
+    return golive_session.settings
+
+
+@pytest.fixture(scope="session")
+def target(golive_session: _Session) -> Environment:
+    """The environment under test: ``--env NAME``, else the candidate."""
+    return golive_session.environment(golive_session.selected)
+
+
+def _by_role(session: _Session, role: str) -> Environment:
+    view = session.settings.environment_by_role(role)
+    if view is None:
+        not_configured(f"no environment has role {role}")
+    assert view is not None
+    return session.environment(view)
+
+
+def _by_name(session: _Session, name: str) -> Environment:
+    view = session.settings.environments.get(name)
+    if view is None:
+        not_configured(f"no environment named {name}")
+    assert view is not None
+    return session.environment(view)
+
+
+@pytest.fixture(scope="session")
+def candidate(golive_session: _Session) -> Environment:
+    """The environment receiving the new release (role: candidate)."""
+    return _by_role(golive_session, "candidate")
+
+
+@pytest.fixture(scope="session")
+def live(golive_session: _Session) -> Environment:
+    """The environment serving production now (role: live)."""
+    return _by_role(golive_session, "live")
+
+
+@pytest.fixture(scope="session")
+def blue(golive_session: _Session) -> Environment:
+    return _by_name(golive_session, "blue")
+
+
+@pytest.fixture(scope="session")
+def green(golive_session: _Session) -> Environment:
+    return _by_name(golive_session, "green")
+
+
+@pytest.fixture(scope="session")
+def target_host(target: Environment) -> Any:
+    """The testinfra host of the environment under test."""
+    return target.host
+
+
+# --- backing services of the environment under test ---------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres(target: Environment) -> Iterator[Any]:
+    """A read-only psycopg connection to the target's PostgreSQL primary."""
+    section = target.view.postgres
+    if section is None:
+        not_configured("postgres")
+    assert section is not None
+    from golive.probes import postgres as postgres_probe
+
+    connection = postgres_probe.connect(section.dsn, target.view.timeout_s("postgres"))
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq(target: Environment) -> Iterator[Any]:
+    """A pika blocking connection to the target's RabbitMQ."""
+    section = target.view.rabbitmq
+    if section is None:
+        not_configured("rabbitmq")
+    assert section is not None
+    from golive.probes import rabbitmq as rabbitmq_probe
+
+    connection = rabbitmq_probe.connect(section.url, target.view.timeout_s("rabbitmq"))
+    yield connection
+    if connection.is_open:
+        connection.close()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_management(target: Environment) -> Any:
+    """The RabbitMQ management HTTP API of the target, with the broker's credentials."""
+    from urllib.parse import unquote, urlsplit
+
+    from golive.probes import rabbitmq as rabbitmq_probe
+
+    section = target.view.rabbitmq
+    if section is None:
+        not_configured("rabbitmq")
+    assert section is not None
+    if section.management_url is None:
+        not_configured("rabbitmq.management_url")
+    assert section.management_url is not None
+    parts = urlsplit(section.url)
+    return rabbitmq_probe.Management(
+        section.management_url,
+        unquote(parts.username or "guest"),
+        unquote(parts.password or "guest"),
+        target.view.timeout_s("rabbitmq"),
+    )
+
+
+@pytest.fixture(scope="session")
+def redis(target: Environment) -> Iterator[Any]:
+    """A redis client for the target's cache."""
+    section = target.view.redis
+    if section is None:
+        not_configured("redis")
+    assert section is not None
+    from golive.probes import redis as redis_probe
+
+    client = redis_probe.connect(section.url, target.view.timeout_s("redis"))
+    yield client
+    client.close()
+
+
+@dataclass(frozen=True)
+class AwsClients:
+    """boto3 clients honouring the configured region, endpoint_url and timeout."""
+
+    region: str
+    endpoint_url: str | None
+    timeout_s: float
+
+    def client(self, service: str) -> Any:
+        from golive.probes import aws as aws_probe
+
+        return aws_probe.client(service, self.region, self.endpoint_url, self.timeout_s)
+
+
+@pytest.fixture(scope="session")
+def aws(target: Environment) -> AwsClients:
+    section = target.view.aws
+    if section is None:
+        not_configured("aws")
+    assert section is not None
+    return AwsClients(section.region, section.endpoint_url, target.view.timeout_s("aws"))
+
+
+@pytest.fixture(scope="session")
+def prometheus(target: Environment) -> Any:
+    """The Prometheus HTTP API watching the target."""
+    from golive.probes.prometheus import Prometheus
+
+    section = target.view.prometheus
+    if section is None:
+        not_configured("prometheus")
+    assert section is not None
+    return Prometheus(section.url, target.view.timeout_s("prometheus"))
+
+
+@pytest.fixture(scope="session")
+def load_balancer(golive_settings: Settings) -> Any:
+    """The load balancer section (ALB or HAProxy) of the configuration."""
+    section = golive_settings.document.load_balancer
+    if section is None:
+        not_configured("load_balancer")
+    return section

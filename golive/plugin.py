@@ -1,0 +1,459 @@
+"""The golive pytest plugin: turns a run of the validations into a deployment decision.
+
+Data flows one way: configuration -> fixtures -> checks -> per-check results -> verdict -> exit code,
+decision record and HTML report. Only the controller decides (under xdist every worker report is replayed to
+it through ``pytest_runtest_logreport``); workers run checks and attach severity and component to reports.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from golive import record
+from golive.config import ConfigError, EnvironmentView, Settings, load_settings, resolve_path
+from golive.markers import COMPONENT, CRITICAL, declared_markers, gate_markers
+from golive.masking import Masker
+from golive.verdict import (
+    CheckResult,
+    Decision,
+    Phase,
+    RunConditions,
+    Severity,
+    Verdict,
+    WaiverRule,
+    apply_waivers,
+    combine_phases,
+    count,
+    decide,
+)
+
+pytest_plugins = ["golive.fixtures"]
+
+COMPONENTS = (
+    "http", "postgres", "rabbitmq", "redis", "aws", "load_balancer", "prometheus", "host", "attestation", "config",
+)
+# A check's component, when it does not say, is that of the first service fixture it uses.
+_FIXTURE_COMPONENTS = {
+    "postgres": "postgres",
+    "postgres_replicas": "postgres",
+    "rabbitmq": "rabbitmq",
+    "rabbitmq_management": "rabbitmq",
+    "redis": "redis",
+    "aws": "aws",
+    "prometheus": "prometheus",
+    "load_balancer": "load_balancer",
+    "attestations": "attestation",
+    "target_host": "host",
+}
+_ENVIRONMENT_FIXTURES = ("target", "candidate", "live", "blue", "green")
+_MAXFAIL_STOP = re.compile(r"stopping after \d+ failures?")
+
+
+@dataclass
+class GateRun:
+    """Everything one gate run knows; kept in ``config.stash``, never in module globals."""
+
+    validations_dir: Path
+    expression: str
+    gate: str
+    started_at: datetime
+    reports_dir: Path
+    stem: Path
+    is_controller: bool
+    masker: Masker = field(default_factory=Masker)
+    settings: Settings | None = None
+    environment: EnvironmentView | None = None
+    env_name: str | None = None
+    phases: dict[str, list[Phase]] = field(default_factory=dict)
+    meta: dict[str, dict[str, str]] = field(default_factory=dict)
+    conditions: RunConditions = field(default_factory=RunConditions)
+    decision: Decision | None = None
+    results: list[CheckResult] = field(default_factory=list)
+    html_path: Path | None = None
+    json_path: Path | None = None
+    stopped_at_maxfail: bool = False
+
+
+GATE_RUN = pytest.StashKey[GateRun]()
+
+
+def gate_run(config: pytest.Config) -> GateRun | None:
+    return config.stash.get(GATE_RUN, None)
+
+
+# --- options -----------------------------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("golive", "golive go/no-go gates")
+    group.addoption("--golive-config", dest="golive_config", metavar="PATH",
+                    help="golive configuration file (default: $GOLIVE_CONFIG, else ./golive.yaml)")
+    group.addoption("--env", dest="golive_env", metavar="NAME",
+                    help="environment under test (default: the one whose role is candidate)")
+    group.addoption("--golive-json", dest="golive_json", metavar="PATH",
+                    help="also write the decision record to PATH")
+    group.addoption("--golive-reports", dest="golive_reports", metavar="DIR",
+                    help="directory for decision records and HTML reports (default: reports)")
+    parser.addini("golive_validations", "directory holding the validations (default: validations)",
+                  default="validations")
+    parser.addini("golive_reports", "directory for decision records and reports (default: reports)",
+                  default="reports")
+
+
+# --- configuration -----------------------------------------------------------------------------------
+
+
+def _is_gate_run(config: pytest.Config, validations_dir: Path) -> bool:
+    """A run is a gate run when what it was asked to collect touches the validations directory."""
+    base = config.invocation_params.dir
+    for arg in config.args:
+        target = (base / arg.split("::", 1)[0]).resolve()
+        if target == validations_dir or target.is_relative_to(validations_dir):
+            return True
+        if validations_dir.is_relative_to(target) and target.is_dir():
+            return True
+    return False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    for marker in declared_markers():
+        config.addinivalue_line("markers", marker.ini_line)
+    validations_dir = (config.rootpath / str(config.getini("golive_validations"))).resolve()
+    if not _is_gate_run(config, validations_dir):
+        return
+
+    expression = " ".join((config.option.markexpr or "").split())
+    gate = record.gate_name(expression)
+    started = datetime.now(UTC).replace(microsecond=0)
+    reports_dir = Path(config.option.golive_reports or config.rootpath / str(config.getini("golive_reports")))
+    is_controller = not hasattr(config, "workerinput")
+    run = GateRun(
+        validations_dir=validations_dir, expression=expression, gate=gate, started_at=started,
+        reports_dir=reports_dir, stem=reports_dir / "pending", is_controller=is_controller,
+    )
+    config.stash[GATE_RUN] = run
+    run.env_name = config.option.golive_env
+    try:
+        path, source = resolve_path(config.option.golive_config, os.environ, config.invocation_params.dir)
+        run.settings = load_settings(path, source)
+        run.masker = run.settings.masker
+        run.environment = run.settings.select(config.option.golive_env)
+        run.env_name = run.environment.name
+    except ConfigError as error:
+        run.conditions.config_error = str(error)
+        if is_controller:
+            _finish_without_session(config, run)
+        pytest.exit(f"golive: {error}", returncode=2)
+
+    if is_controller:
+        run.stem = record.unique_stem(reports_dir, gate, run.env_name or "unknown", started)
+        run.json_path = run.stem.with_suffix(".json")
+        if config.pluginmanager.hasplugin("html"):
+            if not config.option.htmlpath:
+                config.option.htmlpath = str(run.stem.with_suffix(".html"))
+                config.option.self_contained_html = True
+            run.html_path = Path(config.option.htmlpath)
+            config.pluginmanager.register(HtmlReportHooks(run), "golive-html")
+        config.pluginmanager.register(RunRecorder(run), "golive-recorder")
+        if config.pluginmanager.hasplugin("xdist"):
+            config.pluginmanager.register(XdistWatcher(run), "golive-xdist")
+
+
+def _finish_without_session(config: pytest.Config, run: GateRun) -> None:
+    """The run cannot start (bad configuration): still leave a NO-GO decision record."""
+    run.decision = decide([], run.conditions)
+    run.stem = record.unique_stem(run.reports_dir, run.gate, run.env_name or "unknown", run.started_at)
+    run.json_path = run.stem.with_suffix(".json")
+    _write_record(config, run)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    run = gate_run(config)
+    if run is None or run.settings is None or run.environment is None:
+        return []
+    settings = run.settings
+    return [
+        f"golive: gate {run.gate} (-m {run.expression or '<all>'}), environment {run.environment.name}"
+        f" ({run.environment.role or 'no role'}), release {settings.release.version}",
+        f"config: {settings.path} (from {settings.source})",
+    ]
+
+
+# --- collection: every validation carries a gate marker and only declared markers ---------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Any:
+    report = yield
+    run = gate_run(collector.config)
+    if run is None or not report.passed:
+        return report
+    registered = {line.split(":", 1)[0].split("(", 1)[0].strip() for line in collector.config.getini("markers")}
+    gates = set(gate_markers())
+    problems: list[str] = []
+    for item in report.result:
+        if not isinstance(item, pytest.Item) or not item.path.is_relative_to(run.validations_dir):
+            continue
+        names = {mark.name for mark in item.iter_markers()}
+        if not names & gates:
+            problems.append(f"{item.nodeid} has no gate marker (one of: {', '.join(sorted(gates))})")
+        for unknown in sorted(names - registered):
+            problems.append(f"{item.nodeid} uses marker {unknown!r}, which markers.ini does not declare")
+        component = item.get_closest_marker(COMPONENT)
+        if component is not None and (len(component.args) != 1 or component.args[0] not in COMPONENTS):
+            problems.append(f"{item.nodeid}: component must be one of: {', '.join(COMPONENTS)}")
+    if problems:
+        report.outcome = "failed"
+        report.longrepr = f"{collector.path}: " + "; ".join(problems)
+    return report
+
+
+# --- running: attach metadata, mask secrets, gather results -------------------------------------------
+
+
+def _check_metadata(item: pytest.Item, run: GateRun) -> dict[str, str]:
+    component_marker = item.get_closest_marker(COMPONENT)
+    if component_marker is not None and component_marker.args:
+        component = str(component_marker.args[0])
+    else:
+        fixtures = getattr(item, "fixturenames", ())
+        component = next((_FIXTURE_COMPONENTS[f] for f in fixtures if f in _FIXTURE_COMPONENTS), "")
+        if not component:
+            component = "http" if any(f in fixtures for f in _ENVIRONMENT_FIXTURES) else "config"
+    function = getattr(item, "function", None)
+    doc = (getattr(function, "__doc__", None) or "").strip()
+    module = getattr(item, "module", None)
+    module_doc = (getattr(module, "__doc__", None) or "").strip()
+    stem = item.path.stem.removeprefix("test_")
+    return {
+        "severity": Severity.CRITICAL.value if item.get_closest_marker(CRITICAL) else Severity.WARNING.value,
+        "component": component,
+        "title": doc.splitlines()[0] if doc else item.name,
+        "category": module_doc.splitlines()[0].rstrip(".") if module_doc else stem.replace("_", " "),
+    }
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    run = gate_run(item.config)
+    if run is None:
+        return report
+    if item.path.is_relative_to(run.validations_dir):
+        report.golive_validation = True
+        for key, value in _check_metadata(item, run).items():
+            setattr(report, f"golive_{key}", value)
+    # Credentials never reach the terminal, the HTML report or the record, whatever a check raised.
+    report.longrepr = run.masker.deep(report.longrepr)
+    report.sections = [(title, run.masker(content)) for title, content in report.sections]
+    return report
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    line = next((part.strip() for part in text.strip().splitlines() if part.strip()), "")
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _message(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if longrepr is None:
+        return ""
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # a skip: (path, line, reason)
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    crash = getattr(longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(longrepr)
+    lines = [line for line in text.splitlines() if line.strip()]
+    head = lines[0] if lines else ""
+    head = re.sub(r"^(?:[A-Za-z_][\w]*\.)*([A-Za-z_]\w*(?:Error|Exception|Failed)): ", r"\1: ", head)
+    head = head.removeprefix("AssertionError: ").removeprefix("Failed: ")
+    if head in {"AssertionError", ""} and len(lines) > 1:
+        head = lines[1]
+    return _first_line(head, 500)
+
+
+class RunRecorder:
+    """Registered on the deciding process only (the controller, or the only process): gathers the facts."""
+
+    def __init__(self, run: GateRun) -> None:
+        self.run = run
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.run.conditions.collection_errors.append(self.run.masker(_first_line(str(report.longrepr), 400)))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        run = self.run
+        crashed = report.when == "???"  # xdist's report for the check a crashed worker was running
+        if crashed:
+            run.conditions.worker_crashes.append(run.masker(_first_line(str(report.longrepr))))
+        if not (crashed or getattr(report, "golive_validation", False)):
+            return
+        run.phases.setdefault(report.nodeid, []).append(
+            Phase(when=report.when or "", outcome=report.outcome, message=run.masker(_message(report)),
+                  duration_s=float(getattr(report, "duration", 0.0) or 0.0))
+        )
+        if report.nodeid not in run.meta:
+            run.meta[report.nodeid] = {
+                key: str(getattr(report, f"golive_{key}"))
+                for key in ("severity", "component", "title", "category")
+                if hasattr(report, f"golive_{key}")
+            }
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        text = str(excinfo.value)
+        if isinstance(excinfo.value, pytest.exit.Exception) and self.run.conditions.config_error:
+            return
+        if _MAXFAIL_STOP.fullmatch(text.strip()):
+            # -x / --maxfail under xdist surfaces as an interruption; the failures themselves decide.
+            self.run.stopped_at_maxfail = True
+            return
+        self.run.conditions.interrupted = self.run.masker(_first_line(text) or excinfo.typename)
+
+    def pytest_internalerror(self, excrepr: Any, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        self.run.conditions.internal_error = self.run.masker(_first_line(str(excinfo.value)) or excinfo.typename)
+
+
+class XdistWatcher:
+    """Under xdist: a worker that goes down with an error means checks may not have run."""
+
+    def __init__(self, run: GateRun) -> None:
+        self.run = run
+
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        if error:
+            worker = getattr(getattr(node, "gateway", None), "id", "worker")
+            self.run.conditions.worker_crashes.append(f"{worker} went down: {_first_line(str(error))}")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    run = gate_run(session.config)
+    if run is None or not run.is_controller:
+        return
+    status = int(exitstatus)
+    run.conditions.pytest_failed = status == pytest.ExitCode.TESTS_FAILED
+    if status == pytest.ExitCode.INTERNAL_ERROR:
+        run.conditions.internal_error = run.conditions.internal_error or "pytest reported an internal error"
+    if status == pytest.ExitCode.USAGE_ERROR:
+        run.conditions.usage_error = True
+    if status == pytest.ExitCode.INTERRUPTED and not (
+        run.conditions.interrupted or run.conditions.collection_errors or run.conditions.worker_crashes
+        or run.stopped_at_maxfail
+    ):
+        run.conditions.interrupted = "the run was interrupted"
+
+    results: list[CheckResult] = []
+    for nodeid, phases in run.phases.items():
+        outcome, message, duration = combine_phases(phases)
+        meta = run.meta.get(nodeid, {})
+        results.append(
+            CheckResult(
+                id=nodeid, outcome=outcome, message=message, duration_s=duration,
+                severity=Severity(meta.get("severity", Severity.CRITICAL.value)),
+                component=meta.get("component", "config"), title=meta.get("title", nodeid.rsplit("::", 1)[-1]),
+                category=meta.get("category", ""),
+            )
+        )
+    waivers = [
+        WaiverRule(check=w.check, reason=w.reason, approved_by=w.approved_by, expires=w.expires)
+        for w in (run.settings.document.waivers if run.settings else [])
+    ]
+    run.results, notes = apply_waivers(results, waivers, date.today())
+    run.decision = decide(run.results, run.conditions, notes)
+    session.exitstatus = run.decision.exit_code
+    _write_record(session.config, run)
+
+
+def _write_record(config: pytest.Config, run: GateRun) -> None:
+    assert run.decision is not None
+    settings = run.settings
+    facts = record.RunFacts(
+        gate=run.gate, expression=run.expression, environment=run.env_name,
+        release=settings.release.version if settings else None,
+        started_at=run.started_at, finished_at=datetime.now(UTC).replace(microsecond=0),
+        config=f"{settings.path} (from {settings.source})" if settings else None,
+        html_report=str(run.html_path) if run.html_path else None,
+    )
+    document = record.build_record(facts, run.decision, run.results)
+    extra = Path(config.option.golive_json) if config.option.golive_json else None
+    assert run.json_path is not None
+    try:
+        record.write_record(document, run.json_path, run.reports_dir, extra)
+    except OSError as error:
+        # Without its record the decision cannot be signed: the run is not trustworthy.
+        sys.stderr.write(f"golive: cannot write the decision record: {error}\n")
+        run.decision = Decision(Verdict.NO_GO, 2, (*run.decision.reasons, f"decision record not written: {error}"))
+
+
+# --- terminal summary --------------------------------------------------------------------------------
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    run = gate_run(config)
+    if run is None or run.decision is None or not run.is_controller:
+        return
+    decision = run.decision
+    colour = {Verdict.GO: {"green": True}, Verdict.REVIEW: {"yellow": True}, Verdict.NO_GO: {"red": True}}[
+        decision.verdict
+    ]
+    tw = terminalreporter
+    tw.write_sep("=", f"golive: gate {run.gate}: {decision.verdict.label}", bold=True, **colour)
+    release = run.settings.release.version if run.settings else "?"
+    tw.write_line(f"gate: {run.gate} (-m {run.expression or '<all>'})   environment: {run.env_name}   "
+                  f"release: {release}")
+    counts = count(run.results)
+    tw.write_line("checks: " + ", ".join(f"{n} {name}" for name, n in counts.items()))
+    for reason in decision.reasons:
+        tw.write_line(f"  - {run.masker(reason)}", **colour)
+    for note in decision.notes:
+        tw.write_line(f"  note: {run.masker(note)}")
+    if run.html_path:
+        tw.write_line(f"report: {run.html_path}")
+    if run.json_path:
+        tw.write_line(f"record: {run.json_path}")
+    tw.write_line(f"verdict: {decision.verdict.label} (exit {decision.exit_code})", bold=True, **colour)
+
+
+# --- HTML report -------------------------------------------------------------------------------------
+
+
+class HtmlReportHooks:
+    """pytest-html hooks, registered on the controller only when pytest-html is active."""
+
+    def __init__(self, run: GateRun) -> None:
+        self.run = run
+
+    def pytest_html_report_title(self, report: Any) -> None:
+        env = self.run.env_name or "?"
+        report.title = f"golive gate {self.run.gate}: {env}"
+
+    def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str],
+                                    session: pytest.Session) -> None:
+        decision = self.run.decision
+        if decision is None:
+            return
+        colours = {Verdict.GO: "#1a7f37", Verdict.REVIEW: "#9a6700", Verdict.NO_GO: "#cf222e"}
+        reasons = "".join(f"<li>{html.escape(self.run.masker(reason))}</li>" for reason in decision.reasons)
+        settings = self.run.settings
+        details = (
+            f"gate <b>{html.escape(self.run.gate)}</b> (-m {html.escape(self.run.expression or '<all>')}),"
+            f" environment <b>{html.escape(self.run.env_name or '?')}</b>,"
+            f" release <b>{html.escape(settings.release.version if settings else '?')}</b>,"
+            f" config {html.escape(str(settings.path) if settings else '?')}"
+        )
+        prefix.append(
+            f'<div id="golive-verdict" style="padding:12px 16px;margin:8px 0;color:#fff;'
+            f'background:{colours[decision.verdict]};font-size:1.4em">'
+            f"<b>{decision.verdict.label}</b> (exit {decision.exit_code})</div>"
+            f"<p>{details}</p>" + (f"<ul>{reasons}</ul>" if reasons else "")
+        )

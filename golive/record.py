@@ -1,0 +1,113 @@
+"""The decision record (CONTRACT section 5): the JSON every gate run leaves in ``reports/``."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from golive.verdict import CheckResult, Decision, count
+
+# Gate names for the marker expressions of CONTRACT section 2; any other expression is named by its slug.
+_KNOWN_GATES = {
+    "pre": "pre",
+    "final": "final",
+    "config": "config",
+    "immediate": "immediate",
+    "extended or data_integrity": "post",
+    "data_integrity or extended": "post",
+}
+
+
+def gate_name(expression: str) -> str:
+    normalized = " ".join(expression.split())
+    if normalized in _KNOWN_GATES:
+        return _KNOWN_GATES[normalized]
+    slug = re.sub(r"[^a-z0-9]+", "-", normalized.lower()).strip("-")[:48]
+    return slug or "all"
+
+
+def utc_stamp(moment: datetime) -> str:
+    return moment.strftime("%Y%m%dT%H%M%SZ")
+
+
+def unique_stem(reports_dir: Path, gate: str, environment: str, started: datetime) -> Path:
+    """``reports/<gate>-<env>-<stamp>``, with a suffix if a run in the same second already took it."""
+    stem = reports_dir / f"{gate}-{environment}-{utc_stamp(started)}"
+    candidate, number = stem, 1
+    while any(candidate.with_name(candidate.name + ext).exists() for ext in (".json", ".html")):
+        number += 1
+        candidate = stem.with_name(f"{stem.name}-{number}")
+    return candidate
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    gate: str
+    expression: str
+    environment: str | None
+    release: str | None
+    started_at: datetime
+    finished_at: datetime
+    config: str | None
+    html_report: str | None
+
+
+def build_record(facts: RunFacts, decision: Decision, results: Sequence[CheckResult]) -> dict[str, Any]:
+    return {
+        "gate": facts.gate,
+        "marker_expression": facts.expression,
+        "verdict": decision.verdict.label,
+        "exit_code": decision.exit_code,
+        "environment": facts.environment,
+        "release": facts.release,
+        "started_at": facts.started_at.isoformat(timespec="seconds"),
+        "finished_at": facts.finished_at.isoformat(timespec="seconds"),
+        "duration_s": round((facts.finished_at - facts.started_at).total_seconds(), 3),
+        "config": facts.config,
+        "html_report": facts.html_report,
+        "reasons": list(decision.reasons),
+        "notes": list(decision.notes),
+        "counts": count(results),
+        "checks": [
+            {
+                "id": result.id,
+                "title": result.title,
+                "component": result.component,
+                "category": result.category,
+                "severity": result.severity.value,
+                "outcome": result.outcome.value,
+                "message": result.message,
+                "duration_s": round(result.duration_s, 3),
+                **({"waiver": result.waiver} if result.waiver else {}),
+            }
+            for result in results
+        ],
+    }
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_record(record: dict[str, Any], json_path: Path, reports_dir: Path, also: Path | None = None) -> None:
+    """Write the record, refresh ``reports/latest-<gate>.json``, and copy it to ``--golive-json`` if asked."""
+    text = json.dumps(record, indent=2) + "\n"
+    _write_atomically(json_path, text)
+    _write_atomically(reports_dir / f"latest-{record['gate']}.json", text)
+    if also is not None:
+        _write_atomically(also, text)

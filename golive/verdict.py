@@ -1,0 +1,194 @@
+"""The go/no-go rules: per-check results and run conditions in, a decision and exit code out.
+
+Pure logic, no pytest: the plugin gathers facts, this module decides. The rules fail closed: anything that
+means golive could not look (a configuration it cannot read, a collection error, an interruption, a crashed
+worker, no check at all, a skip nobody explained) is a NO-GO, never a GO.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from enum import Enum, StrEnum
+
+NOT_CONFIGURED = "not configured"
+
+
+class Outcome(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    SKIPPED = "skipped"
+    WAIVED = "waived"
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    WARNING = "warning"
+
+
+class Verdict(Enum):
+    GO = 0
+    REVIEW = 1
+    NO_GO = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    id: str
+    outcome: Outcome
+    severity: Severity = Severity.CRITICAL
+    component: str = "config"
+    title: str = ""
+    category: str = ""
+    message: str = ""
+    duration_s: float = 0.0
+    waiver: str | None = None
+
+    @property
+    def unexplained_skip(self) -> bool:
+        """Skipped for a reason other than the configuration leaving its component out: it could not look."""
+        return self.outcome is Outcome.SKIPPED and not is_not_configured(self.message)
+
+    @property
+    def counts_against(self) -> bool:
+        return self.outcome in (Outcome.FAILED, Outcome.ERROR) or self.unexplained_skip
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One pytest phase report of a check: setup, call or teardown."""
+
+    when: str
+    outcome: str  # pytest's: passed, failed, skipped
+    message: str = ""
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class WaiverRule:
+    check: str
+    reason: str
+    approved_by: str
+    expires: date
+
+
+@dataclass
+class RunConditions:
+    """What happened to the run as a whole, apart from the checks' own results."""
+
+    config_error: str | None = None
+    collection_errors: list[str] = field(default_factory=list)
+    interrupted: str | None = None
+    worker_crashes: list[str] = field(default_factory=list)
+    internal_error: str | None = None
+    usage_error: bool = False
+    pytest_failed: bool = False  # pytest itself counted failures
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    exit_code: int
+    reasons: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+
+
+def is_not_configured(reason: str) -> bool:
+    return reason.removeprefix("Skipped: ").strip().lower().startswith(NOT_CONFIGURED)
+
+
+def combine_phases(phases: Sequence[Phase]) -> tuple[Outcome, str, float]:
+    """One outcome for a check from its phase reports: a setup or teardown failure is an error."""
+    duration = sum(phase.duration_s for phase in phases)
+    for phase in phases:
+        if phase.outcome == "failed":
+            outcome = Outcome.FAILED if phase.when == "call" else Outcome.ERROR
+            return outcome, phase.message, duration
+    for phase in phases:
+        if phase.outcome == "skipped":
+            return Outcome.SKIPPED, phase.message, duration
+    if not any(phase.when == "call" for phase in phases):
+        # No call phase and nothing failed: the check never ran (for example the run stopped first).
+        return Outcome.ERROR, "the check did not run", duration
+    return Outcome.PASSED, "", duration
+
+
+def base_id(check_id: str) -> str:
+    """A node id without its parametrization: `a.py::test_x[blue]` -> `a.py::test_x`."""
+    return check_id.split("[", 1)[0]
+
+
+def apply_waivers(
+    results: Iterable[CheckResult], waivers: Sequence[WaiverRule], today: date
+) -> tuple[list[CheckResult], list[str]]:
+    """Mark failed or errored checks covered by an unexpired waiver as waived; note expired ones."""
+    notes: list[str] = []
+    waived: list[CheckResult] = []
+    for result in results:
+        matching = [w for w in waivers if w.check in (result.id, base_id(result.id))]
+        valid = [w for w in matching if w.expires >= today]
+        if result.outcome in (Outcome.FAILED, Outcome.ERROR) and matching:
+            if valid:
+                waiver = valid[0]
+                result = replace(
+                    result,
+                    outcome=Outcome.WAIVED,
+                    waiver=f"{waiver.reason} (approved by {waiver.approved_by}, expires {waiver.expires})",
+                )
+            else:
+                notes.append(f"waiver for {result.id} expired on {matching[0].expires}: not applied")
+        waived.append(result)
+    return waived, notes
+
+
+def count(results: Iterable[CheckResult]) -> dict[str, int]:
+    counts = {outcome.value: 0 for outcome in Outcome}
+    for result in results:
+        counts[result.outcome.value] += 1
+    return counts
+
+
+def decide(results: Sequence[CheckResult], conditions: RunConditions, notes: Sequence[str] = ()) -> Decision:
+    """The verdict of a gate run (CONTRACT section 3)."""
+    if conditions.usage_error:
+        return Decision(Verdict.NO_GO, 4, ("pytest usage error: the run did not start",), tuple(notes))
+
+    untrusted: list[str] = []
+    if conditions.config_error:
+        untrusted.append(f"configuration: {conditions.config_error}")
+    untrusted += [f"collection error: {error}" for error in conditions.collection_errors]
+    if conditions.interrupted:
+        untrusted.append(f"interrupted: {conditions.interrupted}")
+    untrusted += [f"xdist worker crashed: {crash}" for crash in conditions.worker_crashes]
+    if conditions.internal_error:
+        untrusted.append(f"internal error: {conditions.internal_error}")
+    if not results and not untrusted:
+        untrusted.append("no check selected: nothing was verified")
+    if untrusted:
+        return Decision(Verdict.NO_GO, 2, tuple(untrusted), tuple(notes))
+
+    critical = [r for r in results if r.counts_against and r.severity is Severity.CRITICAL]
+    warnings = [r for r in results if r.counts_against and r.severity is Severity.WARNING]
+    if critical:
+        return Decision(Verdict.NO_GO, 2, tuple(_reason(r) for r in critical + warnings), tuple(notes))
+    if warnings:
+        return Decision(Verdict.REVIEW, 1, tuple(_reason(r) for r in warnings), tuple(notes))
+    if conditions.pytest_failed and not any(r.outcome is Outcome.WAIVED for r in results):
+        return Decision(
+            Verdict.NO_GO, 2, ("pytest reported a failure that golive could not attribute to a check",), tuple(notes)
+        )
+    return Decision(Verdict.GO, 0, (), tuple(notes))
+
+
+def _reason(result: CheckResult) -> str:
+    what = "skipped without its component being out of the configuration" if result.unexplained_skip else (
+        result.outcome.value
+    )
+    message = f": {result.message}" if result.message else ""
+    return f"{result.id} [{result.severity.value}, {result.component}] {what}{message}"
