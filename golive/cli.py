@@ -51,7 +51,7 @@ def run_gate(gate: str, pytest_args: Sequence[str]) -> tuple[int, dict[str, obje
     A child that died without deciding (a crash, a kill, an ``os._exit`` inside a check) is a NO-GO.
     """
     expression = GATES[gate]
-    args = list(pytest_args)
+    args = _joined_path_options(pytest_args)
     if any(arg == "-m" or (arg.startswith("-m") and not arg.startswith("--")) for arg in args):
         print("golive: gate sets the marker expression itself; drop -m", file=sys.stderr)
         return 2, None
@@ -77,13 +77,32 @@ def run_gate(gate: str, pytest_args: Sequence[str]) -> tuple[int, dict[str, obje
         return code, document
 
 
+_PATH_OPTIONS = ("--golive-config", "--golive-json", "--golive-reports", "--html")
+
+
+def _joined_path_options(args: Sequence[str]) -> list[str]:
+    """`--golive-config PATH` -> `--golive-config=PATH`.
+
+    pytest picks its rootdir before plugins register their options, so a separate path value outside the
+    project would be taken for a test path and move the rootdir (and with it testpaths and reports/).
+    """
+    joined: list[str] = []
+    index = 0
+    while index < len(args):
+        if args[index] in _PATH_OPTIONS and index + 1 < len(args):
+            joined.append(f"{args[index]}={args[index + 1]}")
+            index += 2
+        else:
+            joined.append(args[index])
+            index += 1
+    return joined
+
+
 def _json_option(args: Sequence[str]) -> Path | None:
     """The path given with --golive-json, if the caller passed one."""
-    for index, arg in enumerate(args):
+    for arg in args:
         if arg.startswith("--golive-json="):
             return Path(arg.split("=", 1)[1])
-        if arg == "--golive-json" and index + 1 < len(args):
-            return Path(args[index + 1])
     return None
 
 

@@ -411,6 +411,8 @@ def _describe(error: Mapping[str, Any]) -> str:
 
 def _validation_error(name: str, error: ValidationError, prefix: tuple[Any, ...] = ()) -> ConfigError:
     problems = error.errors(include_input=False, include_url=False)
+    # A misspelt key also leaves the real one missing: name the misspelling first, it is what to fix.
+    problems.sort(key=lambda problem: problem["type"] != "extra_forbidden")
     first = problems[0]
     loc = tuple(first["loc"])
     if loc[:1] == ("load_balancer",) and loc[1:2] in {("alb",), ("haproxy",)}:

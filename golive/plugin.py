@@ -143,6 +143,17 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[GATE_RUN] = run
     run.env_name = config.option.golive_env
+    unknown = _unknown_markers(config, expression)
+    if unknown:
+        # pytest would raise a usage error (exit 4) mid-session under strict markers, or select nothing:
+        # either way nothing would be verified, so it is a NO-GO with a clear line.
+        run.conditions.selection_error = (
+            f"-m {expression!r}: unknown marker{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
+            f" (gates: {', '.join(gate_markers())})"
+        )
+        if is_controller:
+            _finish_without_session(config, run)
+        pytest.exit(f"golive: {run.conditions.selection_error}", returncode=2)
     try:
         path, source = resolve_path(config.option.golive_config, os.environ, config.invocation_params.dir)
         run.settings = load_settings(path, source)
@@ -167,6 +178,20 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(RunRecorder(run), "golive-recorder")
         if config.pluginmanager.hasplugin("xdist"):
             config.pluginmanager.register(XdistWatcher(run), "golive-xdist")
+
+
+_EXPRESSION_WORDS = {"and", "or", "not", "True", "False", "None"}
+
+
+def _unknown_markers(config: pytest.Config, expression: str) -> list[str]:
+    """Marker names in a -m expression that no plugin or ini file declares."""
+    # Keyword arguments (marker(name="x")) are values, not marker names: drop the parenthesised parts.
+    names = set(re.findall(r"[A-Za-z_][\w]*", re.sub(r"\([^)]*\)", "", expression))) - _EXPRESSION_WORDS
+    return sorted(names - _registered_markers(config))
+
+
+def _registered_markers(config: pytest.Config) -> set[str]:
+    return {line.split(":", 1)[0].split("(", 1)[0].strip() for line in config.getini("markers")}
 
 
 def _finish_without_session(config: pytest.Config, run: GateRun) -> None:
@@ -198,7 +223,7 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Any:
     run = gate_run(collector.config)
     if run is None or not report.passed:
         return report
-    registered = {line.split(":", 1)[0].split("(", 1)[0].strip() for line in collector.config.getini("markers")}
+    registered = _registered_markers(collector.config)
     gates = set(gate_markers())
     problems: list[str] = []
     for item in report.result:

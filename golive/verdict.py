@@ -83,6 +83,7 @@ class RunConditions:
     """What happened to the run as a whole, apart from the checks' own results."""
 
     config_error: str | None = None
+    selection_error: str | None = None  # the -m expression names markers nobody declared
     collection_errors: list[str] = field(default_factory=list)
     interrupted: str | None = None
     worker_crashes: list[str] = field(default_factory=list)
@@ -162,6 +163,8 @@ def decide(results: Sequence[CheckResult], conditions: RunConditions, notes: Seq
     untrusted: list[str] = []
     if conditions.config_error:
         untrusted.append(f"configuration: {conditions.config_error}")
+    if conditions.selection_error:
+        untrusted.append(f"selection: {conditions.selection_error}")
     untrusted += [f"collection error: {error}" for error in conditions.collection_errors]
     if conditions.interrupted:
         untrusted.append(f"interrupted: {conditions.interrupted}")

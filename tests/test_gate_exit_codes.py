@@ -168,9 +168,22 @@ def test_exit_first_with_everything_passing_is_go(pytester, suite, xdist):
 @pytest.mark.parametrize("xdist", XDIST)
 def test_no_check_selected_is_no_go(pytester, suite, xdist):
     suite("test_checks.py", CHECKS)
-    result = run(pytester, "-m", "no_such_marker", *xdist)
+    result = run(pytester, "-m", "final", *xdist)
     assert result.ret == 2
-    assert "no check selected" in " ".join(latest_record(pytester, "no-such-marker")["reasons"])
+    assert latest_record(pytester, "final")["reasons"] == ["no check selected: nothing was verified"]
+
+
+@pytest.mark.parametrize("xdist", XDIST)
+@pytest.mark.parametrize("strict", [False, True])
+def test_unknown_marker_expression_is_no_go(pytester, suite, xdist, strict):
+    suite("test_checks.py", CHECKS)
+    if strict:  # pytest itself would raise a usage error (exit 4) in the middle of the session
+        pytester.makeini("[pytest]\ntestpaths = validations\nstrict_markers = true\n")
+    result = run(pytester, "-m", "pre and no_such_marker", *xdist)
+    assert result.ret == 2
+    assert result.stderr.lines[0].startswith("Exit: golive: -m 'pre and no_such_marker': unknown marker no_such_marker")
+    reasons = latest_record(pytester, "pre-and-no-such-marker")["reasons"]
+    assert reasons[0].startswith("selection: -m 'pre and no_such_marker': unknown marker no_such_marker")
 
 
 @pytest.mark.parametrize("xdist", XDIST)
