@@ -114,12 +114,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _is_gate_run(config: pytest.Config, validations_dir: Path) -> bool:
     """A run is a gate run when what it was asked to collect touches the validations directory."""
+    if not validations_dir.is_dir():
+        return False
     base = config.invocation_params.dir
     for arg in config.args:
         target = (base / arg.split("::", 1)[0]).resolve()
         if target == validations_dir or target.is_relative_to(validations_dir):
             return True
-        if validations_dir.is_relative_to(target) and target.is_dir():
+        if validations_dir.is_relative_to(target):
             return True
     return False
 

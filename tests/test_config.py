@@ -181,3 +181,10 @@ def test_missing_and_unreadable_files(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00bad")
     with pytest.raises(ConfigError, match="cannot read the configuration"):
         load_settings(binary, "--golive-config", {})
+
+
+def test_the_example_configuration_in_the_repository_is_valid():
+    example = Path(__file__).resolve().parents[1] / "golive.example.yaml"
+    settings = load_settings(example, "--golive-config", {"PGPASSWORD": "x-secret"})
+    assert settings.select(None).name == "blue"
+    assert settings.document.rollback_triggers is not None

@@ -317,3 +317,18 @@ def test_reports_directory_is_relative_to_rootdir(pytester: pytest.Pytester, sui
                           timeout=60)
     assert result.ret == 0
     assert Path(pytester.path / "reports" / "latest-pre.json").exists()
+
+
+@pytest.mark.parametrize("xdist", XDIST)
+def test_internal_error_is_no_go(pytester, suite, xdist):
+    suite("test_checks.py", CHECKS)
+    pytester.makeconftest(
+        """
+        def pytest_runtest_logreport(report):
+            if report.when == "call":
+                raise RuntimeError("a plugin broke")
+        """
+    )
+    result = run(pytester, "-m", "pre", *xdist)
+    assert result.ret == 2
+    assert latest_record(pytester)["verdict"] == "NO-GO"
