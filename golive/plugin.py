@@ -81,6 +81,7 @@ class GateRun:
     html_path: Path | None = None
     json_path: Path | None = None
     stopped_at_maxfail: bool = False
+    session: pytest.Session | None = None
 
 
 GATE_RUN = pytest.StashKey[GateRun]()
@@ -397,8 +398,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     ]
     run.results, notes = apply_waivers(results, waivers, date.today())
     run.decision = decide(run.results, run.conditions, notes)
-    session.exitstatus = run.decision.exit_code
     _write_record(session.config, run)
+    session.exitstatus = run.decision.exit_code
+    run.session = session
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # Hooks that run after ours (pytest's --max-warnings, for one) may rewrite the status; the decision stands.
+    run = gate_run(config)
+    if run is not None and run.session is not None and run.decision is not None:
+        run.session.exitstatus = run.decision.exit_code
 
 
 def _write_record(config: pytest.Config, run: GateRun) -> None:

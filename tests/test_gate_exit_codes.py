@@ -332,3 +332,11 @@ def test_internal_error_is_no_go(pytester, suite, xdist):
     result = run(pytester, "-m", "pre", *xdist)
     assert result.ret == 2
     assert latest_record(pytester)["verdict"] == "NO-GO"
+
+
+@pytest.mark.parametrize("xdist", XDIST)
+def test_max_warnings_cannot_replace_the_verdict(pytester, suite, xdist):
+    suite("test_checks.py", CHECKS + "\ndef test_warns():\n    import warnings\n    warnings.warn('noisy')\n")
+    result = run(pytester, "-m", "pre", "--max-warnings", "0", *xdist)
+    assert result.ret == 0
+    assert latest_record(pytester)["exit_code"] == 0
