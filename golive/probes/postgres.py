@@ -1,0 +1,188 @@
+"""PostgreSQL probe: bounded, read-only sessions, single values and replication lag."""
+
+from __future__ import annotations
+
+import math
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import TupleRow
+
+from golive.masking import Masker, mask_url, password_of
+from golive.probes.errors import ProbeError
+
+# libpq refuses a connect_timeout below 2 s (psycopg enforces the same floor).
+_MIN_CONNECT_TIMEOUT_S = 2
+_SQL_SAMPLE = 80
+# The server gets timeout_s to cancel a statement itself; the client gives up at this multiple of it.
+_CLIENT_GRACE = 2
+
+
+class ProbeConnection(psycopg.Connection[TupleRow]):
+    """A psycopg connection that remembers the probe timeout its queries are bounded by."""
+
+    timeout_s: float = 0.0
+    endpoint: str = ""
+
+
+def endpoint(dsn: str) -> str:
+    """Where a DSN points, as host:port/dbname (URL or key=value form; no credentials)."""
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.Error:
+        return mask_url(dsn)
+    host = params.get("host") or params.get("hostaddr") or "localhost"
+    port = params.get("port") or 5432
+    dbname = params.get("dbname") or params.get("user") or ""
+    return f"{host}:{port}/{dbname}"
+
+
+def connect(dsn: str, timeout_s: float, application_name: str = "golive") -> ProbeConnection:
+    """A read-only autocommit session whose connect and every statement are bounded by timeout_s.
+
+    default_transaction_read_only stops accidental writes; SQL that explicitly asks for a read-write
+    transaction could still write, so a role without write privileges (pg_read_all_data, pg_monitor) is
+    the hard guarantee.
+    """
+    where = endpoint(dsn)
+    masker = Masker([password_of(dsn) or ""])
+    connect_timeout = max(_MIN_CONNECT_TIMEOUT_S, math.ceil(timeout_s))
+    timeout_ms = max(1, math.ceil(timeout_s * 1000))
+    try:
+        existing = conninfo_to_dict(dsn).get("options") or ""
+        conn = ProbeConnection.connect(
+            dsn,
+            autocommit=True,
+            connect_timeout=connect_timeout,
+            application_name=application_name,
+            options=f"{existing} -c default_transaction_read_only=on -c statement_timeout={timeout_ms}".strip(),
+        )
+    except psycopg.errors.ConnectionTimeout:
+        raise ProbeError("postgres", where, f"no answer within {connect_timeout}s") from None
+    except psycopg.Error as exc:
+        raise ProbeError("postgres", where, masker(_first_line(exc))) from None
+    conn.timeout_s = timeout_s
+    conn.endpoint = where
+    return conn
+
+
+def scalar(conn: psycopg.Connection[Any], sql: str, params: Any = None) -> Any:
+    """The first column of the first row a query returns; no row at all raises ProbeError."""
+    result = rows(conn, sql, params)
+    if not result:
+        raise ProbeError("postgres", _endpoint_of(conn), f"query returned no row: {_sample(sql)}")
+    return result[0][0]
+
+
+def rows(conn: psycopg.Connection[Any], sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+    """Every row a query returns, as tuples; any database or connection error raises ProbeError."""
+    where = _endpoint_of(conn)
+    timeout_s = conn.timeout_s if isinstance(conn, ProbeConnection) else 0.0
+    expired = threading.Event()
+    try:
+        with _client_deadline(conn, timeout_s, expired):
+            cursor = conn.execute(sql, params)
+            return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+    except psycopg.Error as exc:
+        if expired.is_set():
+            detail = f"no answer within {_CLIENT_GRACE * timeout_s:g}s (connection dropped)"
+        else:
+            detail = f"{type(exc).__name__}: {_first_line(exc)}"
+        raise ProbeError("postgres", where, f"{detail}; query: {_sample(sql)}") from None
+
+
+def replication_lag_bytes(primary_conn: psycopg.Connection[Any]) -> dict[str, int]:
+    """How many bytes each standby's replay trails what the primary sent it, by application_name.
+
+    WAL receivers that are not standbys (pg_basebackup, pg_receivewal: they report no replay position)
+    are left out; several standbys sharing a name report the worst of them. A role that may not see
+    replication details (needs pg_monitor) raises ProbeError instead of reporting nothing.
+    """
+    result = rows(
+        primary_conn,
+        "SELECT application_name, state, flush_lsn IS NOT NULL,"
+        " pg_wal_lsn_diff(sent_lsn, replay_lsn)::bigint"
+        " FROM pg_stat_replication WHERE state IS DISTINCT FROM 'backup'",
+    )
+    lag: dict[str, int] = {}
+    for name, state, reports_flush, lag_bytes in result:
+        if state is None:
+            raise ProbeError(
+                "postgres",
+                _endpoint_of(primary_conn),
+                f"replication details of standby {name!r} are hidden from this role (grant pg_monitor)",
+            )
+        if lag_bytes is None:
+            if reports_flush:
+                continue  # receives WAL but replays nothing: not a standby
+            raise ProbeError(
+                "postgres", _endpoint_of(primary_conn), f"standby {name!r} reports no position yet ({state})"
+            )
+        lag[name] = max(int(lag_bytes), lag.get(name, 0))
+    return lag
+
+
+def standby_lag_bytes(standby_conn: psycopg.Connection[Any]) -> int:
+    """How many bytes this standby has received but not yet replayed."""
+    in_recovery, lag_bytes = rows(
+        standby_conn,
+        "SELECT pg_is_in_recovery(),"
+        " greatest(0, pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()))::bigint",
+    )[0]
+    if not in_recovery:
+        raise ProbeError("postgres", _endpoint_of(standby_conn), "not a standby (server is not in recovery)")
+    if lag_bytes is None:
+        raise ProbeError("postgres", _endpoint_of(standby_conn), "standby has received no WAL from a primary")
+    return int(lag_bytes)
+
+
+@contextmanager
+def _client_deadline(conn: psycopg.Connection[Any], timeout_s: float, expired: threading.Event) -> Iterator[None]:
+    """Drop the connection if the server stays silent well past statement_timeout.
+
+    statement_timeout is enforced by the server; a server that stops answering altogether (frozen process,
+    hung storage) would leave the client waiting forever, so a timer shuts the socket down under libpq.
+    """
+    if timeout_s <= 0:
+        yield
+        return
+    timer = threading.Timer(_CLIENT_GRACE * timeout_s, _shut_down_socket, args=(conn.pgconn.socket, expired))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        timer.join()  # if it is already firing, let it finish before the caller may close the socket
+
+
+def _shut_down_socket(fileno: int, expired: threading.Event) -> None:
+    expired.set()
+    # fromfd duplicates the descriptor: closing our copy leaves libpq's own descriptor alone.
+    with suppress(OSError), socket.fromfd(fileno, socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _endpoint_of(conn: psycopg.Connection[Any]) -> str:
+    if isinstance(conn, ProbeConnection) and conn.endpoint:
+        return conn.endpoint
+    try:
+        info = conn.info
+        return f"{info.host}:{info.port}/{info.dbname}"
+    except psycopg.Error:  # a closed connection no longer knows where it pointed
+        return "a closed connection"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _sample(sql: str) -> str:
+    flat = " ".join(sql.split())
+    return flat if len(flat) <= _SQL_SAMPLE else flat[: _SQL_SAMPLE - 3] + "..."

@@ -1,0 +1,102 @@
+"""Prometheus probe: instant queries, scrape targets and rule names over the HTTP API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from golive.probes import http
+from golive.probes.errors import ProbeError
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One series of an instant query result: its labels and its value."""
+
+    labels: dict[str, str]
+    value: float
+
+
+class Prometheus:
+    """One Prometheus server's HTTP API, every request bounded by timeout_s."""
+
+    def __init__(self, url: str, timeout_s: float) -> None:
+        self.url = url
+        self._client = http.make_client(url, timeout_s)
+
+    def query(self, expr: str) -> list[Sample]:
+        """The series an instant query returns now (an empty list when nothing matches)."""
+        path = "/api/v1/query"
+        data = self._data(path, {"query": expr})
+        result_type, result = data.get("resultType"), data.get("result")
+        try:
+            if result_type == "vector" and isinstance(result, list):
+                return [Sample(labels=dict(item["metric"]), value=float(item["value"][1])) for item in result]
+            if result_type == "scalar" and isinstance(result, list):
+                return [Sample(labels={}, value=float(result[1]))]
+        except (KeyError, IndexError, TypeError, ValueError):
+            pass
+        raise self._error(path, f"query {expr!r} gave an unusable {result_type} result: {str(result)[:80]}")
+
+    def scalar(self, expr: str) -> float:
+        """The single value an instant query returns; no data, or more than one series, raises ProbeError."""
+        samples = self.query(expr)
+        if not samples:
+            raise self._error("/api/v1/query", f"query returned no data: {expr}")
+        if len(samples) > 1:
+            raise self._error("/api/v1/query", f"query returned {len(samples)} series, expected one: {expr}")
+        return samples[0].value
+
+    def targets(self) -> list[dict[str, Any]]:
+        """Each active scrape target's job, instance, health ("up", "down", "unknown") and last error."""
+        path = "/api/v1/targets"
+        data = self._data(path, {"state": "active"})
+        try:
+            return [
+                {
+                    "job": target["labels"].get("job", target.get("scrapePool")),
+                    "instance": target["labels"].get("instance"),
+                    "health": target["health"],
+                    "lastError": target.get("lastError", ""),
+                }
+                for target in data["activeTargets"]
+            ]
+        except (KeyError, TypeError, AttributeError):
+            raise self._error(path, "targets answer lacks activeTargets with labels and health") from None
+
+    def rule_names(self) -> set[str]:
+        """The names of every alerting and recording rule the server has loaded."""
+        path = "/api/v1/rules"
+        data = self._data(path, None)
+        try:
+            return {rule["name"] for group in data["groups"] for rule in group["rules"]}
+        except (KeyError, TypeError):
+            raise self._error(path, "rules answer lacks groups of named rules") from None
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Prometheus:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _data(self, path: str, params: dict[str, str] | None) -> dict[str, Any]:
+        """The "data" object of a successful API answer; an error answer raises ProbeError with its text."""
+        response = http.request(self._client, "GET", path, component="prometheus", params=params)
+        body = http.json_body(response, "prometheus")
+        if not isinstance(body, dict):
+            raise self._error(path, f"HTTP {response.status_code}: answer is not a JSON object")
+        status = body.get("status")
+        if status != "success":
+            kind = body.get("errorType") or f"status {status!r}"
+            error = body.get("error") or "no error text"
+            raise self._error(path, f"HTTP {response.status_code}: {kind}: {error}")
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise self._error(path, f"HTTP {response.status_code}: answer has no data object")
+        return data
+
+    def _error(self, path: str, detail: str) -> ProbeError:
+        return ProbeError("prometheus", http.url_of(self._client, path), detail)

@@ -1,0 +1,83 @@
+"""Redis probe: bounded connections and the cache hit rate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.connection import parse_url
+from redis.retry import Retry
+
+from golive.masking import Masker, mask_url, password_of
+from golive.probes.errors import ProbeError
+
+
+def endpoint(url: str) -> str:
+    """Where a Redis URL points, as host:port/db (or path/db for unix:// URLs; no credentials)."""
+    try:
+        return _describe_target(parse_url(url))
+    except ValueError:
+        return mask_url(url)
+
+
+def connect(url: str, timeout_s: float) -> redis.Redis:
+    """A client whose connect and every reply are bounded by timeout_s, checked with a PING."""
+    client = redis.Redis.from_url(
+        url,
+        socket_connect_timeout=timeout_s,
+        socket_timeout=timeout_s,
+        # One attempt: retries would multiply the time a dead server costs.
+        retry=Retry(NoBackoff(), 0),
+    )
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        raise _probe_error(endpoint(url), exc, timeout_s, Masker([password_of(url) or ""])) from None
+    return client
+
+
+def hit_rate(client: redis.Redis) -> float | None:
+    """The share of key lookups that found their key since the statistics were last reset.
+
+    None when there were no lookups at all (hits and misses both zero): no traffic, not a bad cache.
+    """
+    where = _endpoint_of(client)
+    try:
+        stats = client.info("stats")
+    except redis.RedisError as exc:
+        raise _probe_error(where, exc, _timeout_of(client), Masker()) from None
+    try:
+        hits = int(stats["keyspace_hits"])
+        misses = int(stats["keyspace_misses"])
+    except (KeyError, TypeError, ValueError):
+        raise ProbeError("redis", where, "INFO stats has no usable keyspace_hits / keyspace_misses") from None
+    if hits + misses == 0:
+        return None
+    return hits / (hits + misses)
+
+
+def _probe_error(where: str, exc: redis.RedisError, timeout_s: float | None, masker: Masker) -> ProbeError:
+    if isinstance(exc, redis.TimeoutError) and timeout_s:
+        detail = f"no answer within {timeout_s:g}s"
+    else:
+        detail = f"{type(exc).__name__}: {exc}"
+    return ProbeError("redis", where, masker(detail))
+
+
+def _endpoint_of(client: redis.Redis) -> str:
+    return _describe_target(client.connection_pool.connection_kwargs)
+
+
+def _describe_target(kwargs: dict[str, Any]) -> str:
+    """host:port/db (or path/db) from redis-py's connection keywords, with redis-py's defaults."""
+    db = kwargs.get("db") or 0
+    if kwargs.get("path"):
+        return f"{kwargs['path']}/{db}"
+    return f"{kwargs.get('host') or 'localhost'}:{kwargs.get('port') or 6379}/{db}"
+
+
+def _timeout_of(client: redis.Redis) -> float | None:
+    value = client.connection_pool.connection_kwargs.get("socket_timeout")
+    return float(value) if value else None
