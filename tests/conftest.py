@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -25,3 +26,22 @@ def hanging_port() -> Iterator[int]:
         sock.bind(("127.0.0.1", 0))
         sock.listen(64)
         yield int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def sandbox_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The sandbox for this test session: brought down when the session ends."""
+    from golive.sandbox.cli import main
+
+    config = tmp_path_factory.mktemp("sandbox") / "golive.sandbox.yaml"
+    yield config
+    main(["down"])
+
+
+@pytest.fixture
+def sandbox(sandbox_session: Path) -> Path:
+    """A healthy sandbox (started, repaired, every fault cleared); its golive configuration's path."""
+    from golive.sandbox.cli import main
+
+    assert main(["up", "--config-out", str(sandbox_session)]) == 0, "golive sandbox up failed"
+    return sandbox_session

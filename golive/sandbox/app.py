@@ -1,0 +1,515 @@
+"""The reference AI Agent Orchestrator: one ASGI app, run once per environment (blue, green) by uvicorn.
+
+Configuration comes from environment variables (``GOLIVE_SANDBOX_VERSION``, ``_ENV``, ``_PG_DSN``,
+``_AMQP_URL``, ``_REDIS_URL``, ``_FAULT_FILE``). Faults come from a small JSON file
+(``{"error_rate": 0.5, "latency_ms": 300}``) re-read whenever its modification time changes, so a fault is
+switched without a restart. They apply to ``/health`` and ``/api/*``: the latency is added first, then that
+fraction of requests answers 500 (spread evenly, so 0.25 fails exactly every fourth request).
+
+Run: ``python -m golive.sandbox.app --env blue --port 18001`` (uvicorn inside).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import pika
+import psycopg
+import redis.asyncio as aioredis
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from golive.sandbox import constants as c
+
+log = logging.getLogger("golive.sandbox.app")
+
+PROBE_TIMEOUT_S = 2.0
+QUERY_TIMEOUT_S = 3.0
+POOL_SIZE = 8
+AGENTS_CACHE_TTL_S = 5
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0)
+KNOWN_PATHS = (
+    "/health",
+    "/ready",
+    "/version",
+    "/metrics",
+    "/api/agents",
+    "/api/messages",
+    "/api/status",
+    "/api/health",
+    "/api/tasks",
+)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    version: str
+    environment: str
+    pg_dsn: str
+    amqp_url: str
+    redis_url: str
+    fault_file: Path | None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> AppConfig:
+        env = os.environ if environ is None else environ
+        fault_file = env.get(c.ENV_FAULT_FILE)
+        return cls(
+            version=env.get(c.ENV_VERSION, c.BLUE_VERSION),
+            environment=env.get(c.ENV_NAME, "blue"),
+            pg_dsn=env.get(c.ENV_PG_DSN, c.PRIMARY_DSN),
+            amqp_url=env.get(c.ENV_AMQP_URL, c.AMQP_URL),
+            redis_url=env.get(c.ENV_REDIS_URL, c.REDIS_URL),
+            fault_file=Path(fault_file) if fault_file else None,
+        )
+
+
+def error_text(exc: BaseException) -> str:
+    """One line saying what went wrong, for health fields and error bodies."""
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+        return "timeout"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"[:300]
+
+
+class Faults:
+    """Error rate and added latency, read from the fault file when its modification time changes."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.error_rate = 0.0
+        self.latency_ms = 0.0
+        self._mtime: float | None = None
+        self._debt = 0.0
+
+    def refresh(self) -> None:
+        if self.path is None:
+            return
+        try:
+            mtime = self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            self.error_rate, self.latency_ms, self._mtime = 0.0, 0.0, None
+            return
+        if mtime == self._mtime:
+            return
+        try:
+            data = json.loads(self.path.read_text())
+            self.error_rate = min(max(float(data.get("error_rate", 0.0)), 0.0), 1.0)
+            self.latency_ms = max(float(data.get("latency_ms", 0.0)), 0.0)
+        except (OSError, ValueError, AttributeError) as exc:
+            log.error("ignoring unreadable fault file %s: %s", self.path, error_text(exc))
+            self.error_rate, self.latency_ms = 0.0, 0.0
+        self._mtime = mtime
+        self._debt = 0.0
+
+    def should_fail(self) -> bool:
+        """Error diffusion: exactly ``error_rate`` of the requests fail, evenly spread."""
+        if self.error_rate <= 0.0:
+            return False
+        self._debt += self.error_rate
+        if self._debt >= 1.0 - 1e-9:
+            self._debt -= 1.0
+            return True
+        return False
+
+
+class Metrics:
+    """``http_requests_total`` and ``http_request_duration_seconds`` in Prometheus text exposition format."""
+
+    def __init__(self, version: str, environment: str) -> None:
+        self.version = version
+        self.environment = environment
+        self.started = time.time()
+        self.requests: dict[tuple[str, str, str], int] = {}
+        self.buckets: dict[str, list[int]] = {}
+        self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+
+    def observe(self, method: str, path: str, status: int, seconds: float) -> None:
+        key = (method, path, str(status))
+        self.requests[key] = self.requests.get(key, 0) + 1
+        counts = self.buckets.setdefault(path, [0] * len(DURATION_BUCKETS))
+        for index, bound in enumerate(DURATION_BUCKETS):
+            if seconds <= bound:
+                counts[index] += 1
+        self.sums[path] = self.sums.get(path, 0.0) + seconds
+        self.counts[path] = self.counts.get(path, 0) + 1
+
+    def render(self) -> str:
+        lines = [
+            "# HELP http_requests_total HTTP requests answered, by method, path and status code.",
+            "# TYPE http_requests_total counter",
+        ]
+        for (method, path, status), value in sorted(self.requests.items()):
+            lines.append(f'http_requests_total{{method="{method}",path="{path}",status="{status}"}} {value}')
+        lines += [
+            "# HELP http_request_duration_seconds Time to answer an HTTP request, by path.",
+            "# TYPE http_request_duration_seconds histogram",
+        ]
+        for path in sorted(self.buckets):
+            for bound, value in zip(DURATION_BUCKETS, self.buckets[path], strict=True):
+                lines.append(f'http_request_duration_seconds_bucket{{path="{path}",le="{bound}"}} {value}')
+            lines.append(f'http_request_duration_seconds_bucket{{path="{path}",le="+Inf"}} {self.counts[path]}')
+            lines.append(f'http_request_duration_seconds_sum{{path="{path}"}} {self.sums[path]:.6f}')
+            lines.append(f'http_request_duration_seconds_count{{path="{path}"}} {self.counts[path]}')
+        lines += [
+            "# HELP orchestrator_info The release this process runs.",
+            "# TYPE orchestrator_info gauge",
+            f'orchestrator_info{{version="{self.version}",environment="{self.environment}"}} 1',
+            "# HELP process_start_time_seconds Start time of the process since the Unix epoch.",
+            "# TYPE process_start_time_seconds gauge",
+            f"process_start_time_seconds {self.started:.3f}",
+        ]
+        return "\n".join(lines) + "\n"
+
+
+class ConnectionPool:
+    """A few reusable PostgreSQL connections; a connection that saw an error is dropped, not reused."""
+
+    def __init__(self, dsn: str, size: int = POOL_SIZE) -> None:
+        self.dsn = dsn
+        self._idle: list[psycopg.AsyncConnection[Any]] = []
+        self._slots = asyncio.Semaphore(size)
+
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        return await psycopg.AsyncConnection.connect(
+            self.dsn, autocommit=True, connect_timeout=int(PROBE_TIMEOUT_S), row_factory=dict_row
+        )
+
+    async def fetch(self, query: Any, params: Any = None) -> list[dict[str, Any]]:
+        """Run one statement and return its rows (none for statements without a result)."""
+        return await asyncio.wait_for(self._fetch(query, params), QUERY_TIMEOUT_S)
+
+    async def _fetch(self, query: Any, params: Any) -> list[dict[str, Any]]:
+        async with self._slots:
+            reused = bool(self._idle)
+            conn = self._idle.pop() if reused else await self._connect()
+            try:
+                rows = await self._run(conn, query, params)
+            except psycopg.OperationalError:
+                await conn.close()
+                if not reused:
+                    raise
+                # An idle connection may have died with a server restart: one fresh try.
+                conn = await self._connect()
+                try:
+                    rows = await self._run(conn, query, params)
+                except BaseException:
+                    await conn.close()
+                    raise
+            except BaseException:
+                await conn.close()
+                raise
+            self._idle.append(conn)
+            return rows
+
+    @staticmethod
+    async def _run(conn: psycopg.AsyncConnection[Any], query: Any, params: Any) -> list[dict[str, Any]]:
+        cursor = await conn.execute(query, params)
+        return list(await cursor.fetchall()) if cursor.description else []
+
+    async def close(self) -> None:
+        while self._idle:
+            await self._idle.pop().close()
+
+
+def _pika_parameters(url: str) -> pika.URLParameters:
+    params = pika.URLParameters(url)
+    params.socket_timeout = PROBE_TIMEOUT_S
+    params.stack_timeout = PROBE_TIMEOUT_S + 1
+    params.blocked_connection_timeout = PROBE_TIMEOUT_S + 1
+    params.connection_attempts = 1
+    return params
+
+
+def _rabbitmq_probe(url: str) -> None:
+    connection = pika.BlockingConnection(_pika_parameters(url))
+    try:
+        connection.channel().queue_declare(c.TASK_QUEUE, passive=True)
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
+def _rabbitmq_publish(url: str, body: bytes) -> None:
+    connection = pika.BlockingConnection(_pika_parameters(url))
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.basic_publish(
+            exchange="",
+            routing_key=c.TASK_QUEUE,
+            body=body,
+            properties=pika.BasicProperties(delivery_mode=2, content_type="application/json"),
+            mandatory=True,
+        )
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    return value
+
+
+class Orchestrator:
+    """The endpoints and their dependencies."""
+
+    def __init__(self, config: AppConfig) -> None:
+        self.config = config
+        self.started = time.monotonic()
+        self.db = ConnectionPool(config.pg_dsn)
+        self.cache = aioredis.Redis.from_url(
+            config.redis_url, socket_timeout=PROBE_TIMEOUT_S, socket_connect_timeout=PROBE_TIMEOUT_S
+        )
+        self.has_priority = c.version_tuple(config.version) >= c.version_tuple("2.1.0")
+
+    async def close(self) -> None:
+        await self.db.close()
+        await self.cache.aclose()
+
+    # --- dependency probes -------------------------------------------------------------------------------
+
+    async def _probe(self, probe: Awaitable[Any]) -> str:
+        try:
+            await asyncio.wait_for(probe, PROBE_TIMEOUT_S + 0.5)
+        except Exception as exc:
+            return error_text(exc)
+        return "ok"
+
+    async def health_body(self) -> tuple[dict[str, Any], int]:
+        database, rabbitmq, cache = await asyncio.gather(
+            self._probe(self.db.fetch("SELECT 1")),
+            self._probe(anyio.to_thread.run_sync(_rabbitmq_probe, self.config.amqp_url)),
+            self._probe(self.cache.ping()),
+        )
+        healthy = database == rabbitmq == cache == "ok"
+        body = {
+            "status": "ok" if healthy else "degraded",
+            "version": self.config.version,
+            "environment": self.config.environment,
+            "uptime": round(time.monotonic() - self.started, 3),
+            "database": database,
+            "rabbitmq": rabbitmq,
+            "redis": cache,
+        }
+        return body, 200 if healthy else 503
+
+    # --- endpoints ---------------------------------------------------------------------------------------
+
+    async def health(self, request: Request) -> Response:
+        body, status = await self.health_body()
+        return JSONResponse(body, status_code=status)
+
+    async def ready(self, request: Request) -> Response:
+        database = await self._probe(self.db.fetch("SELECT 1"))
+        ready = database == "ok"
+        return JSONResponse({"ready": ready, "database": database}, status_code=200 if ready else 503)
+
+    async def version(self, request: Request) -> Response:
+        return JSONResponse({"version": self.config.version, "environment": self.config.environment})
+
+    async def agents(self, request: Request) -> Response:
+        key = f"{c.REDIS_PREFIX}agents"
+        try:
+            cached = await self.cache.get(key)
+        except Exception as exc:
+            log.warning("agents cache unavailable: %s", error_text(exc))
+            cached = None
+        if cached is not None:
+            return Response(cached, media_type="application/json")
+        rows = await self.db.fetch("SELECT id, name, kind, status, created_at FROM agents ORDER BY id")
+        payload = json.dumps({"agents": _jsonable(rows)})
+        try:
+            await self.cache.set(key, payload, ex=AGENTS_CACHE_TTL_S)
+        except Exception as exc:
+            log.warning("agents cache unavailable: %s", error_text(exc))
+        return Response(payload, media_type="application/json")
+
+    async def messages(self, request: Request) -> Response:
+        rows = await self.db.fetch(
+            "SELECT m.id, a.name AS agent, m.role, m.content, m.created_at FROM messages m "
+            "LEFT JOIN agents a ON a.id = m.agent_id ORDER BY m.id DESC LIMIT 50"
+        )
+        return JSONResponse({"messages": _jsonable(rows)})
+
+    async def status(self, request: Request) -> Response:
+        tasks = await self.db.fetch("SELECT status, count(*) AS n FROM tasks GROUP BY status ORDER BY status")
+        results = await self.db.fetch("SELECT count(*) AS n FROM task_results")
+        agents = await self.db.fetch("SELECT count(*) AS n FROM agents")
+        schema = await self.db.fetch("SELECT max(version) AS v FROM schema_versions")
+        return JSONResponse(
+            {
+                "environment": self.config.environment,
+                "version": self.config.version,
+                "schema_version": schema[0]["v"],
+                "agents": agents[0]["n"],
+                "tasks": {row["status"]: row["n"] for row in tasks},
+                "results": results[0]["n"],
+            }
+        )
+
+    async def create_task(self, request: Request) -> Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return JSONResponse({"error": "body must be a JSON object"}, status_code=400)
+        agent = body.get("agent", "planner")
+        payload = body.get("payload", {})
+        if self.has_priority:
+            rows = await self.db.fetch(
+                "INSERT INTO tasks (agent_id, payload, priority) "
+                "SELECT id, %s, %s FROM agents WHERE name = %s RETURNING id",
+                (Jsonb(payload), int(body.get("priority", 0)), agent),
+            )
+        else:
+            rows = await self.db.fetch(
+                "INSERT INTO tasks (agent_id, payload) SELECT id, %s FROM agents WHERE name = %s RETURNING id",
+                (Jsonb(payload), agent),
+            )
+        if not rows:
+            return JSONResponse({"error": f"unknown agent {agent!r}"}, status_code=400)
+        task_id = rows[0]["id"]
+        message = {
+            "task_id": task_id,
+            "agent": agent,
+            "payload": payload,
+            "submitted_by": f"{self.config.environment}/{self.config.version}",
+            "trace_id": uuid.uuid4().hex,
+        }
+        try:
+            await asyncio.wait_for(
+                anyio.to_thread.run_sync(_rabbitmq_publish, self.config.amqp_url, json.dumps(message).encode()),
+                PROBE_TIMEOUT_S * 3,
+            )
+        except Exception as exc:
+            log.error("task %s not published: %s", task_id, error_text(exc))
+            await self.db.fetch(
+                "UPDATE tasks SET status = 'publish_failed', updated_at = now() WHERE id = %s", (task_id,)
+            )
+            return JSONResponse({"task_id": task_id, "error": error_text(exc)}, status_code=503)
+        return JSONResponse({"task_id": task_id, "status": "queued"}, status_code=202)
+
+
+class FaultsAndMetrics:
+    """ASGI middleware: injects the configured faults and records every request in the metrics."""
+
+    def __init__(self, app: ASGIApp, faults: Faults, metrics: Metrics) -> None:
+        self.app = app
+        self.faults = faults
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        path = scope["path"] if scope["path"] in KNOWN_PATHS else "other"
+        method = scope["method"]
+        status_seen = 500
+
+        async def send_and_record(message: Message) -> None:
+            nonlocal status_seen
+            if message["type"] == "http.response.start":
+                status_seen = int(message["status"])
+            await send(message)
+
+        try:
+            if path == "/health" or path.startswith("/api/"):
+                self.faults.refresh()
+                if self.faults.latency_ms > 0:
+                    await asyncio.sleep(self.faults.latency_ms / 1000.0)
+                if self.faults.should_fail():
+                    log.error("injected fault: 500 on %s %s", method, scope["path"])
+                    await JSONResponse({"error": "injected fault"}, status_code=500)(scope, receive, send_and_record)
+                    return
+            try:
+                await self.app(scope, receive, send_and_record)
+            except Exception as exc:
+                log.error("%s %s failed: %s", method, scope["path"], error_text(exc))
+                await JSONResponse({"error": error_text(exc)}, status_code=500)(scope, receive, send_and_record)
+        finally:
+            self.metrics.observe(method, path, status_seen, time.perf_counter() - started)
+
+
+def create_app(config: AppConfig | None = None) -> ASGIApp:
+    """The orchestrator for one environment."""
+    config = config or AppConfig.from_env()
+    orchestrator = Orchestrator(config)
+    metrics = Metrics(config.version, config.environment)
+
+    async def metrics_endpoint(request: Request) -> Response:
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        log.info("orchestrator %s (%s) starting", config.version, config.environment)
+        yield
+        await orchestrator.close()
+
+    routes = [
+        Route("/health", orchestrator.health),
+        Route("/ready", orchestrator.ready),
+        Route("/version", orchestrator.version),
+        Route("/metrics", metrics_endpoint),
+        Route("/api/agents", orchestrator.agents),
+        Route("/api/messages", orchestrator.messages),
+        Route("/api/status", orchestrator.status),
+        Route("/api/health", orchestrator.health),
+        Route("/api/tasks", orchestrator.create_task, methods=["POST"]),
+    ]
+    starlette_app = Starlette(routes=routes, lifespan=lifespan)
+    return FaultsAndMetrics(starlette_app, Faults(config.fault_file), metrics)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(prog="python -m golive.sandbox.app", description=__doc__)
+    parser.add_argument("--env", required=True, help="environment name (blue, green); overrides $GOLIVE_SANDBOX_ENV")
+    parser.add_argument("--host", default=c.HOST)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    os.environ[c.ENV_NAME] = args.env
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pika").setLevel(logging.WARNING)
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info", timeout_graceful_shutdown=3)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

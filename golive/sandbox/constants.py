@@ -1,0 +1,47 @@
+"""Names and ports the sandbox's pieces agree on."""
+
+from __future__ import annotations
+
+GREEN_VERSION = "2.0.5"
+BLUE_VERSION = "2.1.0"
+
+HOST = "127.0.0.1"
+BLUE_PORT = 18001
+GREEN_PORT = 18002
+HAPROXY_PORT = 18000
+MOTO_PORT = 15000
+PROMETHEUS_PORT = 19090
+STANDBY_PORT = 15433
+RABBITMQ_MANAGEMENT_PORT = 15672
+
+PRIMARY_PORT = 5432
+AMQP_PORT = 5672
+REDIS_PORT = 6379
+
+DATABASE = "golive_sandbox"
+VHOST = "golive-sandbox"
+REDIS_PREFIX = "golive-sandbox:"
+TASK_QUEUE = "agent.tasks"
+DEAD_LETTER_QUEUE = "agent.tasks.dlq"
+STANDBY_APPLICATION_NAME = "golive_standby"
+
+PRIMARY_DSN = f"postgresql://postgres@{HOST}:{PRIMARY_PORT}/{DATABASE}"
+STANDBY_DSN = f"postgresql://postgres@{HOST}:{STANDBY_PORT}/{DATABASE}"
+AMQP_URL = f"amqp://guest:guest@{HOST}:{AMQP_PORT}/{VHOST}"
+REDIS_URL = f"redis://{HOST}:{REDIS_PORT}/0"
+MANAGEMENT_URL = f"http://{HOST}:{RABBITMQ_MANAGEMENT_PORT}"
+
+# Environment variables the app and the worker read their configuration from.
+ENV_VERSION = "GOLIVE_SANDBOX_VERSION"
+ENV_NAME = "GOLIVE_SANDBOX_ENV"
+ENV_PG_DSN = "GOLIVE_SANDBOX_PG_DSN"
+ENV_AMQP_URL = "GOLIVE_SANDBOX_AMQP_URL"
+ENV_REDIS_URL = "GOLIVE_SANDBOX_REDIS_URL"
+ENV_FAULT_FILE = "GOLIVE_SANDBOX_FAULT_FILE"
+ENV_STATE_DIR = "GOLIVE_SANDBOX_DIR"
+DEFAULT_STATE_DIR = "/tmp/golive-sandbox"
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """``"2.1.0"`` -> ``(2, 1, 0)``, for ordering releases."""
+    return tuple(int(part) for part in version.split("."))
