@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
+
+from golive import attestations, catalog
+from golive.attestations import AttestationError
+from golive.catalog import CatalogError
+from golive.config import ConfigError, Settings, load_settings, resolve_path
 
 GATES = {
     "1": "pre",
@@ -42,7 +48,31 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="sandbox up, then Gate 1 and Gate 2 against it")
     demo.add_argument("--config-out", default="golive.sandbox.yaml")
+
+    checks = commands.add_parser("checks", help="the check catalog, read from validations/")
+    checks.add_argument("--markdown", action="store_true", help="as docs/CHECKS.md")
+
+    attest = commands.add_parser("attest", help="sign a human checklist item for this release")
+    attest.add_argument("item", help="the item id (golive checklist lists them)")
+    attest.add_argument("--by", required=True, help="your name")
+    attest.add_argument("--role", required=True, help="the role you sign as (e.g. 'Release Manager')")
+    attest.add_argument("--note", default="", help="what you checked, links, ...")
+    _config_options(attest)
+
+    checklist = commands.add_parser("checklist", help="the human items still open for this release")
+    checklist.add_argument("--all", action="store_true", help="list signed items too")
+    _config_options(checklist)
     return parser
+
+
+def _config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--golive-config", dest="golive_config", metavar="PATH",
+                        help="configuration file (default: $GOLIVE_CONFIG, else ./golive.yaml)")
+
+
+def _settings(arguments: argparse.Namespace) -> Settings:
+    path, source = resolve_path(arguments.golive_config, os.environ, Path.cwd())
+    return load_settings(path, source)
 
 
 def run_gate(gate: str, pytest_args: Sequence[str]) -> tuple[int, dict[str, object] | None]:
@@ -132,7 +162,51 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(sandbox_cli.main(arguments.sandbox_args))
     if arguments.command == "demo":
         return _demo(arguments.config_out)
+    try:
+        if arguments.command == "checks":
+            return _checks(arguments.markdown)
+        if arguments.command == "attest":
+            return _attest(arguments)
+        if arguments.command == "checklist":
+            return _checklist(arguments)
+    except (ConfigError, AttestationError, CatalogError) as error:
+        print(f"golive: {error}", file=sys.stderr)
+        return 2
     return 2
+
+
+def _checks(markdown: bool) -> int:
+    entries = catalog.collect()
+    sys.stdout.write(catalog.as_markdown(entries) if markdown else catalog.as_text(entries))
+    return 0
+
+
+def _attest(arguments: argparse.Namespace) -> int:
+    settings = _settings(arguments)
+    signed = attestations.record(
+        settings.attestations_path, arguments.item, arguments.by, arguments.role, settings.release.version,
+        arguments.note,
+    )
+    print(f"{signed.item}: signed by {signed.by} ({signed.role}) at {signed.at} for release {signed.release}")
+    return 0
+
+
+def _checklist(arguments: argparse.Namespace) -> int:
+    settings = _settings(arguments)
+    records = attestations.read(settings.attestations_path)
+    release, max_age = settings.release.version, settings.document.attestations.max_age_h
+    standings = [attestations.standing(item, records, release, max_age) for item in attestations.HUMAN_ITEMS]
+    open_count = 0
+    for status in standings:
+        if status.valid is None:
+            open_count += 1
+        elif not arguments.all:
+            continue
+        mark = "open  " if status.valid is None else "signed"
+        severity = "critical" if status.item.critical else "warning"
+        print(f"[{mark}] {status.item.id} ({severity}): {status.item.title}: {status.reason}")
+    print(f"{open_count} of {len(standings)} human items open for release {release} ({settings.attestations_path})")
+    return 1 if open_count else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,7 +17,16 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+)
 
 from golive.masking import Masker, is_secret_env_name, password_of
 
@@ -209,6 +218,15 @@ class Waiver(Section):
     expires: date
 
 
+class Attestations(Section):
+    file: NonEmpty = "reports/attestations.jsonl"
+    max_age_h: Annotated[float, Field(gt=0)] = 24
+
+
+def _path_or_mapping(value: Any) -> Any:
+    return {"file": value} if isinstance(value, str) else value
+
+
 class Trigger(Section):
     above: Annotated[float, Field(ge=0)] | None = None
     for_s: Annotated[float, Field(ge=0)] = 0
@@ -247,7 +265,8 @@ class Document(Section):
     prometheus: Prometheus | None = None
     load_balancer: Annotated[AlbLoadBalancer | HaproxyLoadBalancer, Field(discriminator="kind")] | None = None
     aws: Aws | None = None
-    attestations: NonEmpty = "reports/attestations.jsonl"
+    # A path, or {file: PATH, max_age_h: HOURS}; relative paths are relative to the configuration file.
+    attestations: Annotated[Attestations, BeforeValidator(_path_or_mapping)] = Field(default_factory=Attestations)
     waivers: list[Waiver] = Field(default_factory=list)
     rollback_triggers: RollbackTriggers | None = None
 
@@ -300,6 +319,10 @@ class Settings:
     @property
     def release(self) -> Release:
         return self.document.release
+
+    @property
+    def attestations_path(self) -> Path:
+        return self.path.parent / self.document.attestations.file
 
     def environment_by_role(self, role: str) -> EnvironmentView | None:
         matches = [view for view in self.environments.values() if view.role == role]
@@ -403,6 +426,8 @@ def _describe(error: Mapping[str, Any]) -> str:
         return "unknown key"
     if kind == "missing":
         return "required key is missing"
+    if kind in {"model_type", "dict_type"}:
+        return "expected a mapping of keys"
     if kind in {"string_type", "str_type"}:
         return "expected a string (quote values such as versions: \"2.1.0\")"
     message = str(error["msg"])

@@ -264,3 +264,46 @@ def load_balancer(golive_settings: Settings) -> Any:
     if section is None:
         not_configured("load_balancer")
     return section
+
+
+# --- attestations ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttestationBook:
+    """The attestations recorded for this release, and the rule an item must meet to count as signed."""
+
+    path: str
+    release: str
+    max_age_h: float
+    records: tuple[Any, ...]
+
+    def assert_signed(self, item: Any) -> None:
+        from golive import attestations as book
+
+        __tracebackhide__ = True
+        status = book.standing(item, self.records, self.release, self.max_age_h)
+        assert status.valid is not None, f"{item.id}: {status.reason} [{self.path}]"
+
+
+@pytest.fixture(scope="session")
+def attestations(golive_settings: Settings) -> AttestationBook:
+    """The attestation records (a malformed file makes every attestation check error, never pass)."""
+    from golive import attestations as book
+
+    path = golive_settings.attestations_path
+    records = book.read(path)
+    return AttestationBook(
+        path=str(path), release=golive_settings.release.version,
+        max_age_h=golive_settings.document.attestations.max_age_h, records=tuple(records),
+    )
+
+
+def attestation_params(area: str) -> list[Any]:
+    """One parameter per human item of a checklist area, marked critical where the runbook blocks on it."""
+    from golive import attestations as book
+
+    return [
+        pytest.param(item, id=item.id, marks=[pytest.mark.critical] if item.critical else [])
+        for item in book.items_for(area)
+    ]

@@ -7,6 +7,7 @@ it through ``pytest_runtest_logreport``); workers run checks and attach severity
 
 from __future__ import annotations
 
+import argparse
 import html
 import os
 import re
@@ -104,6 +105,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="also write the decision record to PATH")
     group.addoption("--golive-reports", dest="golive_reports", metavar="DIR",
                     help="directory for decision records and HTML reports (default: reports)")
+    group.addoption("--golive-catalog", dest="golive_catalog", action="store_true", default=False,
+                    help=argparse.SUPPRESS)  # collection for `golive checks`: no configuration, no record
     parser.addini("golive_validations", "directory holding the validations (default: validations)",
                   default="validations")
     parser.addini("golive_reports", "directory for decision records and reports (default: reports)",
@@ -145,6 +148,9 @@ def pytest_configure(config: pytest.Config) -> None:
         reports_dir=reports_dir, stem=reports_dir / "pending", is_controller=is_controller,
     )
     config.stash[GATE_RUN] = run
+    if config.option.golive_catalog:
+        run.is_controller = False  # only collection: markers are checked, nothing is decided or written
+        return
     run.env_name = config.option.golive_env
     unknown = _unknown_markers(config, expression)
     if unknown:
@@ -249,7 +255,8 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Any:
 # --- running: attach metadata, mask secrets, gather results -------------------------------------------
 
 
-def _check_metadata(item: pytest.Item, run: GateRun) -> dict[str, str]:
+def check_metadata(item: pytest.Item) -> dict[str, str]:
+    """Severity, component, title and category (area) of a validation, from its markers and code."""
     component_marker = item.get_closest_marker(COMPONENT)
     if component_marker is not None and component_marker.args:
         component = str(component_marker.args[0])
@@ -260,6 +267,12 @@ def _check_metadata(item: pytest.Item, run: GateRun) -> dict[str, str]:
             component = "http" if any(f in fixtures for f in _ENVIRONMENT_FIXTURES) else "config"
     function = getattr(item, "function", None)
     doc = (getattr(function, "__doc__", None) or "").strip()
+    callspec = getattr(item, "callspec", None)
+    # A parameter that carries its own checklist sentence (a human item, say) names the check.
+    params = callspec.params.values() if callspec else ()
+    titled = [value.title for value in params if isinstance(getattr(value, "title", None), str)]
+    if titled:
+        doc = titled[0]
     module = getattr(item, "module", None)
     module_doc = (getattr(module, "__doc__", None) or "").strip()
     stem = item.path.stem.removeprefix("test_")
@@ -267,7 +280,8 @@ def _check_metadata(item: pytest.Item, run: GateRun) -> dict[str, str]:
         "severity": Severity.CRITICAL.value if item.get_closest_marker(CRITICAL) else Severity.WARNING.value,
         "component": component,
         "title": doc.splitlines()[0] if doc else item.name,
-        "category": module_doc.splitlines()[0].rstrip(".") if module_doc else stem.replace("_", " "),
+        # The module docstring reads "Area: what it covers"; the area names the checklist section.
+        "category": module_doc.splitlines()[0].split(":", 1)[0].rstrip(".") if module_doc else stem.replace("_", " "),
     }
 
 
@@ -279,7 +293,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return report
     if item.path.is_relative_to(run.validations_dir):
         report.golive_validation = True
-        for key, value in _check_metadata(item, run).items():
+        for key, value in check_metadata(item).items():
             setattr(report, f"golive_{key}", value)
     # Credentials never reach the terminal, the HTML report or the record, whatever a check raised.
     report.longrepr = run.masker.deep(report.longrepr)

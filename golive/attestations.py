@@ -1,0 +1,238 @@
+"""Human checklist items as attestations: who signed what, in what role, when, for which release.
+
+The checklist's human items (approvals, briefings, reviews) are declared here once, each with an id, the
+roles allowed to sign it, its area and its severity. ``golive attest`` appends a record to an append-only
+JSON-lines file; an attestation check passes only for a record of this release, by an allowed role, younger
+than ``max_age_h``. A file golive cannot read is an error, never an empty list.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+
+class AttestationError(Exception):
+    """The attestations file cannot be trusted or the attestation is not allowed. One line."""
+
+
+@dataclass(frozen=True)
+class HumanItem:
+    id: str
+    title: str  # the checklist sentence
+    roles: tuple[str, ...]  # who may sign it
+    area: str  # the validations file it lives in, without test_ and .py
+    critical: bool = False
+    gates: tuple[str, ...] = ("pre",)
+
+    def allows(self, role: str) -> bool:
+        return _normal(role) in {_normal(allowed) for allowed in self.roles}
+
+    def __str__(self) -> str:
+        return self.id
+
+
+def _normal(role: str) -> str:
+    return " ".join(role.lower().replace("_", " ").replace("-", " ").split())
+
+
+RM, TL, PM, SL, OM = "Release Manager", "Technical Lead", "Product Manager", "Security Lead", "Operations Manager"
+DL, DBA, SE, NE, QA = "Deployment Lead", "DBA", "Security Engineer", "Network Engineer", "QA Engineer"
+ME, CL, OE = "Monitoring Engineer", "Communication Lead", "Ops Engineer"
+
+
+def _items() -> tuple[HumanItem, ...]:
+    item = HumanItem
+    return (
+        # Infrastructure readiness
+        item("infra.firewall_rules_tested", "Firewall rules tested", (NE,), "infrastructure"),
+        item("infra.vpc_routing_verified", "VPC routing verified", (NE,), "infrastructure"),
+        # Application and code
+        item("code.review_approved", "Code review approved", (TL,), "application", critical=True),
+        item("code.pull_requests_merged", "All pull requests merged", (TL,), "application"),
+        item("code.changelog_and_release_notes", "Changelog updated, release notes prepared, API docs updated",
+             (TL,), "application"),
+        # Database and schema
+        item("db.forward_migration_tested_on_replica", "Forward migration tested on a replica", (DBA,), "database",
+             critical=True),
+        item("db.backward_migration_prepared", "Backward migration prepared", (DBA,), "database"),
+        item("db.migration_scripts_reviewed", "Migration scripts reviewed", (DBA,), "database"),
+        item("db.restore_tested", "Backup restore tested", (DBA,), "database", critical=True),
+        item("db.indexes_ready", "Indexes ready for the new queries", (DBA,), "database"),
+        # Security and compliance
+        item("security.dependency_scan_passed", "Dependency vulnerability scan passed", (SE, SL), "security"),
+        item("security.owasp_review_done", "OWASP Top 10 review done", (SE, SL), "security"),
+        item("security.encryption_at_rest_verified", "Encryption at rest verified", (SE, SL), "security"),
+        item("security.access_control_reviewed", "Access-control policies reviewed", (SE, SL), "security"),
+        item("security.sign_off", "Security team sign-off", (SL,), "security", critical=True),
+        # Configuration and secrets
+        item("config.feature_flags_configured", "Feature flags configured", (DL,), "configuration"),
+        item("config.rate_limiting_configured", "Rate limiting configured", (OE,), "configuration"),
+        # Testing and validation
+        item("testing.suites_passing", "Unit, integration and end-to-end suites passing", (QA,), "testing",
+             critical=True),
+        item("testing.load_test_done", "Load test (1000 concurrent users) done, results recorded", (QA,), "testing"),
+        item("testing.security_testing_done", "Security testing (OWASP scan) done", (SE,), "testing"),
+        item("testing.smoke_tests_prepared", "Smoke tests prepared", (QA,), "testing"),
+        # Team and communication
+        *(
+            item(f"team.{role.lower().replace(' ', '_')}_assigned", f"{role} assigned", (DL,), "team")
+            for role in (DL, OE, DBA, ME, NE, QA)
+        ),
+        item("team.on_call_named", "24 h on-call named", (DL, CL), "team"),
+        item("team.briefed", "Team briefed", (DL, CL), "team"),
+        item("team.escalation_contacts_verified", "Escalation contacts verified", (DL, CL), "team"),
+        item("team.channel_tested", "Deployment communication channel tested", (DL, CL), "team"),
+        item("team.status_page_ready", "Status page ready", (CL,), "team"),
+        item("team.customer_notice_prepared", "Customer notice prepared", (CL,), "team"),
+        # Monitoring and observability
+        item("monitoring.log_pipeline_apm_tracing_active", "Log pipeline, APM and tracing active", (ME,),
+             "monitoring"),
+        item("monitoring.alert_channels_tested", "Paging, chat and e-mail alert channels tested", (ME,),
+             "monitoring"),
+        # Runbooks and documentation
+        item("runbook.reviewed", "Runbook, checklist and cutover procedures reviewed", (DL,), "runbooks"),
+        item("runbook.rollback_procedure_tested", "Rollback procedure tested", (DL,), "runbooks", critical=True),
+        item("runbook.troubleshooting_guide_ready", "Troubleshooting guide ready", (DL,), "runbooks"),
+        # Final verification and approvals
+        *(
+            item(f"approval.{role.lower().replace(' ', '_')}", f"{role} approval", (role,), "approvals",
+                 critical=True)
+            for role in (RM, TL, PM, SL, OM)
+        ),
+        item("approval.rollback_plan_understood", "Rollback plan understood by all; team ready", (DL,), "approvals",
+             critical=True),
+    )
+
+
+HUMAN_ITEMS: tuple[HumanItem, ...] = _items()
+ITEMS_BY_ID = {item.id: item for item in HUMAN_ITEMS}
+
+
+def items_for(area: str) -> list[HumanItem]:
+    return [item for item in HUMAN_ITEMS if item.area == area]
+
+
+@dataclass(frozen=True)
+class Attestation:
+    item: str
+    by: str
+    role: str
+    at: str  # ISO-8601 UTC
+    release: str
+    user: str
+    host: str
+    note: str = ""
+
+    @property
+    def moment(self) -> datetime:
+        return datetime.fromisoformat(self.at)
+
+
+_FIELDS = {"item", "by", "role", "at", "release", "user", "host", "note"}
+_REQUIRED = _FIELDS - {"note"}
+
+
+def read(path: Path) -> list[Attestation]:
+    """Every record in the file; a missing file is an empty list, a malformed one an AttestationError."""
+    if not path.exists():
+        return []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise AttestationError(f"{path}: cannot read the attestations ({type(error).__name__})") from None
+    records: list[Attestation] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except ValueError:
+            raise AttestationError(f"{path}: line {number}: not a JSON object") from None
+        if not isinstance(data, dict) or not set(data) >= _REQUIRED or set(data) - _FIELDS:
+            raise AttestationError(f"{path}: line {number}: expected the keys {', '.join(sorted(_FIELDS))}")
+        if not all(isinstance(value, str) for value in data.values()):
+            raise AttestationError(f"{path}: line {number}: every value must be a string")
+        try:
+            moment = datetime.fromisoformat(data["at"])
+        except ValueError:
+            raise AttestationError(f"{path}: line {number}: at: not an ISO-8601 time") from None
+        if moment.tzinfo is None:
+            raise AttestationError(f"{path}: line {number}: at: has no time zone")
+        records.append(Attestation(**data))
+    return records
+
+
+def record(path: Path, item_id: str, by: str, role: str, release: str, note: str = "",
+           now: datetime | None = None) -> Attestation:
+    """Append one attestation after checking the item exists, the role may sign it and the file is sound."""
+    item = ITEMS_BY_ID.get(item_id)
+    if item is None:
+        raise AttestationError(f"unknown checklist item {item_id!r} (see golive checklist)")
+    if not by.strip():
+        raise AttestationError("--by: a name is required")
+    if not item.allows(role):
+        raise AttestationError(f"{item_id}: role {role!r} may not sign it (allowed: {', '.join(item.roles)})")
+    read(path)  # refuse to add to a file that is already unreadable: nobody could rely on it
+    moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    attestation = Attestation(
+        item=item_id, by=by.strip(), role=role.strip(), at=moment.isoformat(), release=release,
+        user=_user(), host=socket.gethostname(), note=note,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(asdict(attestation), sort_keys=True) + "\n"
+    # O_APPEND: concurrent writers never interleave within a line this short.
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(descriptor, line.encode("utf-8"))
+    finally:
+        os.close(descriptor)
+    return attestation
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+@dataclass(frozen=True)
+class Standing:
+    item: HumanItem
+    valid: Attestation | None
+    reason: str  # why it is open, or who signed it
+
+
+def standing(item: HumanItem, records: Iterable[Attestation], release: str, max_age_h: float,
+             now: datetime | None = None) -> Standing:
+    """Whether an item is signed for this release by an allowed role within max_age_h."""
+    now = now or datetime.now(UTC)
+    mine = [r for r in records if r.item == item.id]
+    if not mine:
+        return Standing(item, None, f"not attested (to be signed by: {' or '.join(item.roles)})")
+    for_release = [r for r in mine if r.release == release]
+    if not for_release:
+        return Standing(item, None, f"attested only for other releases, not {release}")
+    allowed = [r for r in for_release if item.allows(r.role)]
+    if not allowed:
+        return Standing(item, None, f"attested by {for_release[-1].by} as {for_release[-1].role}, who may not sign it")
+    newest = max(allowed, key=lambda r: r.moment)
+    age = now - newest.moment
+    if age > timedelta(hours=max_age_h):
+        hours = age.total_seconds() / 3600
+        return Standing(item, None, f"attested by {newest.by} {hours:.0f} h ago; older than {max_age_h:g} h")
+    if age < timedelta(seconds=-60):
+        return Standing(item, None, f"attested by {newest.by} with a time in the future ({newest.at})")
+    return Standing(item, newest, f"signed by {newest.by} ({newest.role}) at {newest.at}")
+
+
+def open_items(records: Sequence[Attestation], release: str, max_age_h: float,
+               now: datetime | None = None) -> list[Standing]:
+    return [s for s in (standing(i, records, release, max_age_h, now) for i in HUMAN_ITEMS) if s.valid is None]
