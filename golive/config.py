@@ -109,6 +109,8 @@ class Section(BaseModel):
 class Release(Section):
     version: NonEmpty
     previous: NonEmpty | None = None
+    repository: NonEmpty | None = None  # a git repository (path) whose tags name releases
+    tag_format: NonEmpty = "v{version}"
 
 
 class Endpoint(Section):
@@ -117,17 +119,37 @@ class Endpoint(Section):
     expect: list[Annotated[int, Field(ge=100, le=599)]] = Field(default_factory=lambda: [200], min_length=1)
 
 
+class Sampling(Section):
+    """Active latency sampling: N requests at concurrency C against these paths, bounded in time."""
+
+    requests: Annotated[int, Field(ge=1, le=100_000)] = 100
+    concurrency: Annotated[int, Field(ge=1, le=256)] = 10
+    paths: list[UrlPath] = Field(default_factory=lambda: ["/health"])
+    max_duration_s: Seconds = 30.0
+
+
 class Http(Section):
     timeout_s: Seconds = 5.0
     verify_tls: bool = True
     health_path: UrlPath = "/health"
     endpoints: list[Endpoint] = Field(default_factory=list)
+    sampling: Sampling = Field(default_factory=Sampling)
 
 
 class Thresholds(Section):
     error_rate: Ratio = 0.001
     p95_ms: Annotated[float, Field(gt=0)] = 200.0
     cert_min_days: Annotated[int, Field(ge=0)] = 30
+    replication_lag_bytes: Annotated[int, Field(ge=0)] = 1_048_576
+    db_connections_ratio: Ratio = 0.8
+    long_transaction_s: Annotated[float, Field(gt=0)] = 300.0
+    memory_ratio: Ratio = 0.7
+    cpu_ratio: Ratio = 0.6
+    log_error_lines: Annotated[int, Field(ge=0)] = 0
+    log_tail_lines: Annotated[int, Field(ge=1)] = 1000
+    secret_max_age_days: Annotated[float, Field(gt=0)] = 90
+    dns_max_ttl_s: Annotated[int, Field(ge=0)] = 60
+    image_critical_findings: Annotated[int, Field(ge=0)] = 0
 
 
 class SchemaVersion(Section):
@@ -173,6 +195,8 @@ class Redis(Section):
 
 class Prometheus(Section):
     url: HttpUrl
+    jobs: dict[str, NonEmpty] = Field(default_factory=dict)  # environment name -> scrape job
+    alert_rules: list[NonEmpty] = Field(default_factory=list)  # alerting rules that must be loaded
     timeout_s: Seconds | None = None
 
 
@@ -201,6 +225,13 @@ class Image(Section):
     max_size_mb: Annotated[float, Field(gt=0)] = 500
 
 
+class Dns(Section):
+    """A DNS switchover: the Route53 record whose TTL must be low before cutover."""
+
+    zone_id: NonEmpty
+    record: NonEmpty
+
+
 class Aws(Section):
     region: NonEmpty
     endpoint_url: HttpUrl | None = None
@@ -208,7 +239,22 @@ class Aws(Section):
     backups: Backups | None = None
     image: Image | None = None
     alarms: list[NonEmpty] = Field(default_factory=list)
+    log_groups: list[NonEmpty] = Field(default_factory=list)
+    dns: Dns | None = None
     timeout_s: Seconds | None = None
+
+
+class Security(Section):
+    public_urls: list[HttpUrl] = Field(default_factory=list)  # must be https and send HSTS
+    source_paths: list[NonEmpty] = Field(default_factory=list)  # scanned for hard-coded secrets
+
+
+class Deploy(Section):
+    """The host the deployment runs from, and what must be on it."""
+
+    host: NonEmpty = "local://"
+    commands: list[NonEmpty] = Field(default_factory=list)
+    files: list[NonEmpty] = Field(default_factory=list)
 
 
 class Waiver(Section):
@@ -245,6 +291,8 @@ class EnvironmentSection(Section):
     host: NonEmpty = "local://"
     process: NonEmpty | None = None
     log_file: NonEmpty | None = None
+    env_file: NonEmpty | None = None  # the variables staged for the app on its host
+    required_env: list[NonEmpty] = Field(default_factory=list)
     # Per-environment service sections, merged over the shared ones and validated in ``_environment_view``.
     http: dict[str, Any] | None = None
     postgres: dict[str, Any] | None = None
@@ -295,6 +343,8 @@ class EnvironmentView:
     host: str
     process: str | None
     log_file: str | None
+    env_file: str | None
+    required_env: tuple[str, ...]
     http: Http
     postgres: Postgres | None
     rabbitmq: RabbitMQ | None
@@ -487,6 +537,8 @@ def _environment_view(
         host=env.host,
         process=env.process,
         log_file=env.log_file,
+        env_file=env.env_file,
+        required_env=tuple(env.required_env),
         **sections,
     )
 

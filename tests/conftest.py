@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 import socket
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 pytest_plugins = ["pytester"]
+
+SANDBOX_LOCK = "/tmp/golive-sandbox-tests.lock"
 
 
 @pytest.fixture
@@ -33,9 +42,15 @@ def sandbox_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The sandbox for this test session: brought down when the session ends."""
     from golive.sandbox.cli import main
 
-    config = tmp_path_factory.mktemp("sandbox") / "golive.sandbox.yaml"
-    yield config
-    main(["down"])
+    # One sandbox per machine: test sessions that use it take turns (another session's faults or `down`
+    # would break this one's checks).
+    with open(SANDBOX_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        config = tmp_path_factory.mktemp("sandbox") / "golive.sandbox.yaml"
+        try:
+            yield config
+        finally:
+            main(["down"])
 
 
 @pytest.fixture
@@ -45,3 +60,42 @@ def sandbox(sandbox_session: Path) -> Path:
 
     assert main(["up", "--config-out", str(sandbox_session)]) == 0, "golive sandbox up failed"
     return sandbox_session
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class GateRun:
+    code: int
+    stdout: str
+    stderr: str
+    record: dict[str, Any]
+
+    def check(self, name: str) -> dict[str, Any]:
+        """The record entry of the check whose node id ends with ``name`` (function name or name[param])."""
+        matches = [c for c in self.record["checks"] if c["id"].rsplit("::", 1)[-1] == name or c["id"].endswith(name)]
+        assert matches, f"no check {name!r} in the record; have: {[c['id'] for c in self.record['checks']]}"
+        return matches[0]
+
+    def outcomes(self) -> dict[str, str]:
+        return {c["id"].rsplit("::", 1)[-1]: c["outcome"] for c in self.record["checks"]}
+
+
+@pytest.fixture
+def run_gate(tmp_path: Path) -> Callable[..., GateRun]:
+    """Run ``pytest -m MARKER`` over the repository's validations with a configuration; returns the record."""
+
+    def run(config: Path, marker: str, *args: str, timeout: float = 300) -> GateRun:
+        reports = tmp_path / f"reports-{len(list(tmp_path.glob('reports-*')))}"
+        environ = {k: v for k, v in os.environ.items() if k not in {"PYTEST_ADDOPTS", "GOLIVE_CONFIG"}}
+        completed = subprocess.run(
+            [sys.executable, "-m", "pytest", "-m", marker, f"--golive-config={config}", f"--golive-reports={reports}",
+             "-p", "no:cacheprovider", "-q", *args],
+            cwd=REPO, capture_output=True, text=True, timeout=timeout, env=environ,
+        )
+        latest = list(reports.glob("latest-*.json"))
+        assert latest, f"no decision record written (exit {completed.returncode}):\n{completed.stdout}\n{completed.stderr}"
+        return GateRun(completed.returncode, completed.stdout, completed.stderr, json.loads(latest[0].read_text()))
+
+    return run
