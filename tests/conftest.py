@@ -74,7 +74,7 @@ class GateRun:
 
     def check(self, name: str) -> dict[str, Any]:
         """The record entry of the check whose node id ends with ``name`` (function name or name[param])."""
-        matches = [c for c in self.record["checks"] if c["id"].rsplit("::", 1)[-1] == name or c["id"].endswith(name)]
+        matches = [c for c in self.record["checks"] if c["id"].endswith(name)]
         assert matches, f"no check {name!r} in the record; have: {[c['id'] for c in self.record['checks']]}"
         return matches[0]
 
