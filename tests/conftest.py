@@ -95,7 +95,8 @@ def run_gate(tmp_path: Path) -> Callable[..., GateRun]:
             cwd=REPO, capture_output=True, text=True, timeout=timeout, env=environ,
         )
         latest = list(reports.glob("latest-*.json"))
-        assert latest, f"no decision record written (exit {completed.returncode}):\n{completed.stdout}\n{completed.stderr}"
+        output = f"{completed.stdout}\n{completed.stderr}"
+        assert latest, f"no decision record written (exit {completed.returncode}):\n{output}"
         return GateRun(completed.returncode, completed.stdout, completed.stderr, json.loads(latest[0].read_text()))
 
     return run
