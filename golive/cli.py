@@ -137,19 +137,40 @@ def _json_option(args: Sequence[str]) -> Path | None:
 
 
 def _demo(config_out: str) -> int:
+    """Sandbox up; Gate 1 as a release team lives it (open human items, then signed); Gate 2."""
     from golive.sandbox import cli as sandbox_cli
 
     code = sandbox_cli.main(["up", "--config-out", config_out])
     if code != 0:
         return code
-    worst = 0
-    for gate in ("1", "2"):
-        code, document = run_gate(gate, ["--golive-config", config_out, "-n", "auto", "-q"])
+    gate_args = ["--golive-config", config_out, "-n", "auto", "-q", "--no-header", "--tb=no", "-p", "no:warnings"]
+    settings = load_settings(Path(config_out), "--golive-config")
+
+    first_code, first = _demo_gate("1", gate_args)
+    records = attestations.read(settings.attestations_path)
+    release, max_age = settings.release.version, settings.document.attestations.max_age_h
+    pending = attestations.open_items(records, release, max_age)
+    if pending:
+        print(f"\n{len(pending)} human checklist items are open for release {release}; the sandbox's release team"
+              " signs them now:")
+        for status in pending:
+            role = status.item.roles[0]
+            signed = attestations.record(
+                settings.attestations_path, status.item.id, f"Sandbox {role}", role, release, "golive demo"
+            )
+            print(f"  golive attest {signed.item} --by '{signed.by}' --role '{signed.role}'")
+        first_code, first = _demo_gate("1", gate_args)
+    second_code, second = _demo_gate("2", gate_args)
+    for gate, document, code in (("1", first, first_code), ("2", second, second_code)):
         verdict = document.get("verdict") if document else "NO-GO"
         report = document.get("html_report") if document else None
         print(f"{GATE_TITLES[GATES[gate]]}: {verdict} (exit {code}); report: {report}")
-        worst = max(worst, code)
-    return worst
+    return max(first_code, second_code)
+
+
+def _demo_gate(gate: str, gate_args: list[str]) -> tuple[int, dict[str, object] | None]:
+    print(f"\n$ golive gate {gate} {' '.join(gate_args)}", flush=True)
+    return run_gate(gate, gate_args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

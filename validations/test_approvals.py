@@ -1,0 +1,13 @@
+"""Final verification and approvals: the people who answer for this release have signed it."""
+
+import pytest
+
+from golive.fixtures import attestation_params
+
+pytestmark = pytest.mark.pre
+
+
+@pytest.mark.parametrize("item", attestation_params("approvals"))
+def test_signed(item, attestations):
+    """A person in an allowed role has signed this checklist item for the release."""
+    attestations.assert_signed(item)

@@ -1,0 +1,13 @@
+"""Team and communication: roles assigned, on-call named, the team briefed, the channels ready."""
+
+import pytest
+
+from golive.fixtures import attestation_params
+
+pytestmark = pytest.mark.pre
+
+
+@pytest.mark.parametrize("item", attestation_params("team"))
+def test_signed(item, attestations):
+    """A person in an allowed role has signed this checklist item for the release."""
+    attestations.assert_signed(item)
