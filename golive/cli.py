@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from golive import attestations, catalog
+from golive import attestations, catalog, history
 from golive.attestations import AttestationError
 from golive.catalog import CatalogError
 from golive.config import ConfigError, Settings, load_settings, resolve_path
+from golive.history import HistoryError
+from golive.timeline import Timeline, TimelineError
 
 GATES = {
     "1": "pre",
@@ -58,6 +60,16 @@ def _parser() -> argparse.ArgumentParser:
     attest.add_argument("--role", required=True, help="the role you sign as (e.g. 'Release Manager')")
     attest.add_argument("--note", default="", help="what you checked, links, ...")
     _config_options(attest)
+
+    timeline = commands.add_parser("timeline", help="the deployment timeline under reports/")
+    timeline.add_argument("action", choices=("init", "start", "phase", "event", "warning", "error", "complete",
+                                             "report"))
+    timeline.add_argument("message", nargs="*", help="what happened (phase name, event text)")
+    timeline.add_argument("--reports", default=os.environ.get("GOLIVE_REPORTS", "reports"),
+                          help="the reports directory (default: $GOLIVE_REPORTS, else ./reports)")
+
+    history = commands.add_parser("history", help="index.html of the decision records in DIR (default: reports)")
+    history.add_argument("directory", nargs="?", default=os.environ.get("GOLIVE_REPORTS", "reports"))
 
     checklist = commands.add_parser("checklist", help="the human items still open for this release")
     checklist.add_argument("--all", action="store_true", help="list signed items too")
@@ -190,10 +202,58 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _attest(arguments)
         if arguments.command == "checklist":
             return _checklist(arguments)
-    except (ConfigError, AttestationError, CatalogError) as error:
+        if arguments.command == "timeline":
+            return _timeline(arguments)
+        if arguments.command == "history":
+            return _history(Path(arguments.directory))
+    except (ConfigError, AttestationError, CatalogError, TimelineError, HistoryError) as error:
         print(f"golive: {error}", file=sys.stderr)
         return 2
     return 2
+
+
+_TIMELINE_DEFAULTS = {"init": "timeline initialised", "start": "deployment started (T+0)",
+                      "complete": "deployment complete"}
+_TIMELINE_STYLES = {"init": "dim", "start": "bold cyan", "phase": "bold blue", "event": "", "warning": "yellow",
+                    "error": "bold red", "complete": "bold green", "gate": "magenta"}
+
+
+def _timeline(arguments: argparse.Namespace) -> int:
+    book = Timeline.in_reports(Path(arguments.reports))
+    message = " ".join(arguments.message).strip() or _TIMELINE_DEFAULTS.get(arguments.action, "")
+    if arguments.action == "report":
+        return _timeline_report(book)
+    if not message:
+        raise TimelineError(f"timeline {arguments.action}: say what happened")
+    event = book.init(message) if arguments.action == "init" else book.add(arguments.action, message)
+    print(f"{event.at} {event.kind}: {event.message}")
+    return 0
+
+
+def _timeline_report(book: Timeline) -> int:
+    from rich.console import Console
+    from rich.text import Text
+
+    entries = book.entries()
+    if not entries:
+        raise TimelineError(f"{book.path}: no timeline yet (golive timeline init)")
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(Text(f"deployment timeline: {book.path}", style="bold"))
+    for entry in entries:
+        event = entry.event
+        line = Text(f"{event.at.replace('+00:00', 'Z')}  {entry.elapsed}  ")
+        line.append(f"{event.kind:<8}", style=_TIMELINE_STYLES.get(event.kind, ""))
+        line.append(f"  {event.message}")
+        line.append(f"  ({event.source}, pid {event.pid})", style="dim")
+        console.print(line)
+    return 0
+
+
+def _history(directory: Path) -> int:
+    index, runs, histories = history.build(directory)
+    flapping = [h for h in histories if h.flaps]
+    print(f"{index}: {len(runs)} runs, {len(histories)} checks, {len(flapping)} flapping")
+    return 0
 
 
 def _checks(markdown: bool) -> int:

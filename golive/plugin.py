@@ -23,6 +23,7 @@ from golive import record
 from golive.config import ConfigError, EnvironmentView, Settings, load_settings, resolve_path
 from golive.markers import COMPONENT, CRITICAL, declared_markers, gate_markers
 from golive.masking import Masker
+from golive.timeline import Timeline, TimelineError
 from golive.verdict import (
     CheckResult,
     Decision,
@@ -443,6 +444,15 @@ def _write_record(config: pytest.Config, run: GateRun) -> None:
         # Without its record the decision cannot be signed: the run is not trustworthy.
         sys.stderr.write(f"golive: cannot write the decision record: {error}\n")
         run.decision = Decision(Verdict.NO_GO, 2, (*run.decision.reasons, f"decision record not written: {error}"))
+    try:
+        Timeline.in_reports(run.reports_dir).add(
+            "gate",
+            f"gate {run.gate} on {run.env_name or '?'}: {run.decision.verdict.label} (exit {run.decision.exit_code});"
+            f" record {run.json_path.name}",
+            source="golive gate",
+        )
+    except TimelineError as error:
+        sys.stderr.write(f"golive: {error}\n")
 
 
 # --- terminal summary --------------------------------------------------------------------------------
