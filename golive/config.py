@@ -150,6 +150,7 @@ class Thresholds(Section):
     secret_max_age_days: Annotated[float, Field(gt=0)] = 90
     dns_max_ttl_s: Annotated[int, Field(ge=0)] = 60
     image_critical_findings: Annotated[int, Field(ge=0)] = 0
+    waiver_notice_days: Annotated[int, Field(ge=0)] = 7  # waivers expiring this soon are flagged
 
 
 class SchemaVersion(Section):
@@ -262,6 +263,7 @@ class Waiver(Section):
     reason: NonEmpty
     approved_by: NonEmpty
     expires: date
+    covers_unreachable: bool = False  # also waive the check when it could not reach its component
 
 
 class Attestations(Section):
@@ -313,6 +315,8 @@ class Document(Section):
     prometheus: Prometheus | None = None
     load_balancer: Annotated[AlbLoadBalancer | HaproxyLoadBalancer, Field(discriminator="kind")] | None = None
     aws: Aws | None = None
+    security: Security | None = None
+    deploy: Deploy | None = None
     # A path, or {file: PATH, max_age_h: HOURS}; relative paths are relative to the configuration file.
     attestations: Annotated[Attestations, BeforeValidator(_path_or_mapping)] = Field(default_factory=Attestations)
     waivers: list[Waiver] = Field(default_factory=list)

@@ -23,10 +23,12 @@ from golive import record
 from golive.config import ConfigError, EnvironmentView, Settings, load_settings, resolve_path
 from golive.markers import COMPONENT, CRITICAL, declared_markers, gate_markers
 from golive.masking import Masker
+from golive.probes.errors import ProbeError
 from golive.timeline import Timeline, TimelineError
 from golive.verdict import (
     CheckResult,
     Decision,
+    Outcome,
     Phase,
     RunConditions,
     Severity,
@@ -296,6 +298,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.golive_validation = True
         for key, value in check_metadata(item).items():
             setattr(report, f"golive_{key}", value)
+    if call.excinfo is not None and call.excinfo.errisinstance((ProbeError, OSError)):
+        # A probe (or a client library underneath) could not reach or read the component: not a finding.
+        report.golive_could_not_look = True
     # Credentials never reach the terminal, the HTML report or the record, whatever a check raised.
     report.longrepr = run.masker.deep(report.longrepr)
     report.sections = [(title, run.masker(content)) for title, content in report.sections]
@@ -343,7 +348,8 @@ class RunRecorder:
             return
         run.phases.setdefault(report.nodeid, []).append(
             Phase(when=report.when or "", outcome=report.outcome, message=run.masker(_message(report)),
-                  duration_s=float(getattr(report, "duration", 0.0) or 0.0))
+                  duration_s=float(getattr(report, "duration", 0.0) or 0.0),
+                  could_not_look=bool(getattr(report, "golive_could_not_look", False)))
         )
         if report.nodeid not in run.meta:
             run.meta[report.nodeid] = {
@@ -402,13 +408,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         results.append(
             CheckResult(
                 id=nodeid, outcome=outcome, message=message, duration_s=duration,
+                could_not_look=outcome is Outcome.ERROR and any(p.could_not_look for p in phases),
                 severity=Severity(meta.get("severity", Severity.CRITICAL.value)),
                 component=meta.get("component", "config"), title=meta.get("title", nodeid.rsplit("::", 1)[-1]),
                 category=meta.get("category", ""),
             )
         )
     waivers = [
-        WaiverRule(check=w.check, reason=w.reason, approved_by=w.approved_by, expires=w.expires)
+        WaiverRule(check=w.check, reason=w.reason, approved_by=w.approved_by, expires=w.expires,
+                   covers_unreachable=w.covers_unreachable)
         for w in (run.settings.document.waivers if run.settings else [])
     ]
     run.results, notes = apply_waivers(results, waivers, date.today())

@@ -49,6 +49,7 @@ class CheckResult:
     message: str = ""
     duration_s: float = 0.0
     waiver: str | None = None
+    could_not_look: bool = False
 
     @property
     def unexplained_skip(self) -> bool:
@@ -68,6 +69,7 @@ class Phase:
     outcome: str  # pytest's: passed, failed, skipped
     message: str = ""
     duration_s: float = 0.0
+    could_not_look: bool = False  # a probe could not reach or read its component
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class WaiverRule:
     reason: str
     approved_by: str
     expires: date
+    covers_unreachable: bool = False
 
 
 @dataclass
@@ -105,11 +108,15 @@ def is_not_configured(reason: str) -> bool:
 
 
 def combine_phases(phases: Sequence[Phase]) -> tuple[Outcome, str, float]:
-    """One outcome for a check from its phase reports: a setup or teardown failure is an error."""
+    """One outcome for a check from its phase reports.
+
+    ``failed``: the check looked and saw something wrong. ``error``: it could not look (setup or teardown
+    failed, or a probe could not reach or read its component).
+    """
     duration = sum(phase.duration_s for phase in phases)
     for phase in phases:
         if phase.outcome == "failed":
-            outcome = Outcome.FAILED if phase.when == "call" else Outcome.ERROR
+            outcome = Outcome.FAILED if phase.when == "call" and not phase.could_not_look else Outcome.ERROR
             return outcome, phase.message, duration
     for phase in phases:
         if phase.outcome == "skipped":
@@ -134,6 +141,16 @@ def apply_waivers(
     for result in results:
         matching = [w for w in waivers if w.check in (result.id, base_id(result.id))]
         valid = [w for w in matching if w.expires >= today]
+        if result.could_not_look:
+            # A waiver accepts a known defect; it does not accept not having looked, unless it says so.
+            valid = [w for w in valid if w.covers_unreachable]
+            if matching and not valid and any(w.expires >= today for w in matching):
+                notes.append(
+                    f"waiver for {result.id} not applied: the check could not reach its component"
+                    " (a waiver covers that only with covers_unreachable: true)"
+                )
+                waived.append(result)
+                continue
         if result.outcome in (Outcome.FAILED, Outcome.ERROR) and matching:
             if valid:
                 waiver = valid[0]

@@ -100,13 +100,15 @@ def gate(tmp_path: Path, config: Path, *args: str, timeout: float = 120) -> Gate
         # Option values in the --opt=value form: pytest picks its rootdir before plugins add their options,
         # so a separate path argument outside the repository would move the rootdir.
         [sys.executable, "-m", "pytest", "-m", "pre", f"--golive-config={config}", f"--golive-reports={reports}",
-         "-p", "no:cacheprovider", *args],
+         "-p", "no:cacheprovider", *PLUMBING, *args],
         cwd=REPO, capture_output=True, text=True, timeout=timeout, env=environ,
     )
     return GateResult(completed.returncode, completed.stdout, completed.stderr, reports)
 
 
 XDIST = [pytest.param([], id="serial"), pytest.param(["-n", "2"], id="xdist")]
+# The checks that prove the plumbing end to end: health, version, PostgreSQL, RabbitMQ, Redis.
+PLUMBING = ("validations/test_application_health.py", "validations/test_backing_services.py")
 
 
 @pytest.mark.parametrize("xdist", XDIST)

@@ -122,3 +122,19 @@ def test_waiver_on_the_last_day_still_applies():
         [result(Outcome.ERROR)], [WaiverRule("v.py::test_x", "r", "RM", date(2026, 11, 27))], date(2026, 11, 27)
     )
     assert waived[0].outcome is Outcome.WAIVED
+
+
+def test_a_check_that_could_not_look_is_an_error_not_a_failure():
+    phases = [Phase("setup", "passed"), Phase("call", "failed", "postgres at h:5432: refused", could_not_look=True)]
+    assert combine_phases(phases)[0] is Outcome.ERROR
+
+
+def test_waivers_do_not_cover_checks_that_could_not_look_unless_they_say_so():
+    today = date(2026, 11, 27)
+    unreachable = CheckResult(id="v.py::test_x", outcome=Outcome.ERROR, could_not_look=True)
+    plain = WaiverRule("v.py::test_x", "known", "RM", date(2026, 12, 31))
+    waived, notes = apply_waivers([unreachable], [plain], today)
+    assert waived[0].outcome is Outcome.ERROR
+    assert "could not reach its component" in notes[0]
+    explicit = WaiverRule("v.py::test_x", "known", "RM", date(2026, 12, 31), covers_unreachable=True)
+    assert apply_waivers([unreachable], [explicit], today)[0][0].outcome is Outcome.WAIVED
