@@ -8,7 +8,6 @@ it through ``pytest_runtest_logreport``); workers run checks and attach severity
 from __future__ import annotations
 
 import argparse
-import html
 import os
 import re
 import sys
@@ -19,7 +18,9 @@ from typing import Any
 
 import pytest
 
-from golive import record
+from golive import attestations, record
+from golive import report as gate_report
+from golive.attestations import Attestation
 from golive.config import ConfigError, EnvironmentView, Settings, load_settings, resolve_path
 from golive.markers import COMPONENT, CRITICAL, declared_markers, gate_markers
 from golive.masking import Masker
@@ -414,16 +415,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 category=meta.get("category", ""),
             )
         )
-    waivers = [
-        WaiverRule(check=w.check, reason=w.reason, approved_by=w.approved_by, expires=w.expires,
-                   covers_unreachable=w.covers_unreachable)
-        for w in (run.settings.document.waivers if run.settings else [])
-    ]
-    run.results, notes = apply_waivers(results, waivers, date.today())
+    run.results, notes = apply_waivers(results, _waiver_rules(run.settings), date.today())
     run.decision = decide(run.results, run.conditions, notes)
     _write_record(session.config, run)
     session.exitstatus = run.decision.exit_code
     run.session = session
+
+
+def _waiver_rules(settings: Settings | None) -> list[WaiverRule]:
+    return [
+        WaiverRule(check=w.check, reason=w.reason, approved_by=w.approved_by, expires=w.expires,
+                   covers_unreachable=w.covers_unreachable)
+        for w in (settings.document.waivers if settings else [])
+    ]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -502,26 +506,39 @@ class HtmlReportHooks:
         self.run = run
 
     def pytest_html_report_title(self, report: Any) -> None:
-        env = self.run.env_name or "?"
-        report.title = f"golive gate {self.run.gate}: {env}"
+        title = gate_report.GATE_TITLES.get(self.run.gate, (f"gate {self.run.gate}", ""))[0]
+        report.title = f"golive {title}: {self.run.env_name or '?'}"
 
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str],
                                     session: pytest.Session) -> None:
-        decision = self.run.decision
-        if decision is None:
+        facts = self._facts()
+        if facts is None:
             return
-        colours = {Verdict.GO: "#1a7f37", Verdict.REVIEW: "#9a6700", Verdict.NO_GO: "#cf222e"}
-        reasons = "".join(f"<li>{html.escape(self.run.masker(reason))}</li>" for reason in decision.reasons)
-        settings = self.run.settings
-        details = (
-            f"gate <b>{html.escape(self.run.gate)}</b> (-m {html.escape(self.run.expression or '<all>')}),"
-            f" environment <b>{html.escape(self.run.env_name or '?')}</b>,"
-            f" release <b>{html.escape(settings.release.version if settings else '?')}</b>,"
-            f" config {html.escape(str(settings.path) if settings else '?')}"
-        )
-        prefix.append(
-            f'<div id="golive-verdict" style="padding:12px 16px;margin:8px 0;color:#fff;'
-            f'background:{colours[decision.verdict]};font-size:1.4em">'
-            f"<b>{decision.verdict.label}</b> (exit {decision.exit_code})</div>"
-            f"<p>{details}</p>" + (f"<ul>{reasons}</ul>" if reasons else "")
+        prefix.append(gate_report.banner(facts))
+        postfix.append(gate_report.details(facts))
+
+    def _facts(self) -> gate_report.ReportFacts | None:
+        run = self.run
+        if run.decision is None:
+            return None
+        settings = run.settings
+        records: list[Attestation] = []
+        problem = None
+        if settings is not None:
+            try:
+                records = attestations.read(settings.attestations_path)
+            except attestations.AttestationError as error:
+                problem = str(error)
+        try:
+            timeline = Timeline.in_reports(run.reports_dir).entries()
+        except TimelineError:
+            timeline = []
+        return gate_report.ReportFacts(
+            gate=run.gate, expression=run.expression, decision=run.decision, results=run.results,
+            environment=run.env_name or "?", release=settings.release.version if settings else "?",
+            started_at=run.started_at.isoformat(timespec="seconds"),
+            duration_s=(datetime.now(UTC) - run.started_at).total_seconds(),
+            config=f"{settings.path} (from {settings.source})" if settings else "?",
+            attestations=records, attestation_error=problem, waivers=_waiver_rules(settings), timeline=timeline,
+            mask=run.masker,
         )

@@ -1,0 +1,224 @@
+"""The gate report people sign: HTML sections added to pytest-html's self-contained report.
+
+Pure functions from the facts of a run to escaped HTML; the plugin hands them to pytest-html's
+``pytest_html_results_summary`` hook. Every value goes through ``html.escape`` and the run's masker.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from golive.attestations import Attestation
+from golive.timeline import Entry
+from golive.verdict import CheckResult, Decision, Outcome, Severity, Verdict, WaiverRule
+
+GATE_TITLES = {
+    "pre": ("Gate 1: pre-deployment go/no-go", "Release Manager"),
+    "final": ("Final re-check at T+0", "Deployment Lead"),
+    "config": ("Configuration validation", "Ops Engineer"),
+    "immediate": ("Gate 2: pre-cutover go/no-go", "Deployment Lead"),
+    "post": ("Gate 3: post-deployment success", "Deployment Lead"),
+}
+SIGN_OFF_ROLES = ("Release Manager", "Deployment Lead", "Technical Lead", "DBA", "Ops Engineer", "Security Lead")
+_COLOURS = {Verdict.GO: "#1a7f37", Verdict.REVIEW: "#9a6700", Verdict.NO_GO: "#cf222e"}
+_OUTCOME_MARK = {"passed": "✔ passed", "failed": "✘ failed", "error": "✘ error", "skipped": "– skipped",
+                 "waived": "≈ waived"}
+
+CSS = """
+.golive section { margin: 1.2em 0; }
+.golive table { border-collapse: collapse; width: 100%; margin: .4em 0 1em; }
+.golive td, .golive th { border: 1px solid #d0d7de; padding: 3px 6px; text-align: left; vertical-align: top;
+  color: #1f2328; }
+/* The signer reads the verdict first: pytest-metadata's environment table is not part of the decision. */
+#environment-header, #environment { display: none; }
+.golive th { background: #f6f8fa; }
+.golive .banner { padding: 14px 18px; color: #fff; font-size: 1.5em; }
+.golive .facts td:first-child { width: 12em; font-weight: bold; }
+.golive .critical { color: #cf222e; font-weight: bold; }
+.golive .outcome-failed, .golive .outcome-error { background: #ffebe9; }
+.golive .outcome-waived { background: #fff8c5; }
+.golive .outcome-skipped { color: #57606a; }
+.golive .signature td { height: 2.6em; }
+@media print {
+  .golive .banner { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+  #results-table, .filters, .collapse, .logexpander, .summary__reload, .additional-summary.prefix ~ p { display: none; }
+  .golive section { break-inside: avoid; }
+}
+"""
+
+
+@dataclass
+class ReportFacts:
+    gate: str
+    expression: str
+    decision: Decision
+    results: Sequence[CheckResult]
+    environment: str
+    release: str
+    started_at: str
+    duration_s: float
+    config: str
+    attestations: Sequence[Attestation] = ()
+    attestation_error: str | None = None
+    waivers: Sequence[WaiverRule] = ()
+    today: date = field(default_factory=date.today)
+    timeline: Sequence[Entry] = ()
+    mask: Callable[[str], str] = str
+
+
+def _e(facts: ReportFacts, value: object) -> str:
+    return html.escape(facts.mask(str(value)))
+
+
+def banner(facts: ReportFacts) -> str:
+    title, authority = GATE_TITLES.get(facts.gate, (f"gate {facts.gate} (-m {facts.expression or '<all>'})", "-"))
+    verdict = facts.decision.verdict
+    e = lambda value: _e(facts, value)  # noqa: E731 - local shorthand
+    return (
+        f'<style>{CSS}</style><div class="golive">'
+        f'<div id="golive-verdict" class="banner" style="background:{_COLOURS[verdict]}">'
+        f"<b>{e(verdict.label)}</b> (exit {facts.decision.exit_code}) · {e(title)} · decided by {e(authority)}</div>"
+        f'<table class="facts">'
+        f"<tr><td>release</td><td>{e(facts.release)}</td></tr>"
+        f"<tr><td>environment</td><td>{e(facts.environment)}</td></tr>"
+        f"<tr><td>marker expression</td><td>{e(facts.expression or '<all>')}</td></tr>"
+        f"<tr><td>started (UTC)</td><td>{e(facts.started_at)}</td></tr>"
+        f"<tr><td>duration</td><td>{facts.duration_s:.1f} s</td></tr>"
+        f"<tr><td>configuration</td><td>{e(facts.config)}</td></tr></table>"
+        f"{_counts(facts)}{_blocking(facts)}</div>"
+    )
+
+
+def _counts(facts: ReportFacts) -> str:
+    outcomes = [outcome.value for outcome in Outcome]
+    rows = []
+    for severity in Severity:
+        cells = [sum(1 for r in facts.results if r.severity is severity and r.outcome.value == o) for o in outcomes]
+        rows.append(f"<tr><th>{severity.value}</th>" + "".join(f"<td>{n}</td>" for n in cells) + "</tr>")
+    head = "".join(f"<th>{o}</th>" for o in outcomes)
+    return f"<section><h2>Counts</h2><table><tr><th></th>{head}</tr>{''.join(rows)}</table></section>"
+
+
+def _blocking(facts: ReportFacts) -> str:
+    against = [r for r in facts.results if r.counts_against]
+    critical = [r for r in against if r.severity is Severity.CRITICAL]
+    warning = [r for r in against if r.severity is Severity.WARNING]
+    parts = []
+    other = [reason for reason in facts.decision.reasons if not any(reason.startswith(r.id) for r in against)]
+    if other:
+        parts.append("<h2>Why the run cannot be trusted</h2><ul>" + "".join(
+            f"<li class='critical'>{_e(facts, reason)}</li>" for reason in other) + "</ul>")
+    for heading, members in (("Blocking: critical checks that failed", critical),
+                             ("For review: warning checks that failed", warning)):
+        if members:
+            parts.append(f"<h2>{heading}</h2>" + _check_table(facts, members, with_area=True))
+    notes = "".join(f"<li>{_e(facts, note)}</li>" for note in facts.decision.notes)
+    if notes:
+        parts.append(f"<h2>Notes</h2><ul>{notes}</ul>")
+    return f'<section id="golive-blocking">{"".join(parts)}</section>' if parts else ""
+
+
+def _check_table(facts: ReportFacts, results: Sequence[CheckResult], with_area: bool = False) -> str:
+    e = lambda value: _e(facts, value)  # noqa: E731
+    head = ("<th>area</th>" if with_area else "") + "<th>check</th><th>severity</th><th>component</th>" \
+        "<th>outcome</th><th>message</th>"
+    rows = []
+    for r in results:
+        severity = f"<span class='critical'>{e(r.severity.value)}</span>" if r.severity is Severity.CRITICAL else (
+            e(r.severity.value))
+        message = e(r.message) + (f"<br><i>waived: {e(r.waiver)}</i>" if r.waiver else "")
+        rows.append(
+            f"<tr class='outcome-{e(r.outcome.value)}'>" + (f"<td>{e(r.category)}</td>" if with_area else "")
+            + f"<td>{e(r.title)}<br><small><code>{e(r.id)}</code></small></td><td>{severity}</td>"
+            f"<td>{e(r.component)}</td><td>{e(_OUTCOME_MARK[r.outcome.value])}</td><td>{message}</td></tr>"
+        )
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def details(facts: ReportFacts) -> str:
+    """The checklist by area, attestations, waivers, skipped components, timeline and the sign-off block."""
+    return (
+        '<div class="golive">'
+        + _checklist(facts) + _attestations(facts) + _waivers(facts) + _skipped(facts) + _timeline(facts)
+        + _sign_off(facts) + "</div>"
+    )
+
+
+def _checklist(facts: ReportFacts) -> str:
+    areas: dict[str, list[CheckResult]] = {}
+    for result in facts.results:
+        areas.setdefault(result.category or "other", []).append(result)
+    body = "".join(f"<h3>{_e(facts, area)}</h3>{_check_table(facts, members)}" for area, members in areas.items())
+    return f'<section id="golive-checklist"><h2>Checklist by area</h2>{body}</section>'
+
+
+def _attestations(facts: ReportFacts) -> str:
+    if facts.attestation_error:
+        return (f'<section id="golive-attestations"><h2>Attestations</h2>'
+                f"<p class='critical'>{_e(facts, facts.attestation_error)}</p></section>")
+    mine = [a for a in facts.attestations if a.release == facts.release]
+    if not mine:
+        return '<section id="golive-attestations"><h2>Attestations</h2><p>none for this release</p></section>'
+    rows = "".join(
+        f"<tr><td>{_e(facts, a.item)}</td><td>{_e(facts, a.by)}</td><td>{_e(facts, a.role)}</td>"
+        f"<td>{_e(facts, a.at)}</td><td>{_e(facts, a.note)}</td></tr>"
+        for a in sorted(mine, key=lambda a: a.at)
+    )
+    return (f'<section id="golive-attestations"><h2>Attestations</h2><table><tr><th>item</th><th>who</th>'
+            f"<th>role</th><th>when (UTC)</th><th>note</th></tr>{rows}</table></section>")
+
+
+def _waivers(facts: ReportFacts) -> str:
+    if not facts.waivers:
+        return ""
+    rows = "".join(
+        f"<tr><td><code>{_e(facts, w.check)}</code></td><td>{_e(facts, w.reason)}</td>"
+        f"<td>{_e(facts, w.approved_by)}</td><td>{_e(facts, w.expires)}</td>"
+        f"<td>{'in force' if w.expires >= facts.today else '<b>expired: no effect</b>'}</td></tr>"
+        for w in facts.waivers
+    )
+    return (f'<section id="golive-waivers"><h2>Waivers</h2><table><tr><th>check</th><th>reason</th>'
+            f"<th>approved by</th><th>expires</th><th>status</th></tr>{rows}</table></section>")
+
+
+def _skipped(facts: ReportFacts) -> str:
+    skipped = [r for r in facts.results if r.outcome is Outcome.SKIPPED and not r.unexplained_skip]
+    if not skipped:
+        return ""
+    components = sorted({r.message for r in skipped})
+    items = "".join(f"<li>{_e(facts, text)}</li>" for text in components)
+    return (f'<section id="golive-skipped"><h2>Not part of this deployment (skipped)</h2>'
+            f"<p>{len(skipped)} checks skipped because the configuration leaves their component out:</p>"
+            f"<ul>{items}</ul></section>")
+
+
+def _timeline(facts: ReportFacts) -> str:
+    if not facts.timeline:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_e(facts, entry.event.at)}</td><td>{_e(facts, entry.elapsed.strip())}</td>"
+        f"<td>{_e(facts, entry.event.kind)}</td><td>{_e(facts, entry.event.message)}</td>"
+        f"<td>{_e(facts, entry.event.source)}</td></tr>"
+        for entry in facts.timeline
+    )
+    return (f'<section id="golive-timeline"><h2>Deployment timeline</h2><table><tr><th>UTC</th><th>T</th>'
+            f"<th>kind</th><th>what</th><th>by</th></tr>{rows}</table></section>")
+
+
+def _sign_off(facts: ReportFacts) -> str:
+    _, authority = GATE_TITLES.get(facts.gate, ("", "Deployment Lead"))
+    roles = [authority, *(role for role in SIGN_OFF_ROLES if role != authority)]
+    rows = "".join(
+        f"<tr><td>{_e(facts, role)}{' (decides this gate)' if role == authority else ''}</td><td></td><td></td>"
+        "<td></td></tr>"
+        for role in roles
+    )
+    return (
+        f'<section id="golive-sign-off"><h2>Sign-off</h2><p>Verdict '
+        f"<b>{_e(facts, facts.decision.verdict.label)}</b> for release {_e(facts, facts.release)} on "
+        f"{_e(facts, facts.environment)}.</p><table class='signature'><tr><th>role</th><th>name</th>"
+        f"<th>signature</th><th>date</th></tr>{rows}</table></section>"
+    )
