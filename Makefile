@@ -24,8 +24,10 @@ services:
 demo: $(STAMP) system services
 	$(BIN)/golive demo
 
-lint: $(STAMP)
+lint: $(STAMP) system
 	$(BIN)/ruff check golive validations tests conftest.py
+	$(BIN)/actionlint .github/workflows/*.yml
+	shellcheck scripts/* .ci/run
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
