@@ -487,6 +487,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     tw.write_line("checks: " + ", ".join(f"{n} {name}" for name, n in counts.items()))
     for reason in decision.reasons:
         tw.write_line(f"  - {run.masker(reason)}", **colour)
+    for result in run.results:
+        if result.outcome is Outcome.WAIVED:
+            tw.write_line(f"  waived: {result.id} [{result.severity.value}]: {run.masker(result.waiver or '')}",
+                          yellow=True)
     for note in decision.notes:
         tw.write_line(f"  note: {run.masker(note)}")
     if run.html_path:

@@ -144,7 +144,11 @@ def test_waived_critical_failure_is_go_and_expired_waiver_is_not(pytester, suite
     )
     config = pytester.path / "golive.yaml"
     config.write_text(MINIMAL_CONFIG + waiver % "2999-12-31")
-    assert run(pytester, "-m", "pre", *xdist).ret == 0
+    result = run(pytester, "-m", "pre", *xdist)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        ["*waived: validations/test_checks.py::test_crit [[]critical[]]: known, fixed in 2.1.1*"]
+    )
     assert latest_record(pytester)["counts"]["waived"] == 1
     config.write_text(MINIMAL_CONFIG + waiver % "2001-01-01")
     result = run(pytester, "-m", "pre", *xdist)
