@@ -100,3 +100,18 @@ def run_gate(tmp_path: Path) -> Callable[..., GateRun]:
         return GateRun(completed.returncode, completed.stdout, completed.stderr, json.loads(latest[0].read_text()))
 
     return run
+
+
+@pytest.fixture
+def config_variant(tmp_path: Path) -> Callable[[Path, Callable[[dict[str, Any]], None]], Path]:
+    """A copy of a golive configuration, changed by ``change(document)``, written under tmp_path."""
+    import yaml
+
+    def variant(config: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+        document = yaml.safe_load(config.read_text())
+        change(document)
+        path = tmp_path / f"variant-{len(list(tmp_path.glob('variant-*.yaml')))}.yaml"
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        return path
+
+    return variant

@@ -148,12 +148,12 @@ def test_config_has_exactly_the_contract_keys(sandbox: Path) -> None:
     config = yaml.safe_load(sandbox.read_text())
     assert list(config) == [
         "release", "environments", "http", "thresholds", "postgres", "rabbitmq", "redis", "prometheus",
-        "load_balancer", "aws", "attestations",
+        "load_balancer", "aws", "security", "deploy", "attestations",
     ]  # fmt: skip
     assert config["release"] == {"version": "2.1.0", "previous": "2.0.5"}
     for env, role in (("blue", "candidate"), ("green", "live")):
         section = config["environments"][env]
-        assert set(section) == {"url", "role", "host", "process", "log_file"}
+        assert set(section) == {"url", "role", "host", "process", "log_file", "env_file", "required_env"}
         assert section["role"] == role and section["host"] == "local://"
         assert Path(section["log_file"]).exists()
         running = [pid for pid in processes.processes_mentioning(section["process"])]
@@ -167,9 +167,11 @@ def test_config_has_exactly_the_contract_keys(sandbox: Path) -> None:
     assert set(config["postgres"]["integrity"]) == {"tables", "invariants"}
     assert set(config["rabbitmq"]) == {"url", "management_url", "queues"}
     assert set(config["redis"]) == {"url", "min_hit_rate"}
-    assert set(config["prometheus"]) == {"url"}
+    assert set(config["prometheus"]) == {"url", "jobs", "alert_rules"}
     assert set(config["load_balancer"]) == {"kind", "listener_arn", "target_groups"}
-    assert set(config["aws"]) == {"region", "endpoint_url", "secrets", "backups", "image", "alarms"}
+    assert set(config["aws"]) == {"region", "endpoint_url", "secrets", "backups", "image", "alarms", "log_groups"}
+    assert set(config["security"]) == {"source_paths"}
+    assert set(config["deploy"]) == {"host", "commands", "files"}
     # The engine's own loader accepts it (unknown keys would be errors there).
     from golive.config import load_settings
 

@@ -10,6 +10,17 @@ from botocore.config import Config
 
 from golive.probes.errors import ProbeError
 
+# Error codes meaning "the named resource does not exist" (as opposed to "could not look").
+_NOT_FOUND_CODES = frozenset(
+    {"ResourceNotFoundException", "NoSuchKey", "NoSuchBucket", "ImageNotFoundException", "RepositoryNotFoundException",
+     "ScanNotFoundException", "TargetGroupNotFound", "ListenerNotFound", "NoSuchHostedZone"}
+)
+
+
+class NotFound(ProbeError):
+    """AWS answered that the named resource does not exist."""
+
+
 # Two attempts at most: one retry absorbs a throttled or dropped call without multiplying a dead
 # endpoint's cost beyond about twice the timeout.
 _MAX_ATTEMPTS = 2
@@ -37,7 +48,8 @@ def call(client: Any, operation: str, **kwargs: Any) -> dict[str, Any]:
         error = exc.response.get("Error", {})
         code = error.get("Code", "Unknown")
         message = error.get("Message") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
-        raise ProbeError("aws", where, f"{what}: {code}: {message}") from None
+        kind = NotFound if code in _NOT_FOUND_CODES else ProbeError
+        raise kind("aws", where, f"{what}: {code}: {message}") from None
     except botocore.exceptions.ReadTimeoutError:
         detail = f"no answer within {client.meta.config.read_timeout:g}s ({_MAX_ATTEMPTS} attempts)"
     except botocore.exceptions.ConnectTimeoutError:

@@ -15,14 +15,18 @@ DEPENDENCIES = ("database", "rabbitmq", "redis")
 _BODY_SAMPLE = 80
 
 
-def make_client(base_url: str, timeout_s: float, verify_tls: bool = True) -> httpx.Client:
+def make_client(
+    base_url: str, timeout_s: float, verify_tls: bool = True, max_connections: int = 10, max_keepalive: int = 5
+) -> httpx.Client:
     """A keep-alive client for one target whose every connect, read, write and pool wait is bounded."""
     return httpx.Client(
         base_url=base_url,
         timeout=httpx.Timeout(timeout_s),
         verify=verify_tls,
         follow_redirects=False,
-        limits=httpx.Limits(max_connections=10, max_keepalive_connections=5, keepalive_expiry=30.0),
+        limits=httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_keepalive, keepalive_expiry=30.0
+        ),
     )
 
 

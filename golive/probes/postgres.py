@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import TupleRow
 
@@ -186,3 +187,46 @@ def _first_line(exc: BaseException) -> str:
 def _sample(sql: str) -> str:
     flat = " ".join(sql.split())
     return flat if len(flat) <= _SQL_SAMPLE else flat[: _SQL_SAMPLE - 3] + "..."
+
+
+def row_counts(conn: psycopg.Connection[Any], tables: Iterable[str]) -> dict[str, int]:
+    """The exact row count of each table (``name`` or ``schema.name``), each bounded by statement_timeout."""
+    counts: dict[str, int] = {}
+    for table in tables:
+        query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*table.split(".")))
+        counts[table] = int(scalar(conn, query.as_string(conn)))
+    return counts
+
+
+def wal_receiver_status(standby_conn: psycopg.Connection[Any]) -> str | None:
+    """The standby's WAL receiver status ("streaming", "catchup", ...); None when no receiver runs."""
+    result = rows(standby_conn, "SELECT status FROM pg_stat_wal_receiver")
+    return str(result[0][0]) if result and result[0][0] is not None else None
+
+
+def connection_usage(conn: psycopg.Connection[Any]) -> tuple[int, int]:
+    """(client connections open on the whole server, max_connections)."""
+    used, limit = rows(
+        conn,
+        "SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),"
+        " current_setting('max_connections')::int",
+    )[0]
+    return int(used), int(limit)
+
+
+def long_transactions(conn: psycopg.Connection[Any], older_than_s: float) -> list[tuple[int, str, str, float]]:
+    """Transactions in this database open for longer than older_than_s: (pid, user, state, age in s), oldest first."""
+    return [
+        (int(pid), str(user), str(state), float(age))
+        for pid, user, state, age in rows(
+            conn,
+            "SELECT pid, coalesce(usename, ''), coalesce(state, ''),"
+            " extract(epoch FROM clock_timestamp() - xact_start)::float8"
+            " FROM pg_stat_activity"
+            " WHERE datname = current_database() AND backend_type = 'client backend'"
+            " AND xact_start IS NOT NULL AND pid <> pg_backend_pid()"
+            " AND clock_timestamp() - xact_start > make_interval(secs => %s)"
+            " ORDER BY xact_start",
+            (older_than_s,),
+        )
+    ]

@@ -16,7 +16,7 @@ import psycopg
 import redis
 
 from golive.sandbox import constants as c
-from golive.sandbox.manager import ALARMS, DEFAULT_FILL, Manager, SandboxError
+from golive.sandbox.manager import ALARMS, DEFAULT_FILL, DNS_RECORD, DNS_TTL, REPOSITORY, Manager, SandboxError
 
 HELPERS = """\
 helpers (each undone by its --clear, and all of them by `up`):
@@ -37,6 +37,16 @@ helpers (each undone by its --clear, and all of them by `up`):
                                set HAProxy's runtime weights (be/blue, be/green); --clear sets 0 and 100
   alarm-state NAME [--state S] set a CloudWatch alarm (orchestrator-5xx, orchestrator-p95) to S (default ALARM);
                                --clear sets every sandbox alarm to OK
+  plant-secret                 write a hard-coded AWS key pair into the release's source tree (STATE/src);
+                               --clear removes it
+  dns-ttl [--ttl N]            set the TTL of the weighted records of api.orchestrator.sandbox. (default 300);
+                               --clear sets 60
+  image-findings [--critical N] [--high N]
+                               re-push the release image (2.1.0) and make its ECR scan report N critical (default
+                               1) and N high findings; --clear re-pushes it with a clean scan
+  alb-target-group ENV [--deregister] [--health-check-path P]
+                               deregister ENV's ALB targets and/or point its health check at P; --clear
+                               re-registers and restores /health
 """
 
 
@@ -79,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (
         ("pause-replay", "pause WAL replay on the standby"),
         ("memory-alarm", "raise a RabbitMQ memory alarm"),
+        ("plant-secret", "hard-code an AWS key in the release's source tree"),
     ):
         names.add_parser(name, help=text).add_argument("--clear", action="store_true")
     fill = names.add_parser("fill-queue", help="publish filler messages into a queue")
@@ -99,6 +110,18 @@ def _parser() -> argparse.ArgumentParser:
         weights.add_argument("--blue", type=int)
         weights.add_argument("--green", type=int)
         weights.add_argument("--clear", action="store_true")
+    ttl = names.add_parser("dns-ttl", help="set the TTL of the orchestrator's weighted DNS records")
+    ttl.add_argument("--ttl", type=int, default=300)
+    ttl.add_argument("--clear", action="store_true")
+    findings = names.add_parser("image-findings", help="make the release image's ECR scan report findings")
+    findings.add_argument("--critical", type=int, default=1)
+    findings.add_argument("--high", type=int, default=0)
+    findings.add_argument("--clear", action="store_true")
+    group = names.add_parser("alb-target-group", help="deregister targets or move the health check of a group")
+    group.add_argument("env", choices=("blue", "green"), metavar="ENV")
+    group.add_argument("--deregister", action="store_true")
+    group.add_argument("--health-check-path", metavar="PATH")
+    group.add_argument("--clear", action="store_true")
     alarm = names.add_parser("alarm-state", help="set a CloudWatch alarm's state")
     alarm.add_argument("name", nargs="?", choices=ALARMS)
     alarm.add_argument("--state", choices=("ALARM", "OK", "INSUFFICIENT_DATA"), default="ALARM")
@@ -138,6 +161,9 @@ def _helper(manager: Manager, args: argparse.Namespace) -> str:
                 return f"{args.count} poison tasks published to {c.TASK_QUEUE}"
             manager.fill_queue(args.queue, args.count)
             return f"{args.count} messages published to {args.queue}"
+        if name == "plant-secret":
+            planted = manager.plant_secret(not clear)
+            return f"removed {planted}" if clear else f"hard-coded AWS key pair written to {planted}"
         if name == "memory-alarm":
             manager.memory_alarm(not clear)
             return "memory alarm cleared" if clear else "memory alarm raised (watermark 0.0000001)"
@@ -162,6 +188,26 @@ def _helper(manager: Manager, args: argparse.Namespace) -> str:
             else:
                 manager.set_haproxy_weights(blue, green)
             return f"{name.split('-')[0]} weights: blue {blue}, green {green}"
+        if name == "dns-ttl":
+            ttl = DNS_TTL if clear else args.ttl
+            manager.set_dns_ttl(ttl)
+            return f"DNS records of {DNS_RECORD} have TTL {ttl} s"
+        if name == "image-findings":
+            counts = None if clear else {"CRITICAL": args.critical, "HIGH": args.high}
+            manager.set_image_findings(c.BLUE_VERSION, counts)
+            return f"{REPOSITORY}:{c.BLUE_VERSION} re-pushed; its scan reports " + (
+                "no critical findings" if counts is None else f"{args.critical} critical, {args.high} high findings"
+            )
+        if name == "alb-target-group":
+            if clear:
+                manager.restore_alb_targets()
+                return "ALB targets registered, health checks on /health"
+            if not (args.deregister or args.health_check_path):
+                raise SandboxError("helper alb-target-group: give --deregister, --health-check-path PATH or --clear")
+            manager.break_alb_target_group(args.env, args.deregister, args.health_check_path)
+            done = ["targets deregistered"] if args.deregister else []
+            done += [f"health check path {args.health_check_path}"] if args.health_check_path else []
+            return f"{args.env} target group: {', '.join(done)}"
         if name == "alarm-state":
             if clear:
                 for alarm in ALARMS:

@@ -54,6 +54,19 @@ ALARMS = ("orchestrator-5xx", "orchestrator-p95")
 REPOSITORY = "orchestrator"
 LOAD_BALANCER = "orchestrator"
 DEFAULT_FILL = 1500
+ALB_TARGETS = {"blue": "10.20.1.10", "green": "10.20.2.10"}
+# A planned DNS switchover: weighted records for the orchestrator's public name, TTL lowered to 60 s.
+DNS_ZONE = "orchestrator.sandbox."
+DNS_RECORD = f"api.{DNS_ZONE}"
+DNS_TTL = 60
+# The ECR scan result of the sandbox's images: no critical findings (moto returns what it is given).
+CLEAN_SCAN_COUNTS = {"MEDIUM": 2, "LOW": 5, "INFORMATIONAL": 3}
+LOG_GROUPS = ("/orchestrator/blue", "/orchestrator/green")
+# What a deployment of the orchestrator runs: pg_dump before migrating, psql to migrate, haproxy to cut over.
+DEPLOY_COMMANDS = ("pg_dump", "psql", "haproxy")
+# The orchestrator's own code, copied into STATE/src as the release's source tree that golive scans.
+SOURCE_FILES = ("app.py", "worker.py", "schema.py")
+PLANTED_SECRET_FILE = "settings_local.py"
 
 
 class SandboxError(Exception):
@@ -109,6 +122,20 @@ class Paths:
     @property
     def haproxy_socket(self) -> Path:
         return self.root / "haproxy.sock"
+
+    def env_file(self, env: str) -> Path:
+        return self.root / "env" / f"{env}.env"
+
+    @property
+    def source(self) -> Path:
+        return self.root / "src"
+
+    @property
+    def release_repository(self) -> Path:
+        return self.root / "release-repo"
+
+    def deploy_script(self, name: str) -> Path:
+        return self.root / "deploy" / f"{name}.sh"
 
 
 @dataclass
@@ -301,20 +328,13 @@ class Manager:
         python = sys.executable
         common = {c.ENV_PG_DSN: c.PRIMARY_DSN, c.ENV_AMQP_URL: c.AMQP_URL, c.ENV_REDIS_URL: c.REDIS_URL}
         services: dict[str, Service] = {}
-        for env_name, (version, port) in ENVIRONMENTS.items():
+        for env_name, (_version, port) in ENVIRONMENTS.items():
             services[env_name] = Service(
                 name=env_name,
                 command=[python, "-m", "golive.sandbox.app", "--env", env_name, "--host", c.HOST, "--port", str(port)],
                 port=port,
                 ready=lambda port=port: _http_status(f"http://{c.HOST}:{port}/health"),  # type: ignore[misc]
-                env=self._child_env(
-                    {
-                        **common,
-                        c.ENV_VERSION: version,
-                        c.ENV_NAME: env_name,
-                        c.ENV_FAULT_FILE: str(self.paths.fault_file(env_name)),
-                    }
-                ),
+                env=self._child_env(app_variables(env_name, self.paths)),
             )
         services["worker"] = Service(
             name="worker",
@@ -689,6 +709,80 @@ class Manager:
             )
         )
 
+    def stage_release_files(self) -> None:
+        """What a deployment leaves on the hosts: each app's env file, the release's source tree (any planted
+        secret removed), the deploy and rollback scripts."""
+        for env in ENVIRONMENTS:
+            env_file = self.paths.env_file(env)
+            env_file.parent.mkdir(parents=True, exist_ok=True)
+            env_file.write_text("".join(f"{key}={value}\n" for key, value in app_variables(env, self.paths).items()))
+            env_file.chmod(0o600)  # it holds credentials
+        shutil.rmtree(self.paths.source, ignore_errors=True)
+        (self.paths.source / "orchestrator").mkdir(parents=True)
+        for name in SOURCE_FILES:
+            shutil.copyfile(Path(__file__).with_name(name), self.paths.source / "orchestrator" / name)
+        cli = f"{sys.executable} -m golive.sandbox.cli helper haproxy-weights"
+        for name, weights in (("deploy", "--blue 100 --green 0"), ("rollback", "--clear")):
+            script = self.paths.deploy_script(name)
+            script.parent.mkdir(parents=True, exist_ok=True)
+            script.write_text(f"#!/bin/sh\n# {name} the orchestrator: move HAProxy's traffic\nexec {cli} {weights}\n")
+            script.chmod(0o755)
+
+    def plant_secret(self, plant: bool) -> Path:
+        """Put a hard-coded AWS key pair into the release's source tree (or take it out again)."""
+        planted = self.paths.source / "orchestrator" / PLANTED_SECRET_FILE
+        if not plant:
+            planted.unlink(missing_ok=True)
+            return planted
+        # Assembled at run time so that scanning golive's own code finds no key here. AWS's documented example
+        # key pair: it grants nothing.
+        key_id = "AKIA" + "IOSFODNN7" + "EXAMPLE"
+        secret = "wJalrXUtnFEMI/K7MDENG/" + "bPxRfiCYEXAMPLEKEY"
+        planted.write_text(
+            "# Local overrides.\n\n"
+            f'AWS_ACCESS_KEY_ID = "{key_id}"\n'
+            f'AWS_SECRET_ACCESS_KEY = "{secret}"\n'
+        )
+        return planted
+
+    def start_fresh_app_logs(self) -> None:
+        """Keep each app's log from before this `up` as NAME.log.1 and empty NAME.log, so errors logged under
+        earlier faults do not count against the healthy sandbox. The apps append (O_APPEND): writes carry on
+        at the new end."""
+        for env in ENVIRONMENTS:
+            log = self.paths.log(env)
+            if log.exists() and log.stat().st_size:
+                shutil.copyfile(log, log.with_name(log.name + ".1"))
+                with open(log, "r+b") as handle:
+                    handle.truncate(0)
+
+    def ensure_release_repository(self) -> None:
+        """A git repository with a tag per release (v2.0.5, v2.1.0), as the orchestrator's repository has."""
+        repo = self.paths.release_repository
+        git = _require_binary("git")
+
+        def run(*args: str) -> str:
+            done = subprocess.run(
+                [git, "-C", str(repo), "-c", "user.name=golive sandbox", "-c", "user.email=sandbox@golive.invalid",
+                 *args],
+                capture_output=True, text=True, timeout=30, check=False,
+            )  # fmt: skip
+            if done.returncode != 0:
+                raise SandboxError(f"`git {' '.join(args)}` in {repo} failed: {done.stderr.strip()[:200]}")
+            return done.stdout
+
+        if not (repo / ".git").exists():
+            repo.mkdir(parents=True, exist_ok=True)
+            run("init", "--quiet")
+        tags = set(run("tag", "--list").split())
+        for version in (c.GREEN_VERSION, c.BLUE_VERSION):
+            if f"v{version}" in tags:
+                continue
+            (repo / "VERSION").write_text(version + "\n")
+            run("add", "VERSION")
+            run("commit", "--quiet", "--allow-empty", "-m", f"Release {version}")
+            run("tag", "-a", f"v{version}", "-m", f"Release {version}")
+
     # --- the standby -----------------------------------------------------------------------------------
 
     def _owner(self) -> str | None:
@@ -852,6 +946,12 @@ class Manager:
                 value = {"orchestrator/db": {"dsn": c.PRIMARY_DSN}, "orchestrator/rabbitmq": {"url": c.AMQP_URL}}
                 secrets.create_secret(Name=name, SecretString=json.dumps(value.get(name, {})))
         self._ensure_images()
+        self._ensure_dns()
+        logs = self._client("logs")
+        groups = {g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="/orchestrator/")["logGroups"]}
+        for name in LOG_GROUPS:
+            if name not in groups:
+                logs.create_log_group(logGroupName=name)
         cloudwatch = self._client("cloudwatch")
         present = {a["AlarmName"] for a in cloudwatch.describe_alarms(AlarmNames=list(ALARMS))["MetricAlarms"]}
         definitions: dict[str, dict[str, Any]] = {
@@ -903,10 +1003,6 @@ class Manager:
                     TargetType="ip",
                     HealthCheckPath="/health",
                 )["TargetGroups"][0]
-                target_ip = "10.20.1.10" if env == "blue" else "10.20.2.10"
-                elbv2.register_targets(
-                    TargetGroupArn=group["TargetGroupArn"], Targets=[{"Id": target_ip, "Port": port}]
-                )
             groups[env] = group["TargetGroupArn"]
         listeners = elbv2.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]
         if listeners:
@@ -921,6 +1017,29 @@ class Manager:
         self.state.aws.update(
             listener_arn=listener_arn, target_groups=groups, load_balancer_arn=balancer["LoadBalancerArn"]
         )
+
+    def restore_alb_targets(self) -> None:
+        """Each target group has its app's target registered and is health-checked on /health."""
+        elbv2 = self._client("elbv2")
+        for env, (_version, port) in ENVIRONMENTS.items():
+            arn = self.state.aws["target_groups"][env]
+            group = elbv2.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"][0]
+            if group.get("HealthCheckPath") != "/health":
+                elbv2.modify_target_group(TargetGroupArn=arn, HealthCheckPath="/health")
+            if not elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]:
+                elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": ALB_TARGETS[env], "Port": port}])
+
+    def break_alb_target_group(self, env: str, deregister: bool, health_check_path: str | None) -> None:
+        """Deregister an environment's targets and/or point its health check elsewhere (undone by `up`)."""
+        elbv2 = self._client("elbv2")
+        arn = self.state.aws["target_groups"][env]
+        if deregister:
+            health = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+            targets = [description["Target"] for description in health]
+            if targets:
+                elbv2.deregister_targets(TargetGroupArn=arn, Targets=targets)
+        if health_check_path is not None:
+            elbv2.modify_target_group(TargetGroupArn=arn, HealthCheckPath=health_check_path)
 
     def alb_weights(self) -> dict[str, int]:
         elbv2 = self._client("elbv2")
@@ -1005,6 +1124,86 @@ class Manager:
                 ],
             }
             ecr.put_image(repositoryName=REPOSITORY, imageManifest=json.dumps(manifest), imageTag=tag)
+            self._scan_image(tag, CLEAN_SCAN_COUNTS)
+        for tag in (c.GREEN_VERSION, c.BLUE_VERSION):
+            try:
+                ecr.describe_image_scan_findings(repositoryName=REPOSITORY, imageId={"imageTag": tag})
+            except ecr.exceptions.ScanNotFoundException:  # pushed by an older sandbox without a scan
+                self._scan_image(tag, CLEAN_SCAN_COUNTS)
+
+    def _scan_image(self, tag: str, counts: dict[str, int]) -> None:
+        """Start a scan of an image and give moto its result (moto's default has a made-up HIGH finding).
+
+        moto scans an image once a day and keeps the first result it hands out, so a different result needs a
+        fresh image: the helper deletes and re-pushes the same manifest first.
+        """
+        ecr = self._client("ecr")
+        ecr.start_image_scan(repositoryName=REPOSITORY, imageId={"imageTag": tag})
+        result = {
+            "registryId": ecr.describe_repositories(repositoryNames=[REPOSITORY])["repositories"][0]["registryId"],
+            "repositoryName": REPOSITORY,
+            "imageId": {"imageTag": tag},
+            "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed successfully."},
+            "imageScanFindings": {"findings": [], "findingSeverityCounts": counts},
+        }
+        response = httpx.post(
+            f"http://{c.HOST}:{c.MOTO_PORT}/moto-api/static/ecr/scan-finding-results",
+            json={"results": [result], "region": "us-east-1"},
+            timeout=HTTP_TIMEOUT,
+        )
+        if response.status_code >= 300:
+            raise SandboxError(f"moto refused the scan result of {REPOSITORY}:{tag}: HTTP {response.status_code}")
+
+    def set_image_findings(self, tag: str, counts: dict[str, int] | None) -> None:
+        """Re-push an image and give its new scan these finding counts (None: the clean result)."""
+        ecr = self._client("ecr")
+        image = ecr.batch_get_image(repositoryName=REPOSITORY, imageIds=[{"imageTag": tag}])["images"][0]
+        ecr.batch_delete_image(repositoryName=REPOSITORY, imageIds=[{"imageTag": tag}])
+        ecr.put_image(repositoryName=REPOSITORY, imageManifest=image["imageManifest"], imageTag=tag)
+        self._scan_image(tag, counts if counts is not None else CLEAN_SCAN_COUNTS)
+        if counts is None:
+            self.state.restore.pop("image_findings", None)
+        else:
+            self.state.restore["image_findings"] = tag
+
+    def _ensure_dns(self) -> None:
+        route53 = self._client("route53")
+        zones = [z for z in route53.list_hosted_zones()["HostedZones"] if z["Name"] == DNS_ZONE]
+        if zones:
+            zone_id = zones[0]["Id"].rsplit("/", 1)[-1]
+        else:
+            zone = route53.create_hosted_zone(Name=DNS_ZONE, CallerReference=f"golive-sandbox-{time.time_ns()}")
+            zone_id = zone["HostedZone"]["Id"].rsplit("/", 1)[-1]
+        self.state.aws["dns_zone_id"] = zone_id
+        if self.dns_ttls() != dict.fromkeys(ENVIRONMENTS, DNS_TTL):
+            self.set_dns_ttl(DNS_TTL)
+
+    def dns_ttls(self) -> dict[str, int]:
+        """The TTL of each environment's weighted record of the orchestrator's public name."""
+        sets = self._client("route53").list_resource_record_sets(
+            HostedZoneId=self.state.aws["dns_zone_id"], StartRecordName=DNS_RECORD
+        )["ResourceRecordSets"]
+        return {r["SetIdentifier"]: int(r["TTL"]) for r in sets if r["Name"] == DNS_RECORD and "SetIdentifier" in r}
+
+    def set_dns_ttl(self, ttl: int) -> None:
+        """UPSERT the weighted records (blue 0, green 100) of the public name with this TTL."""
+        changes = [
+            {
+                "Action": "UPSERT",
+                "ResourceRecordSet": {
+                    "Name": DNS_RECORD,
+                    "Type": "CNAME",
+                    "SetIdentifier": env,
+                    "Weight": 0 if env == "blue" else 100,
+                    "TTL": ttl,
+                    "ResourceRecords": [{"Value": f"{env}.{DNS_ZONE}"}],
+                },
+            }
+            for env in ENVIRONMENTS
+        ]
+        self._client("route53").change_resource_record_sets(
+            HostedZoneId=self.state.aws["dns_zone_id"], ChangeBatch={"Changes": changes}
+        )
 
     # --- faults ----------------------------------------------------------------------------------------
 
@@ -1144,6 +1343,11 @@ class Manager:
             if value != "OK":
                 self.set_alarm(name, "OK")
         self._ensure_backup()
+        self.restore_alb_targets()
+        if self.dns_ttls() != dict.fromkeys(ENVIRONMENTS, DNS_TTL):
+            self.set_dns_ttl(DNS_TTL)
+        if self.state.restore.get("image_findings"):
+            self.set_image_findings(self.state.restore["image_findings"], None)
 
     # --- the commands ----------------------------------------------------------------------------------
 
@@ -1160,6 +1364,8 @@ class Manager:
             self.paths.logs.mkdir(parents=True, exist_ok=True)
             self.paths.prometheus_data.mkdir(parents=True, exist_ok=True)
             self.write_configs()
+            self.stage_release_files()
+            self.ensure_release_repository()
             self.clear_fault_files()
             self.clear_queues()  # before the worker starts: it would dead-letter leftover poison tasks
             services = self.services()
@@ -1169,6 +1375,7 @@ class Manager:
             self.ensure_aws()
             self.await_ready(services, [name for name in started if name == "prometheus"])
             self.clear_infrastructure_faults()
+            self.start_fresh_app_logs()
             write_golive_config(config_out, self.paths, self.state)
             rows = self._status_rows()
         if started:
@@ -1305,6 +1512,21 @@ def _watermark_args(original: str) -> list[str]:
     return [text]
 
 
+def app_variables(env: str, paths: Paths) -> dict[str, str]:
+    """The variables an app runs with: `up` passes them to its process and stages them in its env file."""
+    version, _port = ENVIRONMENTS[env]
+    return {
+        c.ENV_VERSION: version,
+        c.ENV_NAME: env,
+        c.ENV_PG_DSN: c.PRIMARY_DSN,
+        c.ENV_AMQP_URL: c.AMQP_URL,
+        c.ENV_REDIS_URL: c.REDIS_URL,
+        c.ENV_FAULT_FILE: str(paths.fault_file(env)),
+        "LOG_LEVEL": "INFO",
+        "DEBUG": "false",
+    }
+
+
 def write_golive_config(path: Path, paths: Paths, state: State) -> None:
     """The golive configuration for the sandbox: exactly the contract's keys."""
     environments = {}
@@ -1315,9 +1537,17 @@ def write_golive_config(path: Path, paths: Paths, state: State) -> None:
             "host": "local://",
             "process": f"golive.sandbox.app --env {env}",
             "log_file": str(paths.log(env)),
+            "env_file": str(paths.env_file(env)),
+            "required_env": list(app_variables(env, paths)),
         }
+    rules = yaml.safe_load(paths.prometheus_rules.read_text())["groups"]
     config = {
-        "release": {"version": c.BLUE_VERSION, "previous": c.GREEN_VERSION},
+        "release": {
+            "version": c.BLUE_VERSION,
+            "previous": c.GREEN_VERSION,
+            "repository": str(paths.release_repository),
+            "tag_format": "v{version}",
+        },
         "environments": environments,
         "http": {
             "timeout_s": 5,
@@ -1347,7 +1577,11 @@ def write_golive_config(path: Path, paths: Paths, state: State) -> None:
             },
         },
         "redis": {"url": c.REDIS_URL, "min_hit_rate": 0.0},
-        "prometheus": {"url": f"http://{c.HOST}:{c.PROMETHEUS_PORT}"},
+        "prometheus": {
+            "url": f"http://{c.HOST}:{c.PROMETHEUS_PORT}",
+            "jobs": {env: f"orchestrator-{env}" for env in ENVIRONMENTS},
+            "alert_rules": [rule["alert"] for group in rules for rule in group["rules"] if "alert" in rule],
+        },
         "load_balancer": {
             "kind": "alb",
             "listener_arn": state.aws["listener_arn"],
@@ -1360,6 +1594,14 @@ def write_golive_config(path: Path, paths: Paths, state: State) -> None:
             "backups": {"bucket": BUCKET, "prefix": BACKUP_PREFIX, "max_age_h": 24},
             "image": {"repository": REPOSITORY, "tag": c.BLUE_VERSION, "max_size_mb": 500},
             "alarms": list(ALARMS),
+            "log_groups": list(LOG_GROUPS),
+            "dns": {"zone_id": state.aws["dns_zone_id"], "record": DNS_RECORD},
+        },
+        "security": {"source_paths": [str(paths.source)]},
+        "deploy": {
+            "host": "local://",
+            "commands": list(DEPLOY_COMMANDS),
+            "files": [str(paths.deploy_script(name)) for name in ("deploy", "rollback")],
         },
         "attestations": "reports/attestations.jsonl",
     }
