@@ -17,7 +17,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-SANDBOX_LOCK = "/tmp/golive-sandbox-tests.lock"
+SANDBOX_LOCK = "/tmp/golive-tests-sandbox.lock"
 
 
 @pytest.fixture
@@ -101,17 +101,3 @@ def run_gate(tmp_path: Path) -> Callable[..., GateRun]:
 
     return run
 
-
-@pytest.fixture
-def config_variant(tmp_path: Path) -> Callable[[Path, Callable[[dict[str, Any]], None]], Path]:
-    """A copy of a golive configuration, changed by ``change(document)``, written under tmp_path."""
-    import yaml
-
-    def variant(config: Path, change: Callable[[dict[str, Any]], None]) -> Path:
-        document = yaml.safe_load(config.read_text())
-        change(document)
-        path = tmp_path / f"variant-{len(list(tmp_path.glob('variant-*.yaml')))}.yaml"
-        path.write_text(yaml.safe_dump(document, sort_keys=False))
-        return path
-
-    return variant

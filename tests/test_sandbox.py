@@ -81,8 +81,9 @@ def run(*argv: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    config = tmp_path_factory.mktemp("sandbox") / "golive.sandbox.yaml"
+def sandbox(sandbox_session: Path) -> Iterator[Path]:
+    """This module's own sandbox lifecycle, inside the session's turn at the machine's one sandbox."""
+    config = sandbox_session
     try:
         started = time.monotonic()
         assert run("up", "--config-out", str(config)) == 0
@@ -150,7 +151,10 @@ def test_config_has_exactly_the_contract_keys(sandbox: Path) -> None:
         "release", "environments", "http", "thresholds", "postgres", "rabbitmq", "redis", "prometheus",
         "load_balancer", "aws", "security", "deploy", "attestations",
     ]  # fmt: skip
-    assert config["release"] == {"version": "2.1.0", "previous": "2.0.5"}
+    assert config["release"] == {
+        "version": "2.1.0", "previous": "2.0.5", "repository": str(sandbox_manager.state_dir() / "release-repo"),
+        "tag_format": "v{version}",
+    }  # fmt: skip
     for env, role in (("blue", "candidate"), ("green", "live")):
         section = config["environments"][env]
         assert set(section) == {"url", "role", "host", "process", "log_file", "env_file", "required_env"}
@@ -169,7 +173,10 @@ def test_config_has_exactly_the_contract_keys(sandbox: Path) -> None:
     assert set(config["redis"]) == {"url", "min_hit_rate"}
     assert set(config["prometheus"]) == {"url", "jobs", "alert_rules"}
     assert set(config["load_balancer"]) == {"kind", "listener_arn", "target_groups"}
-    assert set(config["aws"]) == {"region", "endpoint_url", "secrets", "backups", "image", "alarms", "log_groups"}
+    assert set(config["aws"]) == {
+        "region", "endpoint_url", "secrets", "backups", "image", "alarms", "log_groups", "dns"
+    }  # fmt: skip
+    assert set(config["aws"]["dns"]) == {"zone_id", "record"}
     assert set(config["security"]) == {"source_paths"}
     assert set(config["deploy"]) == {"host", "commands", "files"}
     # The engine's own loader accepts it (unknown keys would be errors there).
@@ -429,6 +436,56 @@ def test_age_backup(sandbox: Path) -> None:
     assert newest() < datetime.now(UTC) - timedelta(hours=47)
     assert run("helper", "age-backup", "--clear") == 0
     assert newest() > datetime.now(UTC) - timedelta(hours=1)
+
+
+def test_dns_ttl(sandbox: Path) -> None:
+    dns = yaml.safe_load(sandbox.read_text())["aws"]["dns"]
+
+    def ttls() -> dict[str, int]:
+        sets = aws("route53").list_resource_record_sets(HostedZoneId=dns["zone_id"])["ResourceRecordSets"]
+        return {r["SetIdentifier"]: r["TTL"] for r in sets if r["Name"] == dns["record"]}
+
+    assert ttls() == {"blue": 60, "green": 60}
+    assert run("helper", "dns-ttl", "--ttl", "300") == 0
+    assert ttls() == {"blue": 300, "green": 300}
+    assert run("up", "--config-out", str(sandbox)) == 0
+    assert ttls() == {"blue": 60, "green": 60}
+
+
+def test_image_findings(sandbox: Path) -> None:
+    def counts() -> dict[str, int]:
+        answer = aws("ecr").describe_image_scan_findings(repositoryName="orchestrator", imageId={"imageTag": "2.1.0"})
+        assert answer["imageScanStatus"]["status"] == "COMPLETE"
+        return dict(answer["imageScanFindings"]["findingSeverityCounts"])
+
+    assert counts() == sandbox_manager.CLEAN_SCAN_COUNTS
+    assert run("helper", "image-findings", "--critical", "3") == 0
+    assert counts() == {"CRITICAL": 3, "HIGH": 0}
+    assert run("up", "--config-out", str(sandbox)) == 0
+    assert counts() == sandbox_manager.CLEAN_SCAN_COUNTS
+
+
+def test_alb_target_group(sandbox: Path) -> None:
+    arn = yaml.safe_load(sandbox.read_text())["load_balancer"]["target_groups"]["blue"]
+
+    def seen() -> tuple[int, str]:
+        elbv2 = aws("elbv2")
+        targets = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+        return len(targets), elbv2.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"][0]["HealthCheckPath"]
+
+    assert seen() == (1, "/health")
+    assert run("helper", "alb-target-group", "blue", "--deregister", "--health-check-path", "/") == 0
+    assert seen() == (0, "/")
+    assert run("helper", "alb-target-group", "blue", "--clear") == 0
+    assert seen() == (1, "/health")
+
+
+def test_release_repository_has_a_tag_per_release(sandbox: Path) -> None:
+    import subprocess
+
+    repository = yaml.safe_load(sandbox.read_text())["release"]["repository"]
+    tags = subprocess.run(["git", "-C", repository, "tag", "--list"], capture_output=True, text=True, timeout=10)
+    assert tags.stdout.split() == ["v2.0.5", "v2.1.0"]
 
 
 # --- down -----------------------------------------------------------------------------------------------

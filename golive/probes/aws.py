@@ -29,6 +29,11 @@ _MAX_ATTEMPTS = 2
 def client(service: str, region: str, endpoint_url: str | None, timeout_s: float) -> Any:
     """A client for one AWS service whose connects and reads are bounded by timeout_s per attempt."""
     session = boto3.session.Session(region_name=region)
+    if endpoint_url is not None and session.get_credentials() is None:
+        # A local stand-in (moto) accepts any credentials; real AWS endpoints never get these.
+        session = boto3.session.Session(
+            region_name=region, aws_access_key_id="golive-local", aws_secret_access_key="golive-local"
+        )
     config = Config(
         connect_timeout=timeout_s,
         read_timeout=timeout_s,

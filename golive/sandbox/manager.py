@@ -1406,7 +1406,8 @@ class Manager:
             ]
             for name in [*order, *(name for name in self.state.processes if name not in order)]:
                 survivors += self._stop_service(name)
-            strays = processes.wait_gone(processes.processes_mentioning(str(self.paths.root)), 0)
+            # The trailing slash: files inside the state directory, not siblings such as a lock file beside it.
+            strays = processes.wait_gone(processes.processes_mentioning(f"{self.paths.root}/"), 0)
             for pid in strays:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)

@@ -1,0 +1,143 @@
+"""Active latency sampling: N requests at concurrency C against a few paths, bounded in time.
+
+One keep-alive httpx client shared by C worker threads; each request is bounded by the client's timeout and
+no request starts after ``max_duration_s``, so a sample takes at most ``max_duration_s`` plus one timeout.
+An error is a transport failure (refused, reset, timed out) or an HTTP 5xx answer; 4xx answers are the
+service working as designed (401 on an endpoint that needs credentials) and count as successes.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from golive.masking import mask_url
+from golive.probes import http
+from golive.probes.errors import ProbeError
+
+_SERVER_ERROR = 500
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What a sampling run saw: latencies of answered requests, errors, and whether it ran to the end."""
+
+    url: str
+    paths: tuple[str, ...]
+    requested: int
+    concurrency: int
+    completed: int  # requests that got an answer or failed (not those cut off by max_duration_s)
+    errors: int
+    duration_s: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    error_examples: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def error_ratio(self) -> float:
+        """Errors over completed requests (1.0 when nothing completed: a sample with no answer is all errors)."""
+        return self.errors / self.completed if self.completed else 1.0
+
+    @property
+    def truncated(self) -> bool:
+        """Whether max_duration_s stopped the run before every request was sent."""
+        return self.completed < self.requested
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["paths"] = list(self.paths)
+        data["error_examples"] = list(self.error_examples)
+        data["error_ratio"] = self.error_ratio
+        data["truncated"] = self.truncated
+        return data
+
+
+def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
+    """The nearest-rank percentile of already sorted values (None for no values)."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(fraction * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def sample(
+    base_url: str,
+    paths: Sequence[str],
+    requests: int,
+    concurrency: int,
+    max_duration_s: float,
+    timeout_s: float,
+    verify_tls: bool = True,
+    method: str = "GET",
+) -> Sample:
+    """Send ``requests`` requests round-robin over ``paths`` with ``concurrency`` threads; measure each."""
+    if not paths:
+        raise ValueError("sampling needs at least one path")
+    workers = max(1, min(concurrency, requests))
+    # One connection per worker, each kept alive for the whole run.
+    client = http.make_client(base_url, timeout_s, verify_tls, max_connections=workers, max_keepalive=workers)
+    lock = threading.Lock()
+    next_index = 0
+    latencies_ms: list[float] = []
+    errors: list[str] = []
+    completed = 0
+    started = time.monotonic()
+    deadline = started + max_duration_s
+
+    def worker() -> None:
+        nonlocal next_index, completed
+        while True:
+            with lock:
+                if next_index >= requests or time.monotonic() >= deadline:
+                    return
+                index = next_index
+                next_index += 1
+            path = paths[index % len(paths)]
+            began = time.perf_counter()
+            problem: str | None = None
+            try:
+                response = http.request(client, method, path)
+                elapsed_ms = (time.perf_counter() - began) * 1000
+                if response.status_code >= _SERVER_ERROR:
+                    problem = f"{method} {path}: HTTP {response.status_code}"
+            except ProbeError as exc:
+                elapsed_ms = None
+                problem = f"{method} {path}: {exc.detail}"
+            with lock:
+                completed += 1
+                if elapsed_ms is not None:
+                    latencies_ms.append(elapsed_ms)
+                if problem is not None:
+                    errors.append(problem)
+
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="golive-sampling") as pool:
+            for future in [pool.submit(worker) for _ in range(workers)]:
+                future.result()
+    finally:
+        client.close()
+    latencies_ms.sort()
+    return Sample(
+        url=mask_url(base_url),
+        paths=tuple(paths),
+        requested=requests,
+        concurrency=workers,
+        completed=completed,
+        errors=len(errors),
+        duration_s=round(time.monotonic() - started, 3),
+        p50_ms=_rounded(percentile(latencies_ms, 0.50)),
+        p95_ms=_rounded(percentile(latencies_ms, 0.95)),
+        p99_ms=_rounded(percentile(latencies_ms, 0.99)),
+        # A few distinct examples are enough to say what went wrong.
+        error_examples=tuple(dict.fromkeys(errors))[:3],
+    )
+
+
+def _rounded(value: float | None) -> float | None:
+    return round(value, 2) if value is not None else None

@@ -1,0 +1,216 @@
+"""Gate 1, infrastructure readiness: each check passes on the healthy sandbox and fails on its broken condition."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import boto3
+import httpx
+import pytest
+from gate1_support import json_server, minimal_config, sandbox_command, tls_server, variant, wait_for
+
+from golive.sandbox import constants as c
+
+FILE = "validations/test_infrastructure.py"
+AUTOMATED = "not test_signed"
+
+
+def test_healthy_sandbox_passes_every_infrastructure_check(sandbox, run_gate, tmp_path):
+    run = run_gate(sandbox, "pre", FILE, "-k", AUTOMATED)
+    outcomes = run.outcomes()
+    assert outcomes.pop("test_tls_certificates_valid") == "skipped"  # the sandbox serves no https
+    assert run.check("test_tls_certificates_valid")["message"] == "not configured: https endpoints"
+    assert set(outcomes.values()) == {"passed"}, outcomes
+    assert set(outcomes) == {
+        "test_candidate_answers", "test_live_is_healthy_on_the_previous_release", "test_live_baseline_captured",
+        "test_dependencies_reported_ok[candidate]", "test_dependencies_reported_ok[live]",
+        "test_load_balancer_health_checks_configured", "test_dns_ttl_low_for_switchover",
+        "test_prometheus_scrapes_candidate", "test_backups_recent_and_not_empty",
+    }  # fmt: skip
+    assert run.code == 0
+    assert run.check("test_candidate_answers")["severity"] == "critical"
+    assert run.check("test_load_balancer_health_checks_configured")["component"] == "load_balancer"
+    assert run.check("test_dependencies_reported_ok[live]")["component"] == "http"
+
+    # The baseline for later gates: green's latency and error ratio, row counts, queue depths.
+    baseline = json.loads((tmp_path / "reports-0" / "baseline-2.1.0.json").read_text())
+    assert baseline["environment"] == "green" and baseline["expected_version"] == "2.0.5"
+    sample = baseline["http"]
+    assert sample["completed"] == sample["requested"] == 100 and sample["errors"] == 0
+    assert 0 < sample["p50_ms"] <= sample["p95_ms"] <= sample["p99_ms"]
+    assert set(baseline["row_counts"]) == {"agents", "messages", "tasks"} and baseline["row_counts"]["agents"] > 0
+    assert set(baseline["queue_depths"]) == {"agent.tasks", "agent.tasks.dlq"}
+    assert baseline["queue_depths"]["agent.tasks"]["consumers"] >= 1
+
+
+def test_blue_down_is_no_go(sandbox, run_gate):
+    """Must show: blue's app down alone turns Gate 1 into a NO-GO."""
+    sandbox_command("fault", "blue", "--crash")
+    # Prometheus notices at its next scrape (every 2 s): wait for it so the scrape check sees it too.
+    wait_for("prometheus marks blue down", lambda: _blue_scrape_health() == "down")
+    run = run_gate(sandbox, "pre")
+    assert run.code == 2
+    answers = run.check("test_infrastructure.py::test_candidate_answers")
+    assert answers["outcome"] == "error" and answers["severity"] == "critical"  # could not look: an error
+    assert f"http at http://{c.HOST}:{c.BLUE_PORT}/health: cannot connect" in answers["message"]
+    assert run.check("test_dependencies_reported_ok[candidate]")["outcome"] == "error"
+    assert run.check("test_dependencies_reported_ok[live]")["outcome"] == "passed"
+    scrape = run.check("test_prometheus_scrapes_candidate")
+    assert scrape["outcome"] == "failed"
+    assert "job 'orchestrator-blue' (blue): 127.0.0.1:18001 down" in scrape["message"]
+
+
+def test_green_answering_errors_fails_its_health_and_baseline(sandbox, run_gate):
+    sandbox_command("fault", "green", "--error-rate", "1.0")
+    run = run_gate(sandbox, "pre", FILE, "-k", "test_live")
+    assert run.code == 2
+    health = run.check("test_live_is_healthy_on_the_previous_release")
+    assert health["outcome"] == "error"  # the 500 answer is not a health payload
+    assert f"http at http://{c.HOST}:{c.GREEN_PORT}/health: HTTP 500" in health["message"]
+    baseline = run.check("test_live_baseline_captured")
+    assert baseline["outcome"] == "failed"
+    assert "error ratio 1.0000 (100 of 100, e.g. GET /health: HTTP 500); allowed 0.001" in baseline["message"]
+
+
+def test_live_on_another_version_fails(sandbox, run_gate, tmp_path):
+    config = variant(sandbox, tmp_path / "v.yaml", {"release.previous": "2.0.4"})
+    run = run_gate(config, "pre", FILE, "-k", "test_live_is_healthy")
+    assert run.code == 2
+    assert run.check("test_live_is_healthy_on_the_previous_release")["message"] == (
+        f"green (http://{c.HOST}:{c.GREEN_PORT}/health) reports version '2.0.5'; expected '2.0.4' (release.previous)"
+    )
+
+
+def test_dependency_reported_down_fails(run_gate, tmp_path):
+    health = {"status": "degraded", "version": "2.1.0", "database": "ok", "rabbitmq": "error: connection refused",
+              "redis": "ok"}  # fmt: skip
+    with json_server(health, status=503) as url:
+        config = minimal_config(tmp_path / "c.yaml", {
+            "environments.blue.url": url,
+            "postgres": {"dsn": "postgresql://u@127.0.0.1:9/db"}, "rabbitmq": {"url": "amqp://u@127.0.0.1:9/"},
+            "redis": {"url": "redis://127.0.0.1:9/0"},
+        })  # fmt: skip
+        run = run_gate(config, "pre", FILE, "-k", "test_dependencies_reported_ok and candidate")
+    assert run.code == 1  # a warning: blue's own health check (critical) says the rest
+    assert run.check("test_dependencies_reported_ok[candidate]")["message"] == (
+        f"blue ({url}/health) reports rabbitmq 'error: connection refused'; expected 'ok' for each"
+    )
+
+
+def test_health_check_on_the_wrong_path_fails(sandbox, run_gate):
+    sandbox_command("helper", "alb-target-group", "blue", "--health-check-path", "/")
+    run = run_gate(sandbox, "pre", FILE, "-k", "test_load_balancer_health_checks_configured")
+    assert run.code == 1
+    message = run.check("test_load_balancer_health_checks_configured")["message"]
+    assert message.startswith("load balancer arn:aws:elasticloadbalancing:")
+    assert message.endswith("blue: orchestrator-blue checks /, expected /health (http.health_path)")
+
+
+def test_haproxy_servers_with_checks_pass(sandbox, run_gate, tmp_path):
+    config = variant(sandbox, tmp_path / "h.yaml", {"load_balancer": _haproxy_section()})
+    run = run_gate(config, "pre", FILE, "-k", "test_load_balancer_health_checks_configured")
+    assert run.code == 0, run.record["checks"]
+
+
+def test_dns_ttl_above_the_limit_fails(sandbox, run_gate):
+    sandbox_command("helper", "dns-ttl", "--ttl", "300")
+    run = run_gate(sandbox, "pre", FILE, "-k", "test_dns_ttl_low_for_switchover")
+    assert run.code == 1
+    message = run.check("test_dns_ttl_low_for_switchover")["message"]
+    assert message.endswith(
+        "api.orchestrator.sandbox. CNAME (blue) TTL 300s, api.orchestrator.sandbox. CNAME (green) TTL 300s; "
+        "allowed 60s (thresholds.dns_max_ttl_s)"
+    )
+
+
+def test_certificates(run_gate, tmp_path):
+    """No sandbox needed: local https servers with certificates valid 90 and 10 days."""
+    with tls_server(tmp_path, 90) as good, tls_server(tmp_path, 10) as expiring:
+        passing = minimal_config(tmp_path / "ok.yaml", {"security": {"public_urls": [good]}, "http.verify_tls": False})
+        assert run_gate(passing, "pre", FILE, "-k", "test_tls").code == 0
+        failing = variant(passing, tmp_path / "bad.yaml", {"security": {"public_urls": [good, expiring]}})
+        run = run_gate(failing, "pre", FILE, "-k", "test_tls")
+        # With verification on, the self-signed certificate is not trusted: the check fails, never passes.
+        untrusted = variant(passing, tmp_path / "verify.yaml", {"http.verify_tls": True})
+        strict = run_gate(untrusted, "pre", FILE, "-k", "test_tls")
+    assert run.code == 1
+    message = run.check("test_tls_certificates_valid")["message"]
+    port = expiring.rsplit(":", 1)[1]
+    assert message.startswith(f"127.0.0.1:{port} (CN=golive-test) expires ")
+    assert "in 10.0 days; required more than 30 days (thresholds.cert_min_days)" in message
+    assert strict.code == 1
+    assert "certificate not trusted: self-signed certificate" in strict.check("test_tls_certificates_valid")["message"]
+
+
+def test_stale_backup_is_no_go(sandbox, run_gate):
+    """Must show: the newest S3 backup older than 24 h alone turns Gate 1 into a NO-GO."""
+    sandbox_command("helper", "age-backup", "--hours", "30")
+    run = run_gate(sandbox, "pre")
+    assert run.code == 2
+    check = run.check("test_backups_recent_and_not_empty")
+    assert check["outcome"] == "failed" and check["severity"] == "critical"
+    assert check["message"].startswith("newest backup s3://golive-sandbox-backups/postgres/golive_sandbox-")
+    assert "is 30.0 h old" in check["message"] and check["message"].endswith("allowed 24 h (aws.backups.max_age_h)")
+
+
+def test_empty_backup_fails(sandbox, run_gate):
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=f"http://{c.HOST}:{c.MOTO_PORT}",
+                      aws_access_key_id="golive-sandbox", aws_secret_access_key="golive-sandbox")  # fmt: skip
+    key = f"postgres/golive_sandbox-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-empty.dump"
+    s3.put_object(Bucket="golive-sandbox-backups", Key=key, Body=b"")
+    try:
+        run = run_gate(sandbox, "pre", FILE, "-k", "test_backups")
+    finally:
+        s3.delete_object(Bucket="golive-sandbox-backups", Key=key)
+    assert run.code == 2
+    assert run.check("test_backups_recent_and_not_empty")["message"] == (
+        f"newest backup s3://golive-sandbox-backups/{key} is empty (0 bytes)"
+    )
+
+
+def _blue_scrape_health() -> str | None:
+    answer = httpx.get(f"http://{c.HOST}:{c.PROMETHEUS_PORT}/api/v1/targets", timeout=3).json()
+    return next((t["health"] for t in answer["data"]["activeTargets"] if t["labels"]["job"] == "orchestrator-blue"),
+                None)  # fmt: skip
+
+
+def _haproxy_section() -> dict[str, object]:
+    from golive.sandbox.manager import Paths, state_dir
+
+    return {"kind": "haproxy", "admin_socket": str(Paths(state_dir()).haproxy_socket), "backend": "be",
+            "servers": {"blue": "blue", "green": "green"}}  # fmt: skip
+
+
+def test_sampling_counts_server_errors_and_percentiles():
+    from golive.probes import sampling
+
+    assert sampling.percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.0 and sampling.percentile([], 0.95) is None
+    assert sampling.percentile([float(n) for n in range(1, 101)], 0.95) == 95.0
+    with json_server({"status": "error"}, status=503) as url:
+        sample = sampling.sample(url, ["/health", "/x"], requests=20, concurrency=4, max_duration_s=10, timeout_s=2)
+    assert (sample.completed, sample.errors, sample.error_ratio, sample.truncated) == (20, 20, 1.0, False)
+    assert set(sample.error_examples) == {"GET /health: HTTP 503", "GET /x: HTTP 503"}
+    assert sample.p50_ms is not None and sample.p50_ms <= sample.p95_ms <= sample.p99_ms
+
+
+def test_sampling_stops_at_max_duration(closed_port):
+    from golive.probes import sampling
+
+    sample = sampling.sample(f"http://127.0.0.1:{closed_port}", ["/"], requests=100_000, concurrency=2,
+                             max_duration_s=0.3, timeout_s=1)  # fmt: skip
+    assert sample.truncated and sample.errors == sample.completed > 0 and sample.p95_ms is None
+    assert "cannot connect" in sample.error_examples[0]
+
+
+def test_baseline_round_trip(tmp_path):
+    from golive import baseline
+    from golive.probes.errors import ProbeError
+
+    assert baseline.load(tmp_path, "2.1.0") is None
+    path = baseline.save({"release": "2.1.0", "http": {"p95_ms": 12.5}}, tmp_path / "reports")
+    assert path == tmp_path / "reports" / "baseline-2.1.0.json"
+    assert baseline.load(tmp_path / "reports", "2.1.0") == {"release": "2.1.0", "http": {"p95_ms": 12.5}}
+    path.write_text("{")
+    with pytest.raises(ProbeError, match="unreadable baseline"):
+        baseline.load(tmp_path / "reports", "2.1.0")

@@ -1,0 +1,94 @@
+"""Database and schema: the primary answers, replicas keep up, sessions are sane, the data checks are ready."""
+
+import pytest
+
+from golive.fixtures import attestation_params, not_configured
+from golive.probes import postgres as pg
+from golive.probes.errors import ProbeError
+
+pytestmark = pytest.mark.pre
+
+
+@pytest.mark.critical
+@pytest.mark.final
+def test_primary_reachable(postgres):
+    """The PostgreSQL primary is reachable and is a primary (not in recovery)."""
+    in_recovery = pg.scalar(postgres, "SELECT pg_is_in_recovery()")
+    assert in_recovery is False, f"{postgres.endpoint} is in recovery (a standby); postgres.dsn must name the primary"
+
+
+@pytest.mark.critical
+def test_replicas_streaming_within_lag(postgres, target, golive_settings):
+    """Replication healthy: every replica streams, with replay lag within thresholds.replication_lag_bytes."""
+    section = target.view.postgres
+    if not section.replicas:
+        not_configured("postgres.replicas")
+    allowed = golive_settings.document.thresholds.replication_lag_bytes
+    problems = []
+    for name, lag in sorted(pg.replication_lag_bytes(postgres).items()):
+        if lag > allowed:
+            problems.append(f"standby {name} replays {lag} bytes behind what {postgres.endpoint} sent")
+    for dsn in section.replicas:
+        with pg.connect(dsn, target.view.timeout_s("postgres")) as replica:
+            status = pg.wal_receiver_status(replica)
+            lag = pg.standby_lag_bytes(replica)
+            if status != "streaming":
+                problems.append(f"{replica.endpoint} WAL receiver is {status or 'not running'}, not streaming")
+            if lag > allowed:
+                problems.append(f"replication lag on {replica.endpoint} is {lag} bytes received but not replayed")
+    assert not problems, f"{'; '.join(problems)}; allowed {allowed} bytes (thresholds.replication_lag_bytes)"
+
+
+def test_connections_below_limit(postgres, golive_settings):
+    """Connections below thresholds.db_connections_ratio of max_connections."""
+    used, limit = pg.connection_usage(postgres)
+    allowed = golive_settings.document.thresholds.db_connections_ratio
+    assert used < allowed * limit, (
+        f"{postgres.endpoint} has {used} client connections of max_connections {limit} ({used / limit:.0%}); "
+        f"allowed below {allowed:.0%} (thresholds.db_connections_ratio)"
+    )
+
+
+def test_no_long_transactions(postgres, golive_settings):
+    """No transaction open longer than thresholds.long_transaction_s in the application's database."""
+    allowed = golive_settings.document.thresholds.long_transaction_s
+    long_ones = pg.long_transactions(postgres, allowed)
+    described = ", ".join(f"pid {pid} ({user}, {state}) open {age:.0f}s" for pid, user, state, age in long_ones[:5])
+    assert not long_ones, (
+        f"{postgres.endpoint}: {len(long_ones)} transaction(s) open too long: {described}; "
+        f"allowed {allowed:g}s (thresholds.long_transaction_s)"
+    )
+
+
+def test_integrity_invariants_run(postgres, target):
+    """Data validation queries prepared: every integrity invariant runs in a read-only session."""
+    integrity = target.view.postgres.integrity
+    if integrity is None or not integrity.invariants:
+        not_configured("postgres.integrity.invariants")
+    failed, violations = [], []
+    for invariant in integrity.invariants:
+        try:
+            found = pg.rows(postgres, invariant.sql)
+        except ProbeError as exc:
+            failed.append(f"{invariant.name}: {exc.detail}")
+            continue
+        if found:
+            violations.append(f"{invariant.name} {len(found)}")
+    # Gate 1 only needs the queries to work; violations are Gate 3's verdict, but say what was seen.
+    seen = f" (violations now: {', '.join(violations)})" if violations else ""
+    assert not failed, f"{postgres.endpoint}: invariants that do not run read-only: {'; '.join(failed)}{seen}"
+
+
+def test_schema_version_answers(postgres, target):
+    """The schema version query answers (postgres.schema_version.query)."""
+    schema = target.view.postgres.schema_version
+    if schema is None:
+        not_configured("postgres.schema_version")
+    version = pg.scalar(postgres, schema.query)
+    assert version is not None, f"{postgres.endpoint}: {schema.query!r} returned NULL; expected a schema version"
+
+
+@pytest.mark.parametrize("item", attestation_params("database"))
+def test_signed(item, attestations):
+    """A person in an allowed role has signed this checklist item for the release."""
+    attestations.assert_signed(item)
