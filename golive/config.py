@@ -128,12 +128,21 @@ class Sampling(Section):
     max_duration_s: Seconds = 30.0
 
 
+class Integration(Section):
+    """An external service the application depends on (payments, e-mail, an LLM API...)."""
+
+    name: NonEmpty
+    url: HttpUrl
+    expect: list[Annotated[int, Field(ge=100, le=599)]] = Field(default_factory=lambda: [200], min_length=1)
+
+
 class Http(Section):
     timeout_s: Seconds = 5.0
     verify_tls: bool = True
     health_path: UrlPath = "/health"
     endpoints: list[Endpoint] = Field(default_factory=list)
     sampling: Sampling = Field(default_factory=Sampling)
+    integrations: list[Integration] = Field(default_factory=list)
 
 
 class Thresholds(Section):
@@ -151,6 +160,16 @@ class Thresholds(Section):
     dns_max_ttl_s: Annotated[int, Field(ge=0)] = 60
     image_critical_findings: Annotated[int, Field(ge=0)] = 0
     waiver_notice_days: Annotated[int, Field(ge=0)] = 7  # waivers expiring this soon are flagged
+    # Gates 2 and 3
+    p95_ratio_to_baseline: Annotated[float, Field(ge=1)] = 1.25  # candidate p95 / live baseline p95
+    error_rate_margin: Ratio = 0.001  # candidate error ratio may exceed the baseline's by this much
+    log_error_lines_critical: Annotated[int, Field(ge=1)] = 10  # Gate 3: this many error lines block
+    redis_memory_ratio: Ratio = 0.9  # used_memory / maxmemory
+    dlq_growth: Annotated[int, Field(ge=0)] = 0  # messages a dead-letter queue may gain during a gate
+    synthetic_deadline_s: Annotated[float, Field(gt=0)] = 15.0
+    traffic_tolerance: Ratio = 0.15  # observed share of traffic vs the configured weight
+    slow_query_ms: Annotated[float, Field(gt=0)] = 500.0
+    lock_wait_s: Annotated[float, Field(gt=0)] = 30.0
 
 
 class SchemaVersion(Section):
@@ -164,8 +183,19 @@ class Invariant(Section):
 
 
 class Integrity(Section):
-    tables: list[NonEmpty] = Field(default_factory=list)
+    tables: list[NonEmpty] = Field(default_factory=list)  # row counts must not drop below Gate 1's baseline
     invariants: list[Invariant] = Field(default_factory=list)
+    immutable_tables: list[NonEmpty] = Field(default_factory=list)  # checksums must not change across the cutover
+
+
+class BusinessMetric(Section):
+    """A number the business watches (SQL returning one value), with bounds and a limit on its drop."""
+
+    name: NonEmpty
+    sql: NonEmpty
+    min: float | None = None
+    max: float | None = None
+    max_drop_ratio: Ratio | None = None  # relative to the Gate 1 baseline
 
 
 class Postgres(Section):
@@ -173,6 +203,7 @@ class Postgres(Section):
     replicas: list[PostgresDsn] = Field(default_factory=list)
     schema_version: SchemaVersion | None = None
     integrity: Integrity | None = None
+    business_metrics: list[BusinessMetric] = Field(default_factory=list)
     timeout_s: Seconds | None = None
 
 
@@ -194,10 +225,27 @@ class Redis(Section):
     timeout_s: Seconds | None = None
 
 
+class PrometheusQueries(Section):
+    """PromQL for the gate metrics; ``{job}`` and ``{window}`` are filled in. Defaults fit the conventional
+    ``http_requests_total{status}`` counter and ``http_request_duration_seconds`` histogram."""
+
+    error_ratio: NonEmpty = (
+        'sum(rate(http_requests_total{{job="{job}",status=~"5.."}}[{window}]))'
+        ' / sum(rate(http_requests_total{{job="{job}"}}[{window}]))'
+    )
+    p95_ms: NonEmpty = (
+        'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{{job="{job}"}}[{window}])))'
+        " * 1000"
+    )
+    request_rate: NonEmpty = 'sum(rate(http_requests_total{{job="{job}"}}[{window}]))'
+
+
 class Prometheus(Section):
     url: HttpUrl
     jobs: dict[str, NonEmpty] = Field(default_factory=dict)  # environment name -> scrape job
     alert_rules: list[NonEmpty] = Field(default_factory=list)  # alerting rules that must be loaded
+    window: Annotated[StrictStr, Field(pattern=r"^[0-9]+[smh]$")] = "1m"
+    queries: PrometheusQueries = Field(default_factory=PrometheusQueries)
     timeout_s: Seconds | None = None
 
 
@@ -205,6 +253,7 @@ class AlbLoadBalancer(Section):
     kind: Literal["alb"]
     listener_arn: NonEmpty
     target_groups: dict[Literal["blue", "green"], NonEmpty]
+    front_url: HttpUrl | None = None  # where users' traffic enters: sampled to see which version answers
 
 
 class HaproxyLoadBalancer(Section):
@@ -212,6 +261,7 @@ class HaproxyLoadBalancer(Section):
     admin_socket: NonEmpty
     backend: NonEmpty
     servers: dict[Literal["blue", "green"], NonEmpty]
+    front_url: HttpUrl | None = None
 
 
 class Backups(Section):
@@ -243,6 +293,23 @@ class Aws(Section):
     log_groups: list[NonEmpty] = Field(default_factory=list)
     dns: Dns | None = None
     timeout_s: Seconds | None = None
+
+
+class Synthetic(Section):
+    """The synthetic end-to-end transaction of Gate 2, through the candidate's API.
+
+    golive POSTs ``body`` (its ``{marker}`` placeholders become a golive-owned name) to ``post_path``, reads
+    the new id from ``id_field`` of the answer, waits until ``sql`` (``%(id)s`` bound) returns ``done_value``
+    and ``get_path`` answers 200, then removes it through ``delete_path``.
+    """
+
+    post_path: UrlPath
+    body: dict[str, Any] = Field(default_factory=dict)
+    id_field: NonEmpty = "id"
+    sql: NonEmpty
+    done_value: StrictStr = "done"
+    get_path: UrlPath
+    delete_path: UrlPath | None = None
 
 
 class Security(Section):
@@ -315,6 +382,7 @@ class Document(Section):
     prometheus: Prometheus | None = None
     load_balancer: Annotated[AlbLoadBalancer | HaproxyLoadBalancer, Field(discriminator="kind")] | None = None
     aws: Aws | None = None
+    synthetic: Synthetic | None = None
     security: Security | None = None
     deploy: Deploy | None = None
     # A path, or {file: PATH, max_age_h: HOURS}; relative paths are relative to the configuration file.

@@ -44,3 +44,4 @@ def gate_markers() -> tuple[str, ...]:
 
 CRITICAL = "critical"
 COMPONENT = "component"
+PHASE = "phase"

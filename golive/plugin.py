@@ -22,7 +22,7 @@ from golive import attestations, record
 from golive import report as gate_report
 from golive.attestations import Attestation
 from golive.config import ConfigError, EnvironmentView, Settings, load_settings, resolve_path
-from golive.markers import COMPONENT, CRITICAL, declared_markers, gate_markers
+from golive.markers import COMPONENT, CRITICAL, PHASE, declared_markers, gate_markers
 from golive.masking import Masker
 from golive.probes.errors import ProbeError
 from golive.timeline import Timeline, TimelineError
@@ -109,6 +109,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="also write the decision record to PATH")
     group.addoption("--golive-reports", dest="golive_reports", metavar="DIR",
                     help="directory for decision records and HTML reports (default: reports)")
+    group.addoption("--golive-phase", dest="golive_phase", metavar="NAME",
+                    help="run the checks of one cutover step (marked phase(NAME), e.g. 50); others never run them")
     group.addoption("--golive-catalog", dest="golive_catalog", action="store_true", default=False,
                     help=argparse.SUPPRESS)  # collection for `golive checks`: no configuration, no record
     parser.addini("golive_validations", "directory holding the validations (default: validations)",
@@ -257,6 +259,22 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Any:
 
 
 # --- running: attach metadata, mask secrets, gather results -------------------------------------------
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Checks of a cutover step run only when that step is named (--golive-phase); the catalog lists them all."""
+    run = gate_run(config)
+    if run is None or config.option.golive_catalog:
+        return
+    phase = config.option.golive_phase
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        marker = item.get_closest_marker(PHASE)
+        (keep if marker is None or (marker.args and str(marker.args[0]) == phase) else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def check_metadata(item: pytest.Item) -> dict[str, str]:

@@ -344,3 +344,16 @@ def test_max_warnings_cannot_replace_the_verdict(pytester, suite, xdist):
     result = run(pytester, "-m", "pre", "--max-warnings", "0", *xdist)
     assert result.ret == 0
     assert latest_record(pytester)["exit_code"] == 0
+
+
+@pytest.mark.parametrize("xdist", XDIST)
+def test_phase_checks_run_only_when_their_phase_is_named(pytester, suite, xdist):
+    suite(
+        "test_checks.py",
+        CHECKS + '\n@pytest.mark.phase("50")\n@pytest.mark.critical\ndef test_half():\n    assert False, "50/50"\n',
+    )
+    assert run(pytester, "-m", "pre", *xdist).ret == 0
+    assert not any(c["id"].endswith("test_half") for c in latest_record(pytester)["checks"])
+    result = run(pytester, "-m", "pre", "--golive-phase", "50", *xdist)
+    assert result.ret == 2
+    assert any(c["id"].endswith("test_half") for c in latest_record(pytester)["checks"])
