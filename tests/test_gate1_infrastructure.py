@@ -78,7 +78,7 @@ def test_live_on_another_version_fails(sandbox, run_gate, tmp_path):
     run = run_gate(config, "pre", FILE, "-k", "test_live_is_healthy")
     assert run.code == 2
     assert run.check("test_live_is_healthy_on_the_previous_release")["message"] == (
-        f"green (http://{c.HOST}:{c.GREEN_PORT}/health) reports version '2.0.5'; expected '2.0.4' (release.previous)"
+        f"green (http://{c.HOST}:{c.GREEN_PORT}/health) reports version '2.0.5'; expected '2.0.4'"
     )
 
 

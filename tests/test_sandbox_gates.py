@@ -70,3 +70,25 @@ def test_demo_runs_twice(sandbox, tmp_path):
 
 def sandbox_main(*argv: str) -> int:
     return sandbox_cli(list(argv))
+
+
+def test_gate_1_on_the_sandbox_is_no_go_until_the_human_items_are_signed(sandbox, tmp_path, run_gate):
+    """Issue 4: nothing attested -> NO-GO naming the approvals; everything attested -> GO with 60+ checks."""
+    from gate1_support import variant
+
+    from golive import attestations
+
+    config = variant(sandbox, tmp_path / "golive.yaml", {"attestations": str(tmp_path / "signed.jsonl")})
+    unsigned = run_gate(config, "pre", "-n", "2")
+    assert unsigned.code == 2
+    for role in ("release_manager", "technical_lead", "product_manager", "security_lead", "operations_manager"):
+        assert f"test_signed[approval.{role}]" in unsigned.stdout
+        assert unsigned.check(f"test_signed[approval.{role}]")["outcome"] == "failed"
+    automated = [c for c in unsigned.record["checks"] if c["component"] != "attestation"]
+    assert [c["id"] for c in automated if c["outcome"] in {"failed", "error"}] == []
+
+    for item in attestations.HUMAN_ITEMS:
+        attestations.record(tmp_path / "signed.jsonl", item.id, f"Sandbox {item.roles[0]}", item.roles[0], "2.1.0")
+    signed = run_gate(config, "pre", "-n", "2")
+    assert signed.code == 0, signed.record["reasons"]
+    assert len(signed.record["checks"]) >= 60

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from golive import baseline as baseline_store
+from golive import expect
 from golive.fixtures import attestation_params, not_configured
 from golive.probes import dns as dns_probe
 from golive.probes import http as http_probe
@@ -27,28 +28,14 @@ def reports_dir(request):
 @pytest.mark.final
 def test_candidate_answers(candidate):
     """Blue environment provisioned and answering: its health endpoint answers 200 with status ok."""
-    path = candidate.view.http.health_path
-    health = http_probe.get_health(candidate.http, path)
-    assert health.ok, (
-        f"{candidate.name} ({candidate.url}{path}) answered {health.status_code} with status {health.status!r}; "
-        "expected 200 and 'ok'"
-    )
+    expect.healthy(candidate)
 
 
 @pytest.mark.critical
 @pytest.mark.final
 def test_live_is_healthy_on_the_previous_release(live):
     """Green (live) healthy: its health endpoint answers ok and reports release.previous."""
-    path = live.view.http.health_path
-    health = http_probe.get_health(live.http, path)
-    assert health.ok, (
-        f"{live.name} ({live.url}{path}) answered {health.status_code} with status {health.status!r}; "
-        "expected 200 and 'ok'"
-    )
-    assert live.expected_version is None or health.version == live.expected_version, (
-        f"{live.name} ({live.url}{path}) reports version {health.version!r}; expected {live.expected_version!r} "
-        "(release.previous)"
-    )
+    expect.runs_expected_version(live, expect.healthy(live))
 
 
 @pytest.mark.critical
