@@ -157,6 +157,9 @@ def _demo(config_out: str) -> int:
         return code
     gate_args = ["--golive-config", config_out, "-n", "auto", "-q", "--no-header", "--tb=no", "-p", "no:warnings"]
     settings = load_settings(Path(config_out), "--golive-config")
+    timeline = Timeline.in_reports(Path("reports"))
+    timeline.init(f"golive demo: release {settings.release.version} on the sandbox")
+    timeline.add("start", "deployment rehearsal started (T+0)")
 
     first_code, first = _demo_gate("1", gate_args)
     records = attestations.read(settings.attestations_path)

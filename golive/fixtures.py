@@ -307,3 +307,25 @@ def attestation_params(area: str) -> list[Any]:
         pytest.param(item, id=item.id, marks=[pytest.mark.critical] if item.critical else [])
         for item in book.items_for(area)
     ]
+
+
+# --- pictures for the report -------------------------------------------------------------------------
+
+LATENCY_PROPERTY = "golive_latency"
+
+
+@pytest.fixture
+def latency_picture(request: pytest.FixtureRequest) -> Callable[[str, dict[str, Any]], None]:
+    """Hand a measured latency distribution to the gate report: ``latency_picture("green (baseline)", sample)``.
+
+    ``sample`` carries p50_ms, p95_ms, p99_ms and, where known, source, requests and error_ratio. It travels in
+    the check's report (``user_properties``), so it reaches the report under xdist too.
+    """
+
+    def add(label: str, sample: dict[str, Any]) -> None:
+        keys = ("p50_ms", "p95_ms", "p99_ms", "source", "requested", "completed", "error_ratio")
+        request.node.user_properties.append(
+            (LATENCY_PROPERTY, {"label": label, **{key: sample.get(key) for key in keys}})
+        )
+
+    return add

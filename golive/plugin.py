@@ -42,6 +42,7 @@ from golive.verdict import (
 )
 
 pytest_plugins = ["golive.fixtures"]
+LATENCY_PROPERTY = "golive_latency"  # the user_properties key golive.fixtures.latency_picture writes
 
 COMPONENTS = (
     "http", "postgres", "rabbitmq", "redis", "aws", "load_balancer", "prometheus", "host", "attestation", "config",
@@ -86,6 +87,7 @@ class GateRun:
     html_path: Path | None = None
     json_path: Path | None = None
     stopped_at_maxfail: bool = False
+    latencies: list[dict[str, Any]] = field(default_factory=list)  # pictures for the report, from checks
     session: pytest.Session | None = None
 
 
@@ -370,6 +372,9 @@ class RunRecorder:
                   duration_s=float(getattr(report, "duration", 0.0) or 0.0),
                   could_not_look=bool(getattr(report, "golive_could_not_look", False)))
         )
+        if report.when == "call":
+            run.latencies += [dict(value) for key, value in report.user_properties
+                              if key == LATENCY_PROPERTY and isinstance(value, dict)]
         if report.nodeid not in run.meta:
             run.meta[report.nodeid] = {
                 key: str(getattr(report, f"golive_{key}"))
@@ -562,5 +567,6 @@ class HtmlReportHooks:
             duration_s=(datetime.now(UTC) - run.started_at).total_seconds(),
             config=f"{settings.path} (from {settings.source})" if settings else "?",
             attestations=records, attestation_error=problem, waivers=_waiver_rules(settings), timeline=timeline,
-            mask=run.masker,
+            mask=run.masker, latencies=run.latencies,
+            p95_threshold_ms=settings.document.thresholds.p95_ms if settings else None,
         )

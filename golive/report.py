@@ -10,6 +10,7 @@ import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from golive.attestations import Attestation
 from golive.timeline import Entry
@@ -42,6 +43,11 @@ CSS = """
 .golive .outcome-waived { background: #fff8c5; }
 .golive .outcome-skipped { color: #57606a; }
 .golive .signature td { height: 2.6em; }
+.golive .bars { width: 70%; }
+.golive .bar { display: flex; align-items: center; margin: 2px 0; }
+.golive .bar .pct { width: 3em; }
+.golive .bar .fill { display: inline-block; height: .9em; background: #0969da; margin-right: .5em;
+  -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 @media print {
   .golive .banner { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   #results-table, .filters, .collapse, .logexpander, .summary__reload, .additional-summary.prefix ~ p { display: none; }
@@ -67,6 +73,8 @@ class ReportFacts:
     today: date = field(default_factory=date.today)
     timeline: Sequence[Entry] = ()
     mask: Callable[[str], str] = str
+    latencies: Sequence[dict[str, Any]] = ()
+    p95_threshold_ms: float | None = None
 
 
 def _e(facts: ReportFacts, value: object) -> str:
@@ -142,9 +150,43 @@ def details(facts: ReportFacts) -> str:
     """The checklist by area, attestations, waivers, skipped components, timeline and the sign-off block."""
     return (
         '<div class="golive">'
-        + _checklist(facts) + _attestations(facts) + _waivers(facts) + _skipped(facts) + _timeline(facts)
-        + _sign_off(facts) + "</div>"
+        + _latency(facts) + _checklist(facts) + _attestations(facts) + _waivers(facts) + _skipped(facts)
+        + _timeline(facts) + _sign_off(facts) + "</div>"
     )
+
+
+_PERCENTILES = ("p50_ms", "p95_ms", "p99_ms")
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _latency(facts: ReportFacts) -> str:
+    """Horizontal bars of p50/p95/p99 for every distribution the gate measured, against the p95 threshold."""
+    pictures = [p for p in facts.latencies if _number(p.get("p95_ms")) is not None]
+    if not pictures:
+        return ""
+    values = [v for p in pictures for k in _PERCENTILES if (v := _number(p.get(k))) is not None]
+    scale = max([*values, facts.p95_threshold_ms or 0.0]) or 1.0
+    rows = []
+    for picture in pictures:
+        error_ratio = _number(picture.get("error_ratio"))
+        about = [str(picture.get("source") or "")]
+        if picture.get("completed") is not None:
+            about.append(f"{picture['completed']} requests")
+        if error_ratio is not None:
+            about.append(f"error ratio {error_ratio:.4f}")
+        bars = "".join(
+            f'<div class="bar"><span class="pct">{key[:3]}</span><span class="fill" '
+            f'style="width:{80 * value / scale:.1f}%"></span><span class="val">{value:.1f} ms</span></div>'
+            for key in _PERCENTILES if (value := _number(picture.get(key))) is not None
+        )
+        rows.append(f"<tr><td>{_e(facts, picture.get('label'))}<br><small>{_e(facts, ' · '.join(filter(None, about)))}"
+                    f"</small></td><td class='bars'>{bars}</td></tr>")
+    threshold = (f"<p>p95 threshold: {facts.p95_threshold_ms:g} ms (thresholds.p95_ms); the bars share one scale "
+                 f"up to {scale:.0f} ms.</p>" if facts.p95_threshold_ms else "")
+    return f'<section id="golive-latency"><h2>Latency</h2>{threshold}<table>{"".join(rows)}</table></section>'
 
 
 def _checklist(facts: ReportFacts) -> str:

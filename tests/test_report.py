@@ -36,6 +36,12 @@ def test_passes():
 
 def test_not_configured():
     pytest.skip("not configured: aws")
+
+
+def test_measures_latency(latency_picture):
+    """Latency sampled on the candidate."""
+    latency_picture("blue (candidate)", {"p50_ms": 12.0, "p95_ms": 250.0, "p99_ms": 300.5, "source": "sampled",
+                                         "completed": 100, "error_ratio": 0.0})
 '''
 
 CONFIG = """\
@@ -103,6 +109,9 @@ def test_no_go_report_in_a_browser_shows_verdict_blocking_checks_first_and_sign_
     assert "<b>not bold</b>" in page  # escaped: shown as text, not interpreted
     assert "pool resized tonight" in page and "in force" in page
     assert "not configured: aws" in page
+    latency = page.index("Latency")
+    assert first_critical < latency < checklist
+    assert "blue (candidate)" in page and "250.0 ms" in page and "300.5 ms" in page
     assert page.index("deploy started") < page.index("blue deployed") < page.index("gate pre on blue: NO-GO")
     sign_off = page.index("Sign-off")
     assert "Release Manager (decides this gate)" in page[sign_off:]

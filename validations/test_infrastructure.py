@@ -39,11 +39,12 @@ def test_live_is_healthy_on_the_previous_release(live):
 
 
 @pytest.mark.critical
-def test_live_baseline_captured(live, golive_settings, reports_dir):
+def test_live_baseline_captured(live, golive_settings, reports_dir, latency_picture):
     """Green (live) baseline captured: latency, error ratio, row counts and queue depths saved for later gates."""
     measured = baseline_store.capture(golive_settings, live.view)
     path = baseline_store.save(measured, reports_dir)
     sample = measured["http"]
+    latency_picture(f"{live.name} (live baseline)", {**sample, "source": "sampled"})
     allowed = golive_settings.document.thresholds.error_rate
     assert not sample["truncated"], (
         f"baseline sampling of {live.url} completed {sample['completed']} of {sample['requested']} requests within "
