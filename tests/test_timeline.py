@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -95,6 +96,14 @@ def test_events_from_separate_processes_and_gate_runs_appear_in_order(tmp_path):
     gates = [e.message for e in events if e.kind == "gate"]
     assert gates[0].startswith("gate pre on blue: GO (exit 0)")
     assert gates[1].startswith("gate immediate on blue: REVIEW (exit 1)")
+
+    # The second gate's report shows the timeline up to and including its own verdict.
+    html = Path(json.loads((project / "reports" / "latest-immediate.json").read_text())["html_report"]).read_text()
+    section = html[html.index('id="golive-timeline"'):]
+    positions = [section.index(text) for text in ("release 2.1.0", "deployment started (T+0)", "gate pre on blue: GO",
+                                                  "gate immediate on blue: REVIEW")]
+    assert positions == sorted(positions)
+    assert all(f"writer {n}" in section for n in range(3))
 
     report = golive("timeline", "report", cwd=project)
     assert report.returncode == 0
