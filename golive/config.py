@@ -348,9 +348,11 @@ class Trigger(Section):
 
 
 class RollbackTriggers(Section):
-    error_rate: Trigger | None = None
-    p95_ms: Trigger | None = None
+    error_rate: Trigger | None = None  # above: a ratio
+    p95_ms: Trigger | None = None  # above: milliseconds
     database_down: Trigger | None = None
+    crash: Trigger | None = None  # the app's process gone or its health failing
+    memory: Trigger | None = None  # above: share of the host's memory used by the app
 
 
 class EnvironmentSection(Section):
