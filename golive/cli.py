@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from golive import attestations, catalog, history
+from golive import watch as watch_module
 from golive.attestations import AttestationError
 from golive.catalog import CatalogError
 from golive.config import ConfigError, Settings, load_settings, resolve_path
@@ -68,6 +69,14 @@ def _parser() -> argparse.ArgumentParser:
     timeline.add_argument("--reports", default=os.environ.get("GOLIVE_REPORTS", "reports"),
                           help="the reports directory (default: $GOLIVE_REPORTS, else ./reports)")
 
+    watch = commands.add_parser("watch", help="watch one environment; exit 2 when a rollback trigger fires")
+    watch.add_argument("--env", dest="env", metavar="NAME", help="default: the candidate")
+    watch.add_argument("--interval", type=_positive, default=1.0, metavar="S", help="seconds between readings")
+    watch.add_argument("--duration", type=_positive, default=600.0, metavar="S", help="stop (exit 0) after S s")
+    watch.add_argument("--on-rollback", metavar="CMD", help="shell command to run once when a trigger fires")
+    watch.add_argument("--reports", default=os.environ.get("GOLIVE_REPORTS", "reports"), help="for the timeline")
+    _config_options(watch)
+
     history = commands.add_parser("history", help="index.html of the decision records in DIR (default: reports)")
     history.add_argument("directory", nargs="?", default=os.environ.get("GOLIVE_REPORTS", "reports"))
 
@@ -75,6 +84,16 @@ def _parser() -> argparse.ArgumentParser:
     checklist.add_argument("--all", action="store_true", help="list signed items too")
     _config_options(checklist)
     return parser
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value <= 86_400:
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most 86400: {text!r}")
+    return value
 
 
 def _config_options(parser: argparse.ArgumentParser) -> None:
@@ -209,6 +228,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _timeline(arguments)
         if arguments.command == "history":
             return _history(Path(arguments.directory))
+        if arguments.command == "watch":
+            settings = _settings(arguments)
+            result = watch_module.watch(settings, settings.select(arguments.env), arguments.interval,
+                                        arguments.duration, arguments.on_rollback, reports_dir=Path(arguments.reports))
+            return result.code
     except (ConfigError, AttestationError, CatalogError, TimelineError, HistoryError) as error:
         print(f"golive: {error}", file=sys.stderr)
         return 2

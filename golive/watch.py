@@ -1,0 +1,206 @@
+"""``golive watch``: take readings of one environment every interval and roll back when a trigger fires.
+
+Each reading runs its probes side by side, each bounded by its timeout, so a hung dependency shows as "no
+data" (which counts against health) instead of freezing the loop. When a trigger fires: say which, what was
+measured and since when, append a timeline event, run ``--on-rollback`` once (its output and exit code
+recorded), exit 2. When ``--duration`` passes without a trigger: exit 0.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from golive.config import ConfigError, EnvironmentView, Settings
+from golive.probes.errors import ProbeError
+from golive.timeline import Timeline, TimelineError
+from golive.triggers import Evaluator, Firing, Reading, rules_from
+
+# Requests per reading: enough for a ratio and a p95 each second, few enough not to load the app.
+SAMPLE_REQUESTS = 20
+SAMPLE_CONCURRENCY = 4
+
+
+@dataclass
+class Probes:
+    """What one reading measures for an environment: functions that return a value or raise ProbeError."""
+
+    view: EnvironmentView
+    interval_s: float
+
+    def http(self) -> tuple[float, float | None, dict[str, str]]:
+        """(error ratio, p95 ms, notes) from a small sample of the environment's sampling paths."""
+        from golive.probes import sampling
+
+        policy = self.view.http.sampling
+        measured = sampling.sample(
+            self.view.url, policy.paths, requests=SAMPLE_REQUESTS, concurrency=SAMPLE_CONCURRENCY,
+            max_duration_s=max(0.2, 0.8 * self.interval_s), timeout_s=self.view.http.timeout_s,
+            verify_tls=self.view.http.verify_tls,
+        )
+        if measured.completed == 0:
+            raise ProbeError("http", self.view.url, "no request completed")
+        return measured.error_ratio, measured.p95_ms, {}
+
+    def app_and_database(self) -> tuple[bool, bool | None, dict[str, str]]:
+        """(app ok, database ok as the app sees it, notes) from the health endpoint and the app's process."""
+        from golive.probes import http as http_probe
+
+        notes: dict[str, str] = {}
+        with http_probe.make_client(self.view.url, self.view.http.timeout_s, self.view.http.verify_tls) as client:
+            try:
+                health = http_probe.get_health(client, self.view.http.health_path)
+            except ProbeError as error:
+                return False, None, {"app": error.detail, "database": "app unreachable"}
+        app_ok = health.ok or health.status_code == 503  # a 503 names a sick dependency: the app itself answers
+        if not app_ok:
+            notes["app"] = f"health answered {health.status_code} {health.status!r}"
+        if self.view.process:
+            from golive.probes import host as host_probe
+
+            if not host_probe.processes_matching(host_probe.connect(self.view.host), self.view.process):
+                app_ok, notes["app"] = False, f"no process matching {self.view.process!r}"
+        database = health.dependencies.get("database")
+        if database is not None and database != "ok":
+            notes["database"] = database
+        return app_ok, (None if database is None else database == "ok"), notes
+
+    def database(self) -> tuple[bool, dict[str, str]]:
+        """Whether golive itself gets an answer from the PostgreSQL primary."""
+        from golive.probes import postgres
+
+        section = self.view.postgres
+        assert section is not None
+        try:
+            with postgres.connect(section.dsn, self.view.timeout_s("postgres"), "golive-watch") as connection:
+                postgres.scalar(connection, "SELECT 1")
+        except ProbeError as error:
+            return False, {"database": error.detail}
+        return True, {}
+
+    def memory(self) -> float:
+        from golive.probes import host as host_probe
+
+        assert self.view.process is not None
+        host = host_probe.connect(self.view.host)
+        found = host_probe.processes_matching(host, self.view.process)
+        if not found:
+            raise ProbeError("host", self.view.host, f"no process matching {self.view.process!r}")
+        return host_probe.usage(host, [p.pid for p in found], cpu=False).memory_ratio
+
+
+def take_reading(probes: Probes, clock: Callable[[], float], want_memory: bool) -> Reading:
+    """Run every probe at once; a probe that raises leaves its measurement empty (no data)."""
+    started = clock()
+    notes: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="golive-watch") as pool:
+        jobs: dict[str, Future[Any]] = {"http": pool.submit(probes.http), "app": pool.submit(probes.app_and_database)}
+        if probes.view.postgres is not None:
+            jobs["database"] = pool.submit(probes.database)
+        if want_memory:
+            jobs["memory"] = pool.submit(probes.memory)
+        for name, job in jobs.items():
+            try:
+                values[name] = job.result()
+            except ProbeError as error:
+                notes[name] = error.detail
+    error_ratio = p95 = None
+    if "http" in values:
+        error_ratio, p95, extra = values["http"]
+        notes.update(extra)
+    app_ok, database_ok = False, None
+    if "app" in values:
+        app_ok, database_ok, extra = values["app"]
+        notes.update(extra)
+    if "database" in values:
+        direct_ok, extra = values["database"]
+        notes.update(extra)
+        database_ok = direct_ok and database_ok is not False
+    return Reading(at=started, error_ratio=error_ratio, p95_ms=p95, database_ok=database_ok, app_ok=app_ok,
+                   memory_ratio=values.get("memory"), notes=notes)
+
+
+def describe(reading: Reading, origin: float) -> str:
+    def number(value: float | None, fmt: str) -> str:
+        return "no data" if value is None else format(value, fmt)
+
+    database = {True: "ok", False: "DOWN", None: "no data"}[reading.database_ok]
+    memory = "" if reading.memory_ratio is None else f"  memory {reading.memory_ratio:.0%}"
+    return (f"T+{reading.at - origin:5.1f}s  error ratio {number(reading.error_ratio, '.3f')}  "
+            f"p95 {number(reading.p95_ms, '.0f')} ms  database {database}  app {'ok' if reading.app_ok else 'DOWN'}"
+            f"{memory}")
+
+
+@dataclass
+class WatchResult:
+    code: int
+    firing: Firing | None = None
+    readings: int = 0
+
+
+def watch(settings: Settings, view: EnvironmentView, interval_s: float, duration_s: float,
+          on_rollback: str | None, out: TextIO = sys.stdout, clock: Callable[[], float] = time.monotonic,
+          sleep: Callable[[float], None] = time.sleep, reports_dir: Path = Path("reports")) -> WatchResult:
+    triggers = settings.document.rollback_triggers
+    if triggers is None:
+        raise ConfigError(f"{settings.path.name}: rollback_triggers: not configured; nothing to watch")
+    rules = rules_from(triggers)
+    if not rules:
+        raise ConfigError(f"{settings.path.name}: rollback_triggers: no trigger has a threshold; nothing to watch")
+    want_memory = any(rule.name == "memory" for rule in rules)
+    if want_memory and not view.process:
+        raise ConfigError(
+            f"{settings.path.name}: rollback_triggers.memory needs environments.{view.name}.process to measure"
+        )
+    evaluator = Evaluator(rules)
+    probes = Probes(view, interval_s)
+    timeline = Timeline.in_reports(reports_dir)
+    origin = clock()
+    print(f"watching {view.name} ({view.url}) every {interval_s:g} s for {duration_s:g} s; triggers: "
+          + "; ".join(f"{rule.name}: {rule.describe} for {rule.window_s:g} s" for rule in rules), file=out,
+          flush=True)
+    count = 0
+    while True:
+        reading = take_reading(probes, clock, want_memory)
+        count += 1
+        print(describe(reading, origin), file=out, flush=True)
+        firings = evaluator.observe(reading)
+        if firings:
+            return _roll_back(firings[0], view, on_rollback, timeline, out, origin, count, settings.masker)
+        elapsed = clock() - origin
+        if elapsed >= duration_s:
+            print(f"no rollback trigger fired in {elapsed:.0f} s: exit 0", file=out, flush=True)
+            return WatchResult(0, None, count)
+        next_at = origin + count * interval_s
+        sleep(max(0.0, min(next_at - clock(), duration_s - elapsed)))
+
+
+def _roll_back(firing: Firing, view: EnvironmentView, on_rollback: str | None, timeline: Timeline,
+               out: TextIO, origin: float, count: int, mask: Callable[[str], str]) -> WatchResult:
+    message = mask(f"{view.name}: {firing.message()}; condition since T+{firing.since - origin:.1f}s")
+    print(f"ROLLBACK: {message}", file=out, flush=True)
+    _append(timeline, "error", f"rollback trigger fired on {message}", out)
+    if on_rollback:
+        try:
+            completed = subprocess.run(on_rollback, shell=True, capture_output=True, text=True, timeout=300)
+            output = mask((completed.stdout + completed.stderr).strip())
+            result = f"--on-rollback exited {completed.returncode}"
+        except subprocess.TimeoutExpired as expired:
+            output, result = mask(str(expired.stdout or "")), "--on-rollback did not finish within 300 s"
+        print(f"{result}; output: {output[-2000:]}", file=out, flush=True)
+        _append(timeline, "event", f"{result}: {output[-500:]}", out)
+    return WatchResult(2, firing, count)
+
+
+def _append(timeline: Timeline, kind: str, message: str, out: TextIO) -> None:
+    try:
+        timeline.add(kind, message, source="golive watch")
+    except TimelineError as error:
+        print(f"golive: {error}", file=out, flush=True)
