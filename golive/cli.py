@@ -69,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     timeline.add_argument("--reports", default=os.environ.get("GOLIVE_REPORTS", "reports"),
                           help="the reports directory (default: $GOLIVE_REPORTS, else ./reports)")
 
+    dashboard = commands.add_parser("dashboard", help="health panels of one or both environments")
+    dashboard.add_argument("--env", dest="env", metavar="NAME", help="default: both environments side by side")
+    dashboard.add_argument("--continuous", action="store_true", help="refresh every interval until Ctrl-C")
+    dashboard.add_argument("--interval", type=_positive, default=5.0, metavar="S", help="seconds between frames")
+    _config_options(dashboard)
+
     watch = commands.add_parser("watch", help="watch one environment; exit 2 when a rollback trigger fires")
     watch.add_argument("--env", dest="env", metavar="NAME", help="default: the candidate")
     watch.add_argument("--interval", type=_positive, default=1.0, metavar="S", help="seconds between readings")
@@ -228,6 +234,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _timeline(arguments)
         if arguments.command == "history":
             return _history(Path(arguments.directory))
+        if arguments.command == "dashboard":
+            from golive import dashboard as dashboard_module
+
+            return dashboard_module.run(_settings(arguments), arguments.env, arguments.continuous, arguments.interval)
         if arguments.command == "watch":
             settings = _settings(arguments)
             result = watch_module.watch(settings, settings.select(arguments.env), arguments.interval,

@@ -1,0 +1,356 @@
+"""``golive dashboard``: the runbook's health panels for one or both environments, on one screen.
+
+Every value comes from the same probes as the checks and is judged against the same thresholds; a probe
+that cannot measure shows as down (never as healthy). Panels are measured side by side, each probe bounded
+by its timeout, so a hung dependency cannot freeze a frame. One frame exits like a gate: 0 when everything is
+fine, 1 when something asks for review, 2 when something blocks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from golive.config import EnvironmentView, Settings, Thresholds
+from golive.probes.errors import ProbeError
+
+OK, WARN, FAIL, OFF = "ok", "warn", "FAIL", "-"
+# Requests per frame for the performance panel: enough for a p95, bounded in time.
+SAMPLE_REQUESTS = 40
+SAMPLE_CONCURRENCY = 5
+SAMPLE_MAX_S = 3.0
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    value: str
+    status: str = OK  # ok, warn, FAIL, or - (not configured)
+    critical: bool = False  # a FAIL here blocks, as a critical check would
+
+    @property
+    def code(self) -> int:
+        if self.status == FAIL:
+            return 2 if self.critical else 1
+        return 1 if self.status == WARN else 0
+
+
+@dataclass
+class Panel:
+    title: str
+    rows: list[Row] = field(default_factory=list)
+
+    @property
+    def code(self) -> int:
+        return max((row.code for row in self.rows), default=0)
+
+
+@dataclass
+class Frame:
+    environment: str
+    panels: list[Panel]
+    taken_s: float
+
+    @property
+    def code(self) -> int:
+        return max((panel.code for panel in self.panels), default=0)
+
+
+def _guard(title: str, measure: Callable[[], list[Row]], critical: bool) -> Panel:
+    """A panel whose probe could not measure shows that, as a failure: no data is not good data."""
+    try:
+        return Panel(title, measure())
+    except ProbeError as error:
+        return Panel(title, [Row("unreachable", f"{error.endpoint}: {error.detail}", FAIL, critical)])
+    except Exception as error:  # a client library's own error: still down, never healthy
+        return Panel(title, [Row("error", f"{type(error).__name__}: {error}", FAIL, critical)])
+
+
+class Panels:
+    """The measurements behind each panel, for one environment."""
+
+    def __init__(self, settings: Settings, view: EnvironmentView) -> None:
+        self.settings = settings
+        self.view = view
+        self.limits: Thresholds = settings.document.thresholds
+
+    def application(self) -> list[Row]:
+        from golive.probes import http as http_probe
+
+        with http_probe.make_client(self.view.url, self.view.http.timeout_s, self.view.http.verify_tls) as client:
+            health = http_probe.get_health(client, self.view.http.health_path)
+        rows = [Row("health", f"{health.status_code} {health.status}", OK if health.ok else FAIL, critical=True)]
+        expected = self.view.expected_version
+        rows.append(Row("version", f"{health.version} (expected {expected or '?'})",
+                        OK if expected and health.version == expected else FAIL, critical=True))
+        rows.append(Row("uptime", "?" if health.uptime is None else f"{health.uptime:.0f} s"))
+        for name, state in sorted(health.dependencies.items()):
+            rows.append(Row(f"sees {name}", state, OK if state == "ok" else FAIL, critical=True))
+        return rows
+
+    def database(self) -> list[Row]:
+        from golive.probes import postgres
+
+        section = self.view.postgres
+        if section is None:
+            return [Row("postgres", "not configured", OFF)]
+        with postgres.connect(section.dsn, self.view.timeout_s("postgres"), "golive-dashboard") as conn:
+            postgres.scalar(conn, "SELECT 1")
+            used, limit = postgres.connection_usage(conn)
+            size = postgres.scalar(conn, "SELECT pg_database_size(current_database())")
+            lags = postgres.replication_lag_bytes(conn) if section.replicas else {}
+        share = used / limit if limit else 1.0
+        rows = [
+            Row("status", f"answers ({postgres.endpoint(section.dsn)})", OK, critical=True),
+            Row("connections", f"{used}/{limit} ({share:.0%})",
+                WARN if share >= self.limits.db_connections_ratio else OK),
+            Row("size", f"{int(size) / 1_048_576:.1f} MiB"),
+        ]
+        if section.replicas:
+            worst = max(lags.values(), default=None)
+            if worst is None:
+                rows.append(Row("replication", "no standby streaming", FAIL, critical=True))
+            else:
+                allowed = self.limits.replication_lag_bytes
+                rows.append(Row("replication lag", f"{worst} bytes ({len(lags)} standby)",
+                                FAIL if worst > allowed else OK, critical=True))
+        return rows
+
+    def rabbitmq(self) -> list[Row]:
+        from golive.probes import rabbitmq
+
+        section = self.view.rabbitmq
+        if section is None:
+            return [Row("rabbitmq", "not configured", OFF)]
+        rows: list[Row] = []
+        connection = rabbitmq.connect(section.url, self.view.timeout_s("rabbitmq"))
+        try:
+            for name, policy in section.queues.items():
+                state = rabbitmq.queue_state(connection, name)
+                deep = policy.max_messages is not None and state.messages > policy.max_messages
+                starved = policy.min_consumers is not None and state.consumers < policy.min_consumers
+                rows.append(Row(name, f"{state.messages} messages, {state.consumers} consumers",
+                                FAIL if deep or starved else OK, critical=starved))
+        finally:
+            if connection.is_open:
+                connection.close()
+        if section.management_url:
+            from urllib.parse import unquote, urlsplit
+
+            parts = urlsplit(section.url)
+            with rabbitmq.Management(section.management_url, unquote(parts.username or "guest"),
+                                     unquote(parts.password or "guest"), self.view.timeout_s("rabbitmq")) as api:
+                alarms_ok = api.alarms_ok()
+            rows.append(Row("alarms", "none" if alarms_ok else "ALARM (publishers blocked)", OK if alarms_ok else FAIL,
+                            critical=True))
+        return rows or [Row("queues", "none configured", OFF)]
+
+    def redis(self) -> list[Row]:
+        from golive.probes import redis as redis_probe
+
+        section = self.view.redis
+        if section is None:
+            return [Row("redis", "not configured", OFF)]
+        client = redis_probe.connect(section.url, self.view.timeout_s("redis"))
+        try:
+            memory = redis_probe.memory(client)
+            hits = redis_probe.hit_rate(client)
+        finally:
+            client.close()
+        rows = [Row("ping", "PONG")]
+        if memory.max_bytes:
+            share = memory.used_bytes / memory.max_bytes
+            rows.append(Row("memory", f"{memory.used_bytes / 1_048_576:.1f} of {memory.max_bytes / 1_048_576:.1f} MiB"
+                            f" ({share:.0%})", FAIL if share >= self.limits.redis_memory_ratio else OK))
+        else:
+            rows.append(Row("memory", f"{memory.used_bytes / 1_048_576:.1f} MiB (no maxmemory)"))
+        low = hits is not None and section.min_hit_rate is not None and hits < section.min_hit_rate
+        rows.append(Row("hit rate", "no traffic yet" if hits is None else f"{hits:.0%}", WARN if low else OK))
+        return rows
+
+    def endpoints(self) -> list[Row]:
+        from golive.probes import http as http_probe
+
+        if not self.view.http.endpoints:
+            return [Row("endpoints", "not configured", OFF)]
+        rows = []
+        with http_probe.make_client(self.view.url, self.view.http.timeout_s, self.view.http.verify_tls) as client:
+            for endpoint in self.view.http.endpoints:
+                try:
+                    answer = http_probe.request(client, endpoint.method, endpoint.path)
+                    good = answer.status_code in endpoint.expect
+                    rows.append(Row(f"{endpoint.method} {endpoint.path}", str(answer.status_code),
+                                    OK if good else FAIL, critical=True))
+                except ProbeError as error:
+                    rows.append(Row(f"{endpoint.method} {endpoint.path}", error.detail, FAIL, critical=True))
+        return rows
+
+    def performance(self) -> list[Row]:
+        from golive.probes import sampling
+
+        policy = self.view.http.sampling
+        sample = sampling.sample(self.view.url, policy.paths, requests=SAMPLE_REQUESTS, concurrency=SAMPLE_CONCURRENCY,
+                                 max_duration_s=SAMPLE_MAX_S, timeout_s=self.view.http.timeout_s,
+                                 verify_tls=self.view.http.verify_tls)
+        rows = [
+            Row("error ratio", f"{sample.error_ratio:.4f} (sampled, {sample.completed} requests)",
+                FAIL if sample.error_ratio > self.limits.error_rate else OK, critical=True),
+            Row("p95", "no answer" if sample.p95_ms is None else f"{sample.p95_ms:.0f} ms (sampled)",
+                FAIL if sample.p95_ms is None or sample.p95_ms > self.limits.p95_ms else OK, critical=True),
+        ]
+        rows += self._prometheus_rows()
+        return rows
+
+    def _prometheus_rows(self) -> list[Row]:
+        section = self.view.prometheus
+        job = section.jobs.get(self.view.name) if section else None
+        if section is None or job is None:
+            return [Row("prometheus", "not configured for this environment", OFF)]
+        from golive.probes.prometheus import Prometheus
+
+        queries, window = section.queries, section.window
+        rows = []
+        with Prometheus(section.url, self.view.timeout_s("prometheus")) as prometheus:
+            for label, template, unit in (("request rate", queries.request_rate, " req/s"),
+                                          ("error ratio", queries.error_ratio, ""),
+                                          ("p95", queries.p95_ms, " ms")):
+                try:
+                    value = prometheus.scalar(template.format(job=job, window=window))
+                except ProbeError as error:
+                    rows.append(Row(f"{label} (prometheus)", error.detail, FAIL, critical=True))
+                    continue
+                bad = value != value or (label == "error ratio" and value > self.limits.error_rate) or (
+                    label == "p95" and value > self.limits.p95_ms)
+                rows.append(Row(f"{label} (prometheus)", f"{value:.4g}{unit}", FAIL if bad else OK,
+                                critical=label != "request rate"))
+        return rows
+
+    def processes(self) -> list[Row]:
+        from golive.probes import host as host_probe
+
+        if not self.view.process:
+            return [Row("processes", "not configured", OFF)]
+        host = host_probe.connect(self.view.host)
+        found = host_probe.processes_matching(host, self.view.process)
+        if not found:
+            return [Row("process", f"none matching {self.view.process!r}", FAIL, critical=True)]
+        use = host_probe.usage(host, [p.pid for p in found], sample_s=0.5)
+        return [
+            Row("process", f"{len(found)} running ({', '.join(str(p.pid) for p in found[:3])})", critical=True),
+            Row("cpu", f"{use.cpu_ratio:.0%}", WARN if use.cpu_ratio > self.limits.cpu_ratio else OK),
+            Row("memory", f"{use.memory_ratio:.1%} of host",
+                WARN if use.memory_ratio > self.limits.memory_ratio else OK),
+        ]
+
+    def load_balancer(self) -> list[Row]:
+        from golive.probes import load_balancer as lb_probe
+
+        section = self.settings.document.load_balancer
+        if section is None:
+            return [Row("load balancer", "not configured", OFF)]
+        balancer = lb_probe.connect(section, self.view.aws, self.view.timeout_s("aws"))
+        shares = lb_probe.traffic_shares(balancer.weights())
+        return [Row(f"to {env}", f"{share:.0f} %") for env, share in sorted(shares.items())]
+
+
+PANELS: tuple[tuple[str, str, bool], ...] = (
+    # (title, Panels method, whether a panel that cannot measure blocks)
+    ("Application", "application", True),
+    ("Database", "database", True),
+    ("RabbitMQ", "rabbitmq", False),
+    ("Redis", "redis", False),
+    ("API endpoints", "endpoints", True),
+    ("Performance", "performance", True),
+    ("Processes", "processes", False),
+    ("Load balancer", "load_balancer", False),
+)
+
+
+def frame(settings: Settings, view: EnvironmentView, clock: Callable[[], float] = time.monotonic) -> Frame:
+    """Measure every panel of one environment, side by side."""
+    started = clock()
+    panels = Panels(settings, view)
+    with ThreadPoolExecutor(max_workers=len(PANELS), thread_name_prefix="golive-dashboard") as pool:
+        jobs = [pool.submit(_guard, title, getattr(panels, method), critical) for title, method, critical in PANELS]
+        measured = [job.result() for job in jobs]
+    return Frame(view.name, measured, clock() - started)
+
+
+_STYLES = {OK: "green", WARN: "yellow", FAIL: "bold red", OFF: "dim"}
+
+
+def render(frames: Sequence[Frame], settings: Settings) -> Any:
+    """A rich renderable: one column per environment, panels stacked in each."""
+    from rich.console import Group
+    from rich.panel import Panel as RichPanel
+    from rich.table import Table
+
+    columns = Table.grid(expand=True, padding=(0, 2))
+    for _ in frames:
+        columns.add_column(ratio=1)
+    cells = []
+    for measured in frames:
+        parts = []
+        for panel in measured.panels:
+            table = Table.grid(padding=(0, 1), expand=True)
+            table.add_column(no_wrap=True)
+            table.add_column(overflow="fold", ratio=1)
+            table.add_column(no_wrap=True)
+            for row in panel.rows:
+                table.add_row(row.label, settings.masker(row.value), f"[{_STYLES[row.status]}]{row.status}[/]")
+            parts.append(RichPanel(table, title=panel.title, title_align="left",
+                                   border_style=_STYLES[[OK, WARN, FAIL][min(panel.code, 2)]]))
+        verdict = ["GO", "REVIEW", "NO-GO"][measured.code]
+        title = f"{measured.environment}: {verdict} (measured in {measured.taken_s:.1f} s)"
+        cells.append(RichPanel(Group(*parts), title=title, border_style=_STYLES[[OK, WARN, FAIL][measured.code]]))
+    columns.add_row(*cells)
+    return columns
+
+
+def views_for(settings: Settings, env: str | None) -> list[EnvironmentView]:
+    """--env NAME, else both environments side by side (candidate first)."""
+    if env is not None:
+        return [settings.select(env)]
+    ordered = sorted(settings.environments.values(), key=lambda v: {"candidate": 0, "live": 1}.get(v.role or "", 2))
+    return ordered
+
+
+def run(settings: Settings, env: str | None, continuous: bool, interval_s: float) -> int:
+    from rich.console import Console
+    from rich.live import Live
+
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        # Piped or logged: plain text (rich drops colour and cursor control), wide enough for two columns.
+        console = Console(highlight=False, width=160 if env is None else 100)
+    views = views_for(settings, env)
+
+    def measure() -> list[Frame]:
+        with ThreadPoolExecutor(max_workers=len(views), thread_name_prefix="golive-frame") as pool:
+            return list(pool.map(lambda view: frame(settings, view), views))
+
+    frames = measure()
+    if not continuous:
+        console.print(render(frames, settings))
+        return max(f.code for f in frames)
+    if not console.is_terminal:
+        # No cursor tricks where nobody watches a screen: one plain frame after another.
+        try:
+            while True:
+                console.print(render(frames, settings))
+                console.print(f"-- next frame in {interval_s:g} s --")
+                time.sleep(interval_s)
+                frames = measure()
+        except KeyboardInterrupt:
+            return max(f.code for f in frames)
+    try:
+        with Live(render(frames, settings), console=console, auto_refresh=False, screen=False) as live:
+            while True:
+                time.sleep(interval_s)
+                frames = measure()
+                live.update(render(frames, settings), refresh=True)
+    except KeyboardInterrupt:
+        return max(f.code for f in frames)
