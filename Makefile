@@ -25,7 +25,7 @@ demo: $(STAMP) system services
 	$(BIN)/golive demo
 
 lint: $(STAMP) system
-	$(BIN)/ruff check golive validations tests conftest.py
+	$(BIN)/ruff check golive validations tests benchmarks conftest.py
 	$(BIN)/actionlint .github/workflows/*.yml
 	shellcheck scripts/* .ci/run
 

@@ -1,8 +1,9 @@
 """The live environment's baseline: what "normal" looked like before the deployment, kept for later gates.
 
 Gate 1 captures it from the live environment (green, serving ``release.previous``): latency percentiles and
-the error ratio by active sampling, row counts of the integrity tables, depths of the configured queues. It is
-written as ``<reports>/baseline-<release.version>.json``; Gate 2, Gate 3 and the dashboard load it to compare.
+the error ratio by active sampling, row counts of the integrity tables, checksums of the immutable tables, the
+business metrics' values, depths of the configured queues. It is written as
+``<reports>/baseline-<release.version>.json``; Gate 2, Gate 3 and the dashboard load it to compare.
 """
 
 from __future__ import annotations
@@ -48,19 +49,32 @@ def capture(settings: Settings, live: EnvironmentView) -> dict[str, Any]:
         "expected_version": live.expected_version,
         "captured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "http": sample.to_json(),
-        "row_counts": _row_counts(live),
+        **_database_figures(live),
         "queue_depths": _queue_depths(live),
     }
 
 
-def _row_counts(view: EnvironmentView) -> dict[str, int] | None:
+def _database_figures(view: EnvironmentView) -> dict[str, Any]:
+    """Row counts of the integrity tables, checksums of the immutable tables and the business metrics, read in
+    one read-only session (each None when its keys are not configured)."""
     section = view.postgres
-    if section is None or section.integrity is None or not section.integrity.tables:
-        return None
+    integrity = section.integrity if section is not None else None
+    tables = integrity.tables if integrity is not None else []
+    immutable = integrity.immutable_tables if integrity is not None else []
+    metrics = section.business_metrics if section is not None else []
+    figures: dict[str, Any] = {"row_counts": None, "table_checksums": None, "business_metrics": None}
+    if section is None or not (tables or immutable or metrics):
+        return figures
     from golive.probes import postgres
 
     with postgres.connect(section.dsn, view.timeout_s("postgres"), application_name="golive-baseline") as conn:
-        return postgres.row_counts(conn, section.integrity.tables)
+        if tables:
+            figures["row_counts"] = postgres.row_counts(conn, tables)
+        if immutable:
+            figures["table_checksums"] = {table: postgres.table_checksum(conn, table) for table in immutable}
+        if metrics:
+            figures["business_metrics"] = {metric.name: postgres.number(conn, metric.sql) for metric in metrics}
+    return figures
 
 
 def _queue_depths(view: EnvironmentView) -> dict[str, dict[str, int]] | None:

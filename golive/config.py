@@ -229,8 +229,9 @@ class PrometheusQueries(Section):
     """PromQL for the gate metrics; ``{job}`` and ``{window}`` are filled in. Defaults fit the conventional
     ``http_requests_total{status}`` counter and ``http_request_duration_seconds`` histogram."""
 
+    # `or vector(0)`: with no 5xx at all the numerator has no series, which would make the ratio "no data".
     error_ratio: NonEmpty = (
-        'sum(rate(http_requests_total{{job="{job}",status=~"5.."}}[{window}]))'
+        '(sum(rate(http_requests_total{{job="{job}",status=~"5.."}}[{window}])) or vector(0))'
         ' / sum(rate(http_requests_total{{job="{job}"}}[{window}]))'
     )
     p95_ms: NonEmpty = (

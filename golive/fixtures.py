@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 import httpx
 import pytest
 
 from golive.config import EnvironmentView, Settings
-from golive.verdict import NOT_CONFIGURED
+from golive.verdict import NOT_CONFIGURED, Severity
 
 # Probes import their client libraries (boto3, pika, psycopg, redis) when a fixture first needs them, so
 # loading the plugin stays cheap for every pytest run.
@@ -26,6 +27,21 @@ def not_configured(what: str) -> None:
     """Skip a check because the configuration leaves its component out: the only skip a gate accepts."""
     __tracebackhide__ = True
     pytest.skip(f"{NOT_CONFIGURED}: {what}")
+
+
+# Set by fail_as_warning; the plugin reads it when it attaches a check's severity to its call report.
+SEVERITY_OVERRIDE = pytest.StashKey[str]()
+
+
+def fail_as_warning(request: pytest.FixtureRequest, message: str) -> NoReturn:
+    """Fail this check at warning severity whatever its markers say.
+
+    For a precondition a critical check cannot meet by itself, such as a Gate 1 baseline nobody captured: the
+    check could not compare, which asks for a review (REVIEW), not a NO-GO, and never for a silent pass.
+    """
+    __tracebackhide__ = True
+    request.node.stash[SEVERITY_OVERRIDE] = Severity.WARNING.value
+    pytest.fail(message, pytrace=False)
 
 
 @dataclass
@@ -264,6 +280,46 @@ def load_balancer(golive_settings: Settings) -> Any:
     if section is None:
         not_configured("load_balancer")
     return section
+
+
+# --- the Gate 1 baseline ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Gate1Baseline:
+    """The live environment's baseline that Gate 1 saved for this release (``data`` None: never captured)."""
+
+    path: Path
+    data: dict[str, Any] | None
+
+    def figures(self, request: pytest.FixtureRequest, key: str) -> dict[str, Any]:
+        """One section of the baseline (``row_counts``, ``table_checksums``...). A missing baseline, or one
+        captured before that section was configured, fails the check at warning severity, saying what to do."""
+        __tracebackhide__ = True
+        if self.data is None:
+            fail_as_warning(request, f"no Gate 1 baseline at {self.path}: run Gate 1 first")
+        section = self.data.get(key)
+        if not isinstance(section, dict):
+            captured = self.data.get("captured_at", "an unknown time")
+            fail_as_warning(
+                request, f"the Gate 1 baseline at {self.path} (captured {captured}) has no {key}: run Gate 1 again"
+            )
+        return dict(section)
+
+
+@pytest.fixture(scope="session")
+def gate1_baseline(request: pytest.FixtureRequest, golive_settings: Settings) -> Gate1Baseline:
+    """The baseline Gate 1 captured from the live environment for this release (in the reports directory)."""
+    from golive import baseline
+    from golive.plugin import gate_run
+
+    run = gate_run(request.config)
+    assert run is not None
+    reports_dir = run.reports_dir
+    return Gate1Baseline(
+        path=baseline.path_for(reports_dir, golive_settings.release.version),
+        data=baseline.load(reports_dir, golive_settings.release.version),
+    )
 
 
 # --- attestations ------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from golive import attestations, record
 from golive import report as gate_report
 from golive.attestations import Attestation
 from golive.config import ConfigError, EnvironmentView, Settings, load_settings, resolve_path
+from golive.fixtures import SEVERITY_OVERRIDE
 from golive.markers import COMPONENT, CRITICAL, PHASE, declared_markers, gate_markers
 from golive.masking import Masker
 from golive.probes.errors import ProbeError
@@ -301,7 +302,8 @@ def check_metadata(item: pytest.Item) -> dict[str, str]:
     module_doc = (getattr(module, "__doc__", None) or "").strip()
     stem = item.path.stem.removeprefix("test_")
     return {
-        "severity": Severity.CRITICAL.value if item.get_closest_marker(CRITICAL) else Severity.WARNING.value,
+        "severity": item.stash.get(SEVERITY_OVERRIDE, None)
+        or (Severity.CRITICAL.value if item.get_closest_marker(CRITICAL) else Severity.WARNING.value),
         "component": component,
         "title": doc.splitlines()[0] if doc else item.name,
         # The module docstring reads "Area: what it covers"; the area names the checklist section.
@@ -375,7 +377,7 @@ class RunRecorder:
         if report.when == "call":
             run.latencies += [dict(value) for key, value in report.user_properties
                               if key == LATENCY_PROPERTY and isinstance(value, dict)]
-        if report.nodeid not in run.meta:
+        if report.nodeid not in run.meta or report.when == "call":  # the call may change severity (fail_as_warning)
             run.meta[report.nodeid] = {
                 key: str(getattr(report, f"golive_{key}"))
                 for key in ("severity", "component", "title", "category")

@@ -86,18 +86,19 @@ class GateRun:
 def run_gate(tmp_path: Path) -> Callable[..., GateRun]:
     """Run ``pytest -m MARKER`` over the repository's validations with a configuration; returns the record."""
 
-    def run(config: Path, marker: str, *args: str, timeout: float = 300) -> GateRun:
-        reports = tmp_path / f"reports-{len(list(tmp_path.glob('reports-*')))}"
+    def run(config: Path, marker: str, *args: str, timeout: float = 300, reports: Path | None = None) -> GateRun:
+        # A shared `reports` directory lets a later gate read what an earlier one saved (the Gate 1 baseline).
+        reports = reports or tmp_path / f"reports-{len(list(tmp_path.glob('reports-*')))}"
         environ = {k: v for k, v in os.environ.items() if k not in {"PYTEST_ADDOPTS", "GOLIVE_CONFIG"}}
         completed = subprocess.run(
             [sys.executable, "-m", "pytest", "-m", marker, f"--golive-config={config}", f"--golive-reports={reports}",
              "-p", "no:cacheprovider", "-q", *args],
             cwd=REPO, capture_output=True, text=True, timeout=timeout, env=environ,
         )
-        latest = list(reports.glob("latest-*.json"))
+        latest = sorted(reports.glob("latest-*.json"), key=lambda path: path.stat().st_mtime_ns)
         output = f"{completed.stdout}\n{completed.stderr}"
         assert latest, f"no decision record written (exit {completed.returncode}):\n{output}"
-        return GateRun(completed.returncode, completed.stdout, completed.stderr, json.loads(latest[0].read_text()))
+        return GateRun(completed.returncode, completed.stdout, completed.stderr, json.loads(latest[-1].read_text()))
 
     return run
 

@@ -15,6 +15,10 @@ from typing import Any
 import pytest
 import yaml
 
+from golive import baseline, metrics
+from golive.config import load_settings
+from golive.probes.errors import ProbeError
+from golive.probes.prometheus import Prometheus
 from golive.sandbox.cli import main as sandbox_main
 
 
@@ -144,3 +148,27 @@ def tls_server(tmp_path: Path, valid_days: float, headers: dict[str, str] | None
     finally:
         server.shutdown()
         server.server_close()
+
+
+# --- the sandbox between gates ---------------------------------------------------------------------------
+
+
+def gate1_baseline(config: Path, reports: Path) -> Path:
+    """What Gate 1 leaves behind: the live environment's baseline in the reports directory."""
+    settings = load_settings(config, "test")
+    live = settings.environment_by_role("live")
+    assert live is not None
+    return baseline.save(baseline.capture(settings, live), reports)
+
+
+def prometheus_window_clean(config: Path) -> bool:
+    """Whether blue's figures over the Prometheus window are within the thresholds (earlier tests' faults gone)."""
+    section = load_settings(config, "test").environments["blue"].prometheus
+    assert section is not None
+    with Prometheus(section.url, 3) as prom:
+        try:
+            ratio = metrics.prometheus_error_ratio(prom, section, "orchestrator-blue").value
+            p95 = metrics.prometheus_p95(prom, section, "orchestrator-blue").value
+        except ProbeError:
+            return False
+    return ratio is not None and p95 is not None and ratio <= 0.001 and p95 <= 200

@@ -42,6 +42,9 @@ def test_healthy_sandbox_passes_every_infrastructure_check(sandbox, run_gate, tm
     assert set(baseline["row_counts"]) == {"agents", "messages", "tasks"} and baseline["row_counts"]["agents"] > 0
     assert set(baseline["queue_depths"]) == {"agent.tasks", "agent.tasks.dlq"}
     assert baseline["queue_depths"]["agent.tasks"]["consumers"] >= 1
+    # For Gate 3: checksums of the immutable tables and the business metrics' values.
+    assert set(baseline["table_checksums"]) == {"agents"} and len(baseline["table_checksums"]["agents"]) == 32
+    assert baseline["business_metrics"]["agents registered"] == baseline["row_counts"]["agents"]
 
 
 def test_blue_down_is_no_go(sandbox, run_gate):

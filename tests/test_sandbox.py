@@ -149,7 +149,7 @@ def test_config_has_exactly_the_contract_keys(sandbox: Path) -> None:
     config = yaml.safe_load(sandbox.read_text())
     assert list(config) == [
         "release", "environments", "http", "thresholds", "postgres", "rabbitmq", "redis", "prometheus",
-        "load_balancer", "aws", "security", "deploy", "attestations",
+        "load_balancer", "aws", "synthetic", "security", "deploy", "attestations",
     ]  # fmt: skip
     assert config["release"] == {
         "version": "2.1.0", "previous": "2.0.5", "repository": str(sandbox_manager.state_dir() / "release-repo"),
@@ -162,17 +162,20 @@ def test_config_has_exactly_the_contract_keys(sandbox: Path) -> None:
         assert Path(section["log_file"]).exists()
         running = [pid for pid in processes.processes_mentioning(section["process"])]
         assert running == [state()["processes"][env]["pid"]], "process substring must match exactly its app"
-    assert set(config["http"]) == {"timeout_s", "verify_tls", "health_path", "endpoints"}
+    assert set(config["http"]) == {"timeout_s", "verify_tls", "health_path", "endpoints", "integrations"}
     assert {e["path"] for e in config["http"]["endpoints"]} == {
         "/api/agents", "/api/messages", "/api/status", "/api/health"
     }  # fmt: skip
     assert set(config["thresholds"]) == {"error_rate", "p95_ms", "cert_min_days"}
-    assert set(config["postgres"]) == {"dsn", "replicas", "schema_version", "integrity"}
-    assert set(config["postgres"]["integrity"]) == {"tables", "invariants"}
+    assert set(config["postgres"]) == {"dsn", "replicas", "schema_version", "integrity", "business_metrics"}
+    assert set(config["postgres"]["integrity"]) == {"tables", "invariants", "immutable_tables"}
     assert set(config["rabbitmq"]) == {"url", "management_url", "queues"}
     assert set(config["redis"]) == {"url", "min_hit_rate"}
-    assert set(config["prometheus"]) == {"url", "jobs", "alert_rules"}
-    assert set(config["load_balancer"]) == {"kind", "listener_arn", "target_groups"}
+    assert set(config["prometheus"]) == {"url", "jobs", "window", "alert_rules"}
+    assert set(config["load_balancer"]) == {"kind", "listener_arn", "target_groups", "front_url"}
+    assert set(config["synthetic"]) == {
+        "post_path", "body", "id_field", "sql", "done_value", "get_path", "delete_path"
+    }  # fmt: skip
     assert set(config["aws"]) == {
         "region", "endpoint_url", "secrets", "backups", "image", "alarms", "log_groups", "dns"
     }  # fmt: skip
@@ -193,6 +196,10 @@ def test_config_points_at_live_data(sandbox: Path) -> None:
             assert row == ("2.1.0",)
             for invariant in config["postgres"]["integrity"]["invariants"]:
                 assert conn.execute(invariant["sql"].encode()).fetchall() == [], invariant["name"]
+            for metric in config["postgres"]["business_metrics"]:
+                assert conn.execute(metric["sql"].encode()).fetchone()[0] >= metric["min"], metric["name"]
+    for integration in config["http"]["integrations"]:
+        assert httpx.get(integration["url"], timeout=TIMEOUT).status_code in integration["expect"], integration["name"]
     s3 = aws("s3")
     backups = config["aws"]["backups"]
     objects = s3.list_objects_v2(Bucket=backups["bucket"], Prefix=backups["prefix"])["Contents"]
@@ -283,6 +290,28 @@ def test_a_posted_task_gets_a_worker_result(sandbox: Path, client: httpx.Client)
     assert json.loads(cache.get(f"{c.REDIS_PREFIX}result:{task_id}") or b"{}")["task_id"] == task_id
     # Green (2.0.5) does not know the priority column and still works on the migrated schema.
     assert client.post(f"{GREEN}/api/tasks", json={"agent": "planner"}).status_code == 202
+
+
+def test_a_task_can_be_read_and_deleted(sandbox: Path, client: httpx.Client) -> None:
+    task_id = client.post(f"{BLUE}/api/tasks", json={"agent": "planner", "payload": {"n": 1}}).json()["task_id"]
+    url = f"{BLUE}/api/tasks/{task_id}"
+    wait_for(f"task {task_id} done", lambda: client.get(url).json().get("status") == "done", 10)
+    task = client.get(url).json()
+    assert task["agent"] == "planner" and task["payload"] == {"n": 1} and task["result"]["task_id"] == task_id
+    assert client.delete(url).status_code == 200
+    assert client.get(url).status_code == 404 and client.delete(url).status_code == 404
+    with psycopg.connect(c.PRIMARY_DSN, connect_timeout=3) as conn:
+        assert conn.execute("SELECT count(*) FROM task_results WHERE task_id = %s", (task_id,)).fetchone() == (0,)
+
+
+def test_a_task_deleted_before_it_ran_is_skipped_not_dead_lettered(sandbox: Path, client: httpx.Client) -> None:
+    assert run("fault", "blue", "--stop-worker") == 0
+    task_id = client.post(f"{BLUE}/api/tasks", json={"agent": "planner"}).json()["task_id"]
+    assert client.delete(f"{BLUE}/api/tasks/{task_id}").status_code == 200
+    assert queue_counts(c.TASK_QUEUE)[0] >= 1
+    assert run("fault", "blue", "--clear") == 0  # restarts the worker
+    wait_for("agent.tasks drained", lambda: queue_counts(c.TASK_QUEUE)[0] == 0, 10)
+    assert queue_counts(c.DEAD_LETTER_QUEUE)[0] == 0
 
 
 def test_poison_tasks_dead_letter(sandbox: Path) -> None:
@@ -386,6 +415,26 @@ def test_haproxy_weights(sandbox: Path) -> None:
     assert (manager.haproxy_weight("blue"), manager.haproxy_weight("green")) == (100, 0)
     assert run("helper", "haproxy-weights", "--clear") == 0
     assert (manager.haproxy_weight("blue"), manager.haproxy_weight("green")) == (0, 100)
+
+
+def test_cutover_moves_alb_and_haproxy_together(sandbox: Path) -> None:
+    manager = sandbox_manager.Manager()
+    config = yaml.safe_load(sandbox.read_text())["load_balancer"]
+    by_arn = {arn: env for env, arn in config["target_groups"].items()}
+
+    def weights() -> dict[str, tuple[int, int]]:
+        listener = aws("elbv2").describe_listeners(ListenerArns=[config["listener_arn"]])["Listeners"][0]
+        groups = listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
+        alb = {by_arn[group["TargetGroupArn"]]: int(group["Weight"]) for group in groups}
+        return {env: (alb[env], manager.haproxy_weight(env)) for env in ("blue", "green")}
+
+    assert run("helper", "cutover", "--blue", "50") == 0
+    assert weights() == {"blue": (50, 50), "green": (50, 50)}
+    assert run("helper", "cutover", "--blue", "100") == 0
+    assert weights() == {"blue": (100, 100), "green": (0, 0)}
+    assert run("helper", "cutover", "--clear") == 0
+    assert weights() == {"blue": (0, 0), "green": (100, 100)}
+    assert run("helper", "cutover") == 2  # neither --blue nor --clear
 
 
 def test_cloudwatch_alarm_state(sandbox: Path) -> None:

@@ -2,61 +2,67 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+from gate1_support import gate1_baseline, prometheus_window_clean, wait_for
 
 from golive.sandbox.cli import main as sandbox_cli
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def gate(config: Path, marker: str, tmp_path: Path, *args: str) -> tuple[int, dict]:
-    environ = {k: v for k, v in os.environ.items() if k not in {"PYTEST_ADDOPTS", "GOLIVE_CONFIG"}}
+@pytest.fixture
+def settled(sandbox: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """The sandbox with Gate 1's baseline in a reports directory and earlier faults out of Prometheus's window."""
     reports = tmp_path / "reports"
-    completed = subprocess.run(
-        [sys.executable, "-m", "pytest", "-m", marker, f"--golive-config={config}", f"--golive-reports={reports}",
-         "-p", "no:cacheprovider", "-q", *args],
-        cwd=REPO, capture_output=True, text=True, timeout=180, env=environ,
-    )
-    record = json.loads(next(reports.glob("latest-*.json")).read_text())
-    return completed.returncode, record
+    gate1_baseline(sandbox, reports)
+    wait_for("blue's Prometheus figures within thresholds", lambda: prometheus_window_clean(sandbox), 60)
+    return sandbox, reports
 
 
 def failing(record: dict) -> set[str]:
     return {c["id"].rsplit("::", 1)[1] for c in record["checks"] if c["outcome"] in {"failed", "error"}}
 
 
-def test_healthy_sandbox_is_go_for_gate_2(sandbox, tmp_path):
-    code, record = gate(sandbox, "immediate", tmp_path, "-n", "2")
-    assert code == 0, record["reasons"]
-    assert record["environment"] == "blue" and record["release"] == "2.1.0"
+def sandbox_main(*argv: str) -> int:
+    return sandbox_cli(list(argv))
 
 
-def test_green_is_healthy_and_runs_the_previous_release(sandbox, tmp_path):
-    code, record = gate(sandbox, "immediate", tmp_path, "--env", "green")
-    assert code == 0, record["reasons"]
+def test_healthy_sandbox_is_go_for_gate_2(settled, run_gate):
+    config, reports = settled
+    result = run_gate(config, "immediate", "-n", "2", reports=reports)
+    assert result.code == 0, result.record["reasons"]
+    assert result.record["environment"] == "blue" and result.record["release"] == "2.1.0"
 
 
-def test_crashed_blue_is_no_go_and_clearing_it_is_go(sandbox, tmp_path):
+def test_green_is_healthy_and_runs_the_previous_release(sandbox, run_gate):
+    result = run_gate(sandbox, "immediate", "validations/test_application_health.py", "--env", "green")
+    assert result.code == 0, result.record["reasons"]
+
+
+def test_crashed_blue_is_no_go_and_clearing_it_is_go(sandbox, run_gate):
+    health = "validations/test_application_health.py"
     assert sandbox_main("fault", "blue", "--crash") == 0
-    code, record = gate(sandbox, "immediate", tmp_path)
-    assert code == 2
-    assert failing(record) == {"test_health_endpoint_reports_ok", "test_version_is_the_release_under_test"}
+    crashed = run_gate(sandbox, "immediate", health)
+    assert crashed.code == 2
+    assert failing(crashed.record) == {"test_health_endpoint_reports_ok", "test_version_is_the_release_under_test"}
     assert sandbox_main("fault", "blue", "--clear") == 0
-    assert gate(sandbox, "immediate", tmp_path)[0] == 0
+    assert run_gate(sandbox, "immediate", health).code == 0
 
 
-def test_blue_answering_errors_is_no_go(sandbox, tmp_path):
+def test_blue_answering_errors_is_no_go(sandbox, run_gate):
     assert sandbox_main("fault", "blue", "--error-rate", "1.0") == 0
-    code, record = gate(sandbox, "immediate", tmp_path)
-    assert code == 2
-    assert "test_health_endpoint_reports_ok" in failing(record)
+    result = run_gate(sandbox, "immediate", "validations/test_application_health.py")
+    assert result.code == 2
+    assert "test_health_endpoint_reports_ok" in failing(result.record)
 
 
-def test_demo_runs_twice(sandbox, tmp_path):
+def test_demo_runs_twice(settled, tmp_path):
+    sandbox, _reports = settled
     environ = {k: v for k, v in os.environ.items() if k not in {"PYTEST_ADDOPTS", "GOLIVE_CONFIG"}}
     for _ in range(2):
         completed = subprocess.run(
@@ -68,8 +74,6 @@ def test_demo_runs_twice(sandbox, tmp_path):
         assert "Gate 2: GO (exit 0)" in completed.stdout
 
 
-def sandbox_main(*argv: str) -> int:
-    return sandbox_cli(list(argv))
 
 
 def test_gate_1_on_the_sandbox_is_no_go_until_the_human_items_are_signed(sandbox, tmp_path, run_gate):

@@ -1,7 +1,8 @@
 """Blue environment validation: the candidate's app runs, listens, answers its API, logs no errors, has headroom.
 
 These run on the environment under test (``--env``, default the candidate). Health, SELECT 1, RabbitMQ and
-Redis are checked in the application health and backing services areas.
+Redis are checked in the application health and backing services areas. Endpoints, the log and resource use
+are checked again after the cutover (``extended``, Gate 3), with the same thresholds.
 """
 
 from urllib.parse import urlsplit
@@ -49,6 +50,7 @@ def test_app_port_listening(target):
 
 
 @pytest.mark.critical
+@pytest.mark.extended
 def test_every_endpoint_answers_an_accepted_status(target):
     """Every API endpoint answers an accepted status (http.endpoints, e.g. 200 or 401)."""
     endpoints = target.view.http.endpoints
@@ -64,6 +66,7 @@ def test_every_endpoint_answers_an_accepted_status(target):
 
 
 @pytest.mark.component("host")
+@pytest.mark.extended
 def test_no_errors_in_recent_log(target, golive_settings):
     """No errors in blue's recent log: at most thresholds.log_error_lines error lines in its tail."""
     if target.view.log_file is None:
@@ -78,6 +81,7 @@ def test_no_errors_in_recent_log(target, golive_settings):
 
 
 @pytest.mark.component("host")
+@pytest.mark.extended
 def test_memory_below_threshold(target, golive_settings):
     """Memory below thresholds.memory_ratio: the app's resident memory against the host's total."""
     processes = _app_processes(target)
@@ -91,6 +95,7 @@ def test_memory_below_threshold(target, golive_settings):
 
 
 @pytest.mark.component("host")
+@pytest.mark.extended
 def test_cpu_below_threshold(target, golive_settings):
     """CPU below thresholds.cpu_ratio: the app's CPU use over a short sample, as a share of the host's CPUs."""
     processes = _app_processes(target)

@@ -18,6 +18,7 @@ def test_primary_reachable(postgres):
 
 
 @pytest.mark.critical
+@pytest.mark.extended
 def test_replicas_streaming_within_lag(postgres, target, golive_settings):
     """Replication healthy: every replica streams, with replay lag within thresholds.replication_lag_bytes."""
     section = target.view.postgres
@@ -39,6 +40,7 @@ def test_replicas_streaming_within_lag(postgres, target, golive_settings):
     assert not problems, f"{'; '.join(problems)}; allowed {allowed} bytes (thresholds.replication_lag_bytes)"
 
 
+@pytest.mark.extended
 def test_connections_below_limit(postgres, golive_settings):
     """Connections below thresholds.db_connections_ratio of max_connections."""
     used, limit = pg.connection_usage(postgres)
@@ -49,6 +51,7 @@ def test_connections_below_limit(postgres, golive_settings):
     )
 
 
+@pytest.mark.extended
 def test_no_long_transactions(postgres, golive_settings):
     """No transaction open longer than thresholds.long_transaction_s in the application's database."""
     allowed = golive_settings.document.thresholds.long_transaction_s

@@ -43,10 +43,12 @@ def request(
     *,
     component: str = "http",
     params: dict[str, str] | None = None,
+    json: Any = None,
 ) -> httpx.Response:
-    """Send one request; whatever answer arrives is returned, a transport failure raises ProbeError."""
+    """Send one request (``json``: a body to send as JSON); whatever answer arrives is returned, a transport
+    failure raises ProbeError."""
     try:
-        return client.request(method, path, params=params)
+        return client.request(method, path, params=params, json=json)
     except httpx.ConnectTimeout:
         detail = f"no connection within {_seconds(client.timeout.connect)}"
     except httpx.TimeoutException:

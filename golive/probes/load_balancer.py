@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from golive.config import AlbLoadBalancer, Aws, HaproxyLoadBalancer
-from golive.probes import aws
+from golive.masking import mask_url
+from golive.probes import aws, http
 from golive.probes.errors import ProbeError
 
 ENVIRONMENTS = ("blue", "green")
@@ -58,6 +59,61 @@ def traffic_shares(weights: dict[str, int]) -> dict[str, float]:
     """Each environment's share of traffic in percent (weights are relative: 0/1 is the same as 0/100)."""
     total = sum(weights.values())
     return {env: (100.0 * weight / total if total else 0.0) for env, weight in weights.items()}
+
+
+@dataclass(frozen=True)
+class VersionSample:
+    """Which versions answered a sample of requests sent through the load balancer's front URL."""
+
+    url: str
+    requested: int
+    answers: dict[str, int]  # version reported -> requests; other outcomes as "HTTP 503", "no answer"...
+
+    @property
+    def completed(self) -> int:
+        return sum(self.answers.values())
+
+    def share(self, version: str) -> float:
+        """The fraction of completed requests answered by ``version`` (0.0 when none completed)."""
+        return self.answers.get(version, 0) / self.completed if self.completed else 0.0
+
+    def describe(self) -> str:
+        """``2.1.0: 18, 2.0.5: 2`` (most frequent first)."""
+        return ", ".join(f"{label}: {n}" for label, n in sorted(self.answers.items(), key=lambda item: -item[1]))
+
+
+def front_door_versions(
+    front_url: str, path: str, requests: int, timeout_s: float, max_duration_s: float, verify_tls: bool = True
+) -> VersionSample:
+    """Send ``requests`` GETs to ``path`` through the front URL, each on a new connection (as new users arrive,
+    so every request is balanced on its own), and count the ``version`` each JSON answer reports.
+
+    No request starts after ``max_duration_s``; each is bounded by ``timeout_s``.
+    """
+    answers: dict[str, int] = {}
+    deadline = time.monotonic() + max_duration_s
+    with http.make_client(front_url, timeout_s, verify_tls, max_connections=1, max_keepalive=0) as client:
+        for _ in range(requests):
+            if time.monotonic() >= deadline:
+                break
+            label = _version_label(client, path)
+            answers[label] = answers.get(label, 0) + 1
+    return VersionSample(url=mask_url(front_url.rstrip("/") + path), requested=requests, answers=answers)
+
+
+def _version_label(client: Any, path: str) -> str:
+    try:
+        response = http.request(client, "GET", path, component="load_balancer")
+    except ProbeError:
+        return "no answer"
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    version = body.get("version") if isinstance(body, dict) else None
+    if isinstance(version, str) and version:
+        return version
+    return f"HTTP {response.status_code} without a version"
 
 
 def connect(

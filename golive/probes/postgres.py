@@ -7,6 +7,7 @@ import socket
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -80,15 +81,35 @@ def scalar(conn: psycopg.Connection[Any], sql: str, params: Any = None) -> Any:
     return result[0][0]
 
 
+def number(conn: psycopg.Connection[Any], query: str) -> float | None:
+    """The number a single-value query returns (NULL is None); a value that is not a number raises ProbeError."""
+    value = scalar(conn, query)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            pass
+    raise ProbeError("postgres", _endpoint_of(conn), f"not a number ({str(value)[:40]!r}): {_sample(query)}")
+
+
 def rows(conn: psycopg.Connection[Any], sql: str, params: Any = None) -> list[tuple[Any, ...]]:
     """Every row a query returns, as tuples; any database or connection error raises ProbeError."""
+    return _query(conn, sql, params)[1]
+
+
+def _query(conn: psycopg.Connection[Any], sql: str, params: Any = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """(column names, rows) of a query, bounded like ``rows``."""
     where = _endpoint_of(conn)
     timeout_s = conn.timeout_s if isinstance(conn, ProbeConnection) else 0.0
     expired = threading.Event()
     try:
         with _client_deadline(conn, timeout_s, expired):
             cursor = conn.execute(sql, params)
-            return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+            if not cursor.description:
+                return [], []
+            return [column.name for column in cursor.description], [tuple(row) for row in cursor.fetchall()]
     except psycopg.Error as exc:
         if expired.is_set():
             detail = f"no answer within {_CLIENT_GRACE * timeout_s:g}s (connection dropped)"
@@ -229,4 +250,97 @@ def long_transactions(conn: psycopg.Connection[Any], older_than_s: float) -> lis
             " ORDER BY xact_start",
             (older_than_s,),
         )
+    ]
+
+
+@dataclass(frozen=True)
+class RowSample:
+    """The first rows a query returns, with how many it returns in all."""
+
+    total: int
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+
+def first_rows(conn: psycopg.Connection[Any], query: str, limit: int = 3) -> RowSample:
+    """How many rows a query returns and the first ``limit`` of them, in one bounded statement.
+
+    The query runs as a subquery, never with parameters, so a ``%`` in it is plain SQL.
+    """
+    body = query.strip().rstrip(";").strip()
+    wrapped = f"SELECT count(*) OVER () AS golive_total, golive_rows.* FROM ({body}) AS golive_rows LIMIT {int(limit)}"
+    columns, result = _query(conn, wrapped)
+    total = int(result[0][0]) if result else 0
+    return RowSample(total=total, columns=tuple(columns[1:]), rows=tuple(row[1:] for row in result))
+
+
+def table_checksum(conn: psycopg.Connection[Any], table: str) -> str:
+    """An md5 over every row of a table (``name`` or ``schema.name``) in a fixed order: equal iff the rows are.
+
+    Rows are compared by their text form under the C collation, so the order never depends on locale.
+    """
+    query = sql.SQL(
+        "SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text COLLATE \"C\"), '')) FROM {} AS t"
+    ).format(sql.Identifier(*table.split(".")))
+    return str(scalar(conn, query.as_string(conn)))
+
+
+@dataclass(frozen=True)
+class LockWait:
+    """A session waiting for a lock another session holds."""
+
+    pid: int
+    user: str
+    lock: str  # "<mode> on <relation or lock type>"
+    waited_s: float
+    blocked_by: tuple[int, ...]
+
+
+def lock_waits(conn: psycopg.Connection[Any], longer_than_s: float) -> list[LockWait]:
+    """Sessions of this database waiting for a lock for longer than longer_than_s, longest first (PostgreSQL 14+:
+    ``pg_locks.waitstart``)."""
+    result = rows(
+        conn,
+        "SELECT l.pid, coalesce(a.usename, ''),"
+        " l.mode || ' on ' || coalesce(l.relation::regclass::text, l.locktype),"
+        " extract(epoch FROM clock_timestamp() - l.waitstart)::float8, pg_blocking_pids(l.pid)"
+        " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+        " WHERE NOT l.granted AND l.waitstart IS NOT NULL AND a.datname = current_database()"
+        " AND clock_timestamp() - l.waitstart > make_interval(secs => %s)"
+        " ORDER BY l.waitstart",
+        (longer_than_s,),
+    )
+    return [
+        LockWait(int(pid), str(user), str(lock), float(waited), tuple(int(b) for b in blockers or ()))
+        for pid, user, lock, waited, blockers in result
+    ]
+
+
+def has_extension(conn: psycopg.Connection[Any], name: str) -> bool:
+    """Whether an extension is installed in the connected database."""
+    return bool(rows(conn, "SELECT 1 FROM pg_extension WHERE extname = %s", (name,)))
+
+
+@dataclass(frozen=True)
+class SlowStatement:
+    calls: int
+    mean_ms: float
+    max_ms: float
+    query: str  # normalised by pg_stat_statements (constants are $1, $2...), shortened
+
+
+def slow_statements(conn: psycopg.Connection[Any], slower_than_ms: float, limit: int = 5) -> list[SlowStatement]:
+    """Statements of this database whose mean execution time exceeds slower_than_ms, slowest first, from
+    ``pg_stat_statements`` (cumulative since its last reset). The caller checks the extension is installed;
+    a server that does not preload it raises ProbeError."""
+    result = rows(
+        conn,
+        "SELECT calls, mean_exec_time, max_exec_time, query FROM pg_stat_statements"
+        " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        " AND mean_exec_time > %s ORDER BY mean_exec_time DESC LIMIT %s",
+        (slower_than_ms, limit),
+    )
+    return [
+        SlowStatement(int(calls), float(mean), float(worst), _sample(str(query or "")))
+        for calls, mean, worst, query in result
     ]

@@ -46,6 +46,14 @@ def endpoint(url: str) -> str:
     return f"{params.host}:{params.port}/{quote(params.virtual_host, safe='')}"
 
 
+def vhost_of(url: str) -> str:
+    """The virtual host an AMQP URL names (``/`` when it names none), decoded, as the management API wants it."""
+    try:
+        return str(pika.URLParameters(url).virtual_host)
+    except Exception:  # pika raises assorted types for malformed URLs; the config already validated it
+        raise ProbeError("rabbitmq", mask_url(url), "cannot read the virtual host from the AMQP URL") from None
+
+
 def connect(url: str, timeout_s: float) -> pika.BlockingConnection:
     """An AMQP connection whose socket connect, handshake and blocked state are bounded by timeout_s."""
     where = endpoint(url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -44,10 +45,7 @@ def hit_rate(client: redis.Redis) -> float | None:
     None when there were no lookups at all (hits and misses both zero): no traffic, not a bad cache.
     """
     where = _endpoint_of(client)
-    try:
-        stats = client.info("stats")
-    except redis.RedisError as exc:
-        raise _probe_error(where, exc, _timeout_of(client), Masker()) from None
+    stats = _info(client, "stats")
     try:
         hits = int(stats["keyspace_hits"])
         misses = int(stats["keyspace_misses"])
@@ -56,6 +54,66 @@ def hit_rate(client: redis.Redis) -> float | None:
     if hits + misses == 0:
         return None
     return hits / (hits + misses)
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What the server uses against its limit (``maxmemory`` 0: no limit)."""
+
+    used_bytes: int
+    max_bytes: int
+    policy: str
+
+    @property
+    def ratio(self) -> float | None:
+        return self.used_bytes / self.max_bytes if self.max_bytes else None
+
+
+def memory(client: redis.Redis) -> Memory:
+    """used_memory, maxmemory and maxmemory_policy from INFO memory."""
+    info = _info(client, "memory")
+    try:
+        return Memory(int(info["used_memory"]), int(info["maxmemory"]), str(info.get("maxmemory_policy", "")))
+    except (KeyError, TypeError, ValueError):
+        raise ProbeError("redis", _endpoint_of(client), "INFO memory has no usable used_memory / maxmemory") from None
+
+
+def evicted_keys(client: redis.Redis) -> int:
+    """Keys evicted to honour maxmemory since the server started (or CONFIG RESETSTAT)."""
+    try:
+        return int(_info(client, "stats")["evicted_keys"])
+    except (KeyError, TypeError, ValueError):
+        raise ProbeError("redis", _endpoint_of(client), "INFO stats has no usable evicted_keys") from None
+
+
+@dataclass(frozen=True)
+class Replication:
+    """The server's place in replication: its role, its replicas' states, its link to its primary."""
+
+    role: str  # "master" or "slave", as Redis says
+    replicas: tuple[tuple[str, str], ...]  # (ip:port, state) of each connected replica
+    primary_link: str | None  # a replica's master_link_status ("up", "down"); None on a primary
+
+
+def replication(client: redis.Redis) -> Replication:
+    """INFO replication, read: a primary's replicas (``slaveN`` lines) and a replica's link to its primary."""
+    info = _info(client, "replication")
+    role = str(info.get("role", ""))
+    if role not in ("master", "slave"):
+        raise ProbeError("redis", _endpoint_of(client), f"INFO replication reports role {role!r}")
+    replicas = []
+    for key, value in sorted(info.items()):
+        if key.startswith("slave") and key[5:].isdigit() and isinstance(value, dict):
+            replicas.append((f"{value.get('ip')}:{value.get('port')}", str(value.get("state", "unknown"))))
+    link = info.get("master_link_status")
+    return Replication(role=role, replicas=tuple(replicas), primary_link=str(link) if link is not None else None)
+
+
+def _info(client: redis.Redis, section: str) -> dict[str, Any]:
+    try:
+        return dict(client.info(section))
+    except redis.RedisError as exc:
+        raise _probe_error(_endpoint_of(client), exc, _timeout_of(client), Masker()) from None
 
 
 def _probe_error(where: str, exc: redis.RedisError, timeout_s: float | None, masker: Masker) -> ProbeError:

@@ -144,7 +144,11 @@ class Metrics:
         self.version = version
         self.environment = environment
         self.started = time.time()
-        self.requests: dict[tuple[str, str, str], int] = {}
+        # Series start at 0, as instrumentation guides advise: a counter first seen at 20 has no increase, so
+        # rate() would not show the first burst of 5xx answers at all.
+        self.requests: dict[tuple[str, str, str], int] = {
+            ("GET", path, status): 0 for path in KNOWN_PATHS for status in ("200", "500")
+        }
         self.buckets: dict[str, list[int]] = {}
         self.sums: dict[str, float] = {}
         self.counts: dict[str, int] = {}
@@ -424,6 +428,34 @@ class Orchestrator:
             return JSONResponse({"task_id": task_id, "error": error_text(exc)}, status_code=503)
         return JSONResponse({"task_id": task_id, "status": "queued"}, status_code=202)
 
+    async def get_task(self, request: Request) -> Response:
+        task_id = request.path_params["task_id"]
+        rows = await self.db.fetch(
+            "SELECT t.id AS task_id, a.name AS agent, t.status, t.payload, t.created_at, t.updated_at,"
+            " r.result FROM tasks t LEFT JOIN agents a ON a.id = t.agent_id"
+            " LEFT JOIN task_results r ON r.task_id = t.id WHERE t.id = %s ORDER BY r.id DESC LIMIT 1",
+            (task_id,),
+        )
+        if not rows:
+            return JSONResponse({"error": f"no task {task_id}"}, status_code=404)
+        return JSONResponse(_jsonable(rows[0]))
+
+    async def delete_task(self, request: Request) -> Response:
+        """Remove a task with its results and cached result (a queued task's message is skipped by the worker)."""
+        task_id = request.path_params["task_id"]
+        rows = await self.db.fetch(
+            "WITH results AS (DELETE FROM task_results WHERE task_id = %s)"
+            " DELETE FROM tasks WHERE id = %s RETURNING id",
+            (task_id, task_id),
+        )
+        if not rows:
+            return JSONResponse({"error": f"no task {task_id}"}, status_code=404)
+        try:
+            await self.cache.delete(f"{c.REDIS_PREFIX}result:{task_id}")
+        except Exception as exc:
+            log.warning("cached result of task %s not removed: %s", task_id, error_text(exc))
+        return JSONResponse({"task_id": task_id, "deleted": True})
+
 
 class FaultsAndMetrics:
     """ASGI middleware: injects the configured faults and records every request in the metrics."""
@@ -491,6 +523,8 @@ def create_app(config: AppConfig | None = None) -> ASGIApp:
         Route("/api/status", orchestrator.status),
         Route("/api/health", orchestrator.health),
         Route("/api/tasks", orchestrator.create_task, methods=["POST"]),
+        Route("/api/tasks/{task_id:int}", orchestrator.get_task, methods=["GET"]),
+        Route("/api/tasks/{task_id:int}", orchestrator.delete_task, methods=["DELETE"]),
     ]
     starlette_app = Starlette(routes=routes, lifespan=lifespan)
     return FaultsAndMetrics(starlette_app, Faults(config.fault_file), metrics)

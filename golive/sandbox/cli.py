@@ -16,7 +16,16 @@ import psycopg
 import redis
 
 from golive.sandbox import constants as c
-from golive.sandbox.manager import ALARMS, DEFAULT_FILL, DNS_RECORD, DNS_TTL, REPOSITORY, Manager, SandboxError
+from golive.sandbox.manager import (
+    ALARMS,
+    DATA_FAULT_TABLES,
+    DEFAULT_FILL,
+    DNS_RECORD,
+    DNS_TTL,
+    REPOSITORY,
+    Manager,
+    SandboxError,
+)
 
 HELPERS = """\
 helpers (each undone by its --clear, and all of them by `up`):
@@ -35,6 +44,8 @@ helpers (each undone by its --clear, and all of them by `up`):
                                set the moto ALB listener's forward weights; --clear sets blue 0, green 100
   haproxy-weights --blue N --green N
                                set HAProxy's runtime weights (be/blue, be/green); --clear sets 0 and 100
+  cutover --blue N             a cutover step: blue N, green 100-N on both the ALB and HAProxy (so what the
+                               configuration reads and where traffic goes agree); --clear sets blue 0, green 100
   alarm-state NAME [--state S] set a CloudWatch alarm (orchestrator-5xx, orchestrator-p95) to S (default ALARM);
                                --clear sets every sandbox alarm to OK
   plant-secret                 write a hard-coded AWS key pair into the release's source tree (STATE/src);
@@ -47,6 +58,10 @@ helpers (each undone by its --clear, and all of them by `up`):
   alb-target-group ENV [--deregister] [--health-check-path P]
                                deregister ENV's ALB targets and/or point its health check at P; --clear
                                re-registers and restores /health
+  delete-rows [--count N]      delete the newest N (default 1) rows of messages (an integrity table)
+  break-invariant              insert a message whose agent does not exist (an invariant's violation)
+  change-immutable             change agent scheduler's kind (agents is an immutable table)
+                               --clear on any of these three undoes all of them (rows put back as they were)
 """
 
 
@@ -110,6 +125,9 @@ def _parser() -> argparse.ArgumentParser:
         weights.add_argument("--blue", type=int)
         weights.add_argument("--green", type=int)
         weights.add_argument("--clear", action="store_true")
+    cutover = names.add_parser("cutover", help="move a share of traffic to blue on the ALB and HAProxy together")
+    cutover.add_argument("--blue", type=_percent, metavar="N", help="blue's share in percent (green gets the rest)")
+    cutover.add_argument("--clear", action="store_true")
     ttl = names.add_parser("dns-ttl", help="set the TTL of the orchestrator's weighted DNS records")
     ttl.add_argument("--ttl", type=int, default=300)
     ttl.add_argument("--clear", action="store_true")
@@ -122,6 +140,15 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument("--deregister", action="store_true")
     group.add_argument("--health-check-path", metavar="PATH")
     group.add_argument("--clear", action="store_true")
+    delete = names.add_parser("delete-rows", help="delete rows of an integrity table (data lost)")
+    delete.add_argument("--table", choices=DATA_FAULT_TABLES, default=DATA_FAULT_TABLES[0])
+    delete.add_argument("--count", type=int, default=1)
+    delete.add_argument("--clear", action="store_true")
+    for name, text in (
+        ("break-invariant", "insert a row that violates a data invariant"),
+        ("change-immutable", "change a row of an immutable table"),
+    ):
+        names.add_parser(name, help=text).add_argument("--clear", action="store_true")
     alarm = names.add_parser("alarm-state", help="set a CloudWatch alarm's state")
     alarm.add_argument("name", nargs="?", choices=ALARMS)
     alarm.add_argument("--state", choices=("ALARM", "OK", "INSUFFICIENT_DATA"), default="ALARM")
@@ -133,6 +160,13 @@ def _fraction(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
+
+
+def _percent(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError("must be between 0 and 100")
     return value
 
 
@@ -188,6 +222,13 @@ def _helper(manager: Manager, args: argparse.Namespace) -> str:
             else:
                 manager.set_haproxy_weights(blue, green)
             return f"{name.split('-')[0]} weights: blue {blue}, green {green}"
+        if name == "cutover":
+            if not clear and args.blue is None:
+                raise SandboxError("helper cutover: give --blue N (percent) or --clear")
+            blue = 0 if clear else args.blue
+            manager.set_alb_weights(blue, 100 - blue)
+            manager.set_haproxy_weights(blue, 100 - blue)
+            return f"cutover: blue {blue}, green {100 - blue} on the ALB and HAProxy"
         if name == "dns-ttl":
             ttl = DNS_TTL if clear else args.ttl
             manager.set_dns_ttl(ttl)
@@ -208,6 +249,16 @@ def _helper(manager: Manager, args: argparse.Namespace) -> str:
             done = ["targets deregistered"] if args.deregister else []
             done += [f"health check path {args.health_check_path}"] if args.health_check_path else []
             return f"{args.env} target group: {', '.join(done)}"
+        if name in ("delete-rows", "break-invariant", "change-immutable"):
+            if clear:
+                return f"data faults undone ({manager.clear_data_faults()} statement(s))"
+            if name == "delete-rows":
+                return f"{manager.delete_rows(args.table, args.count)} row(s) deleted from {args.table}"
+            if name == "break-invariant":
+                manager.break_invariant()
+                return "a message of agent -1 (no such agent) inserted"
+            manager.change_immutable()
+            return "agents: scheduler's kind changed"
         if name == "alarm-state":
             if clear:
                 for alarm in ALARMS:

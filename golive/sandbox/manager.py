@@ -54,6 +54,7 @@ ALARMS = ("orchestrator-5xx", "orchestrator-p95")
 REPOSITORY = "orchestrator"
 LOAD_BALANCER = "orchestrator"
 DEFAULT_FILL = 1500
+DATA_FAULT_TABLES = ("messages",)  # delete-rows: integrity tables no foreign key points at
 ALB_TARGETS = {"blue": "10.20.1.10", "green": "10.20.2.10"}
 # A planned DNS switchover: weighted records for the orchestrator's public name, TTL lowered to 60 s.
 DNS_ZONE = "orchestrator.sandbox."
@@ -66,6 +67,18 @@ LOG_GROUPS = ("/orchestrator/blue", "/orchestrator/green")
 DEPLOY_COMMANDS = ("pg_dump", "psql", "haproxy")
 # The orchestrator's own code, copied into STATE/src as the release's source tree that golive scans.
 SOURCE_FILES = ("app.py", "worker.py", "schema.py")
+# Prometheus scrapes every 2 s and its alert rules look 30 s back: Gate 2's figures use the same window.
+PROMETHEUS_WINDOW = "30s"
+# Gate 2's synthetic transaction: a task through the API, done by the worker, then deleted (golive-owned).
+SYNTHETIC = {
+    "post_path": "/api/tasks",
+    "body": {"agent": "planner", "payload": {"synthetic": "{marker}"}, "priority": 0},
+    "id_field": "task_id",
+    "sql": "SELECT status FROM tasks WHERE id = %(id)s",
+    "done_value": "done",
+    "get_path": "/api/tasks/{id}",
+    "delete_path": "/api/tasks/{id}",
+}
 PLANTED_SECRET_FILE = "settings_local.py"
 
 
@@ -1318,6 +1331,64 @@ class Manager:
             for queue in sorted(queues):
                 channel.queue_purge(queue)
 
+    # --- data faults: sandbox-side writes that Gate 3's data-integrity checks must catch ----------------
+    # Each records the statements that undo it in state.restore["data_undo"]; clear_data_faults runs them.
+
+    def _data_change(self, change: str, params: tuple[Any, ...], undo: Callable[[list[Any]], list[list[Any]]]) -> int:
+        """Run one write on the sandbox database; record the undo statements built from the rows it returns."""
+        with _pg_connect(c.PRIMARY_PORT, c.DATABASE) as conn, conn.transaction():
+            returned = [list(row) for row in conn.execute(change.encode(), params).fetchall()]
+        undos = [statement for row in returned for statement in undo(row)]
+        self.state.restore["data_undo"] = [*self.state.restore.get("data_undo", []), *undos]
+        self.state.save(self.paths.state_file)
+        return len(returned)
+
+    def delete_rows(self, table: str, count: int) -> int:
+        """Delete the newest ``count`` rows of an integrity table (as data lost in a cutover would be)."""
+        if table not in DATA_FAULT_TABLES:
+            raise SandboxError(f"delete-rows: choose a table of {', '.join(DATA_FAULT_TABLES)}")
+        deleted = self._data_change(
+            f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} ORDER BY id DESC LIMIT %s)"
+            f" RETURNING row_to_json({table}.*)::text",
+            (count,),
+            lambda row: [[f"INSERT INTO {table} SELECT * FROM json_populate_record(NULL::{table}, %s::json)", row]],
+        )
+        if deleted < count:
+            raise SandboxError(f"delete-rows: {table} had only {deleted} row(s) to delete")
+        return deleted
+
+    def break_invariant(self) -> None:
+        """Insert a message whose agent does not exist: violates "every message belongs to a known agent"."""
+        self._data_change(
+            "INSERT INTO messages (agent_id, role, content)"
+            " VALUES (-1, 'assistant', 'orphan written by golive sandbox') RETURNING id",
+            (),
+            lambda row: [["DELETE FROM messages WHERE id = %s", row]],
+        )
+
+    def change_immutable(self) -> None:
+        """Change reference data that must not change across a cutover: the kind of agent ``scheduler``."""
+        changed = self._data_change(
+            "WITH old AS (SELECT id, kind FROM agents WHERE name = 'scheduler' FOR UPDATE)"
+            " UPDATE agents SET kind = old.kind || '-changed' FROM old WHERE agents.id = old.id"
+            " RETURNING agents.id, old.kind",
+            (),
+            lambda row: [["UPDATE agents SET kind = %s WHERE id = %s", [row[1], row[0]]]],
+        )
+        if not changed:
+            raise SandboxError("change-immutable: agent 'scheduler' not found")
+
+    def clear_data_faults(self) -> int:
+        """Undo every data fault, newest first, in one transaction; return how many statements ran."""
+        undos = self.state.restore.get("data_undo", [])
+        if undos:
+            with _pg_connect(c.PRIMARY_PORT, c.DATABASE) as conn, conn.transaction():
+                for statement, params in reversed(undos):
+                    conn.execute(statement.encode(), params)
+            del self.state.restore["data_undo"]
+            self.state.save(self.paths.state_file)
+        return len(undos)
+
     def age_backup(self, hours: float) -> list[str]:
         aged = []
         for obj in self._backup_objects():
@@ -1333,6 +1404,7 @@ class Manager:
 
     def clear_infrastructure_faults(self) -> None:
         """Undo every helper: what `up` does after making sure everything runs."""
+        self.clear_data_faults()
         if self.replay_paused():
             self.pause_replay(False)
         self.memory_alarm(False)
@@ -1558,6 +1630,10 @@ def write_golive_config(path: Path, paths: Paths, state: State) -> None:
                 {"path": endpoint, "method": "GET", "expect": [200]}
                 for endpoint in ("/api/agents", "/api/messages", "/api/status", "/api/health")
             ],
+            # The deployment's one external dependency here: the S3 bucket its backups go to (moto).
+            "integrations": [
+                {"name": "backup storage (S3)", "url": f"http://{c.HOST}:{c.MOTO_PORT}/{BUCKET}", "expect": [200]}
+            ],
         },
         "thresholds": {"error_rate": 0.001, "p95_ms": 200, "cert_min_days": 30},
         "postgres": {
@@ -1567,7 +1643,9 @@ def write_golive_config(path: Path, paths: Paths, state: State) -> None:
             "integrity": {
                 "tables": ["agents", "messages", "tasks"],
                 "invariants": [{"name": name, "sql": sql} for name, sql in schema.INVARIANTS],
+                "immutable_tables": ["agents"],
             },
+            "business_metrics": [dict(metric) for metric in schema.BUSINESS_METRICS],
         },
         "rabbitmq": {
             "url": c.AMQP_URL,
@@ -1581,12 +1659,15 @@ def write_golive_config(path: Path, paths: Paths, state: State) -> None:
         "prometheus": {
             "url": f"http://{c.HOST}:{c.PROMETHEUS_PORT}",
             "jobs": {env: f"orchestrator-{env}" for env in ENVIRONMENTS},
+            "window": PROMETHEUS_WINDOW,
             "alert_rules": [rule["alert"] for group in rules for rule in group["rules"] if "alert" in rule],
         },
         "load_balancer": {
             "kind": "alb",
             "listener_arn": state.aws["listener_arn"],
             "target_groups": dict(state.aws["target_groups"]),
+            # Traffic enters through HAProxy (moto's ALB forwards nothing): `helper cutover` moves both.
+            "front_url": f"http://{c.HOST}:{c.HAPROXY_PORT}",
         },
         "aws": {
             "region": "us-east-1",
@@ -1598,6 +1679,7 @@ def write_golive_config(path: Path, paths: Paths, state: State) -> None:
             "log_groups": list(LOG_GROUPS),
             "dns": {"zone_id": state.aws["dns_zone_id"], "record": DNS_RECORD},
         },
+        "synthetic": SYNTHETIC,
         "security": {"source_paths": [str(paths.source)]},
         "deploy": {
             "host": "local://",

@@ -93,6 +93,13 @@ INVARIANTS: Sequence[tuple[str, str]] = (
     ),
 )
 
+# Numbers the business watches (golive's postgres.business_metrics): the registered agents must all stay, the
+# conversation history may not shrink by more than a tenth across a deployment.
+BUSINESS_METRICS: Sequence[dict[str, object]] = (
+    {"name": "agents registered", "sql": "SELECT count(*) FROM agents", "min": 1, "max_drop_ratio": 0.0},
+    {"name": "messages stored", "sql": "SELECT count(*) FROM messages", "min": 1, "max_drop_ratio": 0.1},
+)
+
 # Serialises concurrent migrators (two `up`s at once) on the primary.
 _MIGRATION_LOCK = 7_420_205
 

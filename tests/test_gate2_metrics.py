@@ -1,0 +1,162 @@
+"""golive.metrics and the synthetic transaction's helpers, without the sandbox: figures say where they came
+from, Prometheus answers that measure nothing fail, and a p95 over the baseline is confirmed before it fails."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from gate1_support import json_server
+
+from golive import metrics
+from golive.config import Prometheus as PrometheusSection
+from golive.config import QueuePolicy
+from golive.probes import sampling, synthetic
+from golive.probes.errors import ProbeError
+from golive.probes.prometheus import Prometheus
+
+
+def a_sample(p95_ms: float | None = 42.0, errors: int = 0, completed: int = 100) -> sampling.Sample:
+    return sampling.Sample(
+        url="http://127.0.0.1:18001", paths=("/health",), requested=100, concurrency=10, completed=completed,
+        errors=errors, duration_s=0.5, p50_ms=p95_ms, p95_ms=p95_ms, p99_ms=p95_ms,
+        error_examples=("GET /health: HTTP 500",) if errors else (),
+    )  # fmt: skip
+
+
+def test_sampled_figures_name_their_source_and_what_was_measured():
+    sampled = metrics.Sampled(a_sample(p95_ms=87.25, errors=20), finished_at=0.0)
+    assert sampled.error_ratio.describe() == (
+        "error ratio 0.2000 (sampled: 20 of 100 requests to http://127.0.0.1:18001/health, e.g. GET /health: HTTP 500)"
+    )
+    assert sampled.p95_ms.describe() == (
+        "p95 87.2 ms (sampled: 100 requests to http://127.0.0.1:18001/health, concurrency 10)"
+    )
+    nothing = metrics.Sampled(a_sample(p95_ms=None, errors=100), finished_at=0.0).p95_ms
+    assert nothing.value is None
+    assert nothing.describe().startswith("p95 unknown (sampled: none of 100 requests to http://127.0.0.1:18001/health")
+    beyond = metrics.Measurement("p95", math.inf, "ms", metrics.PROMETHEUS, "job x over 1m at http://p")
+    assert beyond.figure == "p95 beyond the largest histogram bucket"
+
+
+def vector(*values: str) -> dict:
+    result = [{"metric": {}, "value": [1.0, value]} for value in values]
+    return {"status": "success", "data": {"resultType": "vector", "result": result}}
+
+
+SECTION = PrometheusSection(url="http://127.0.0.1:9", jobs={"blue": "orchestrator-blue"})
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (vector("NaN"), "the error ratio is NaN: no requests to job orchestrator-blue in the last 1m"),
+        (vector(), "query returned no data"),
+        (vector("0.1", "0.2"), "query returned 2 series, expected one"),
+    ],
+)
+def test_prometheus_figures_that_measure_nothing_raise(answer, expected):
+    with json_server(answer) as url, Prometheus(url, 3) as prom, pytest.raises(ProbeError, match=expected):
+        metrics.prometheus_error_ratio(prom, SECTION, "orchestrator-blue")
+
+
+def test_prometheus_figures_name_job_window_and_server():
+    with json_server(vector("0.0125")) as url, Prometheus(url, 3) as prom:
+        measured = metrics.prometheus_p95(prom, SECTION, "orchestrator-blue")
+    assert measured.value == 0.0125 and measured.source == "prometheus"
+    assert measured.describe() == f"p95 0.0 ms (prometheus: job orchestrator-blue over 1m at {url})"
+    assert metrics.job_for(SECTION, "blue") == "orchestrator-blue" and metrics.job_for(SECTION, "green") is None
+
+
+def test_default_queries_fill_in_job_and_window():
+    queries = SECTION.queries
+    expr = queries.error_ratio.format(job="orchestrator-blue", window="30s")
+    assert expr == (
+        '(sum(rate(http_requests_total{job="orchestrator-blue",status=~"5.."}[30s])) or vector(0))'
+        ' / sum(rate(http_requests_total{job="orchestrator-blue"}[30s]))'
+    )
+    assert "[30s]" in queries.p95_ms.format(job="b", window="30s")
+
+
+def test_wait_for_scrape_returns_the_latest_scrape_or_none():
+    with json_server(vector("1700000000.5")) as url, Prometheus(url, 3) as prom:
+        assert metrics.wait_for_scrape(prom, "orchestrator-blue", after=1.0) == 1700000000.5
+        # Never scraped after `after`: the wait is bounded and the figures are read anyway.
+        assert metrics.wait_for_scrape(prom, "orchestrator-blue", after=2e9, max_wait_s=0.6) == 1700000000.5
+    with json_server(vector()) as url, Prometheus(url, 3) as prom:
+        assert metrics.wait_for_scrape(prom, "gone", after=1.0) is None
+
+
+def test_dead_letter_queue_rule():
+    queues = {
+        "agent.tasks": QueuePolicy(min_consumers=1, max_messages=1000),
+        "agent.tasks.DLQ": QueuePolicy(),
+        "failed": QueuePolicy(max_messages=0),
+        "audit": QueuePolicy(max_messages=10),
+    }
+    assert metrics.dead_letter_queues(queues) == ["agent.tasks.DLQ", "failed"]
+
+
+def test_queue_growth_reads_each_queue_twice():
+    depths = {"a.dlq": iter([1, 4]), "b.dlq": iter([0, 0])}
+    assert metrics.queue_growth(lambda name: next(depths[name]), ["a.dlq", "b.dlq"], 0.0) == {
+        "a.dlq": (1, 4), "b.dlq": (0, 0)
+    }  # fmt: skip
+
+
+class FakeSampler:
+    """Stands in for metrics.sample: answers each environment's next p95."""
+
+    def __init__(self, p95s: dict[str, list[float]]) -> None:
+        self.p95s = p95s
+        self.calls: list[str] = []
+
+    def __call__(self, view, base_url=None):
+        self.calls.append(view.name)
+        return metrics.Sampled(a_sample(p95_ms=self.p95s[view.name].pop(0)), finished_at=0.0)
+
+
+class View:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+@pytest.mark.parametrize(
+    ("first", "again", "live_now", "ok", "looked_again"),
+    [
+        (60.0, None, None, True, False),  # within 1.25 x 50: no second look
+        (70.0, 80.0, 40.0, False, True),  # confirmed: slower again, and green is as fast as ever
+        (70.0, 61.0, 40.0, True, True),  # the first sample was a blip: the better one counts
+        (70.0, 75.0, 65.0, True, True),  # green is slower now too: the host is slower, not the release
+    ],
+)
+def test_compare_p95_confirms_before_failing(monkeypatch, first, again, live_now, ok, looked_again):
+    sampler = FakeSampler({"blue": [again] if again else [], "green": [live_now] if live_now else []})
+    monkeypatch.setattr(metrics, "sample", sampler)
+    compared = metrics.compare_p95(View("blue"), metrics.Sampled(a_sample(first), 0.0), 50.0, 1.25, View("green"))
+    assert compared.ok is ok
+    assert sampler.calls == (["blue", "green"] if looked_again else [])
+    assert (compared.live_now is not None) is looked_again
+
+
+def test_synthetic_body_carries_the_golive_marker():
+    marker = synthetic.new_marker()
+    assert marker.startswith("golive-synthetic-") and len(marker) == len("golive-synthetic-") + 32
+    body = {"agent": "planner", "payload": {"note": "made by {marker}", "tags": ["{marker}"]}}
+    assert synthetic.marked_body(body, marker) == {
+        "agent": "planner", "payload": {"note": f"made by {marker}", "tags": [marker]}
+    }  # fmt: skip
+    assert synthetic.marked_body({"agent": "planner"}, marker) == {"agent": "planner", "golive_synthetic": marker}
+
+
+def test_a_failed_transaction_names_the_step_and_the_cleanup():
+    transaction = synthetic.Transaction(where="http://app", marker="golive-synthetic-x", object_id=7, steps=[
+        synthetic.Step("create", True, "POST /api/tasks answered 202, task_id 7"),
+        synthetic.Step("consumed", False, "`SELECT ...` (id 7) returned 'queued', not 'done', within 2s"),
+        synthetic.Step("cleanup", True, "DELETE /api/tasks/7 answered 200"),
+    ])  # fmt: skip
+    assert not transaction.ok
+    assert transaction.describe() == (
+        "synthetic transaction through http://app (golive-synthetic-x): step 'consumed' did not happen: "
+        "`SELECT ...` (id 7) returned 'queued', not 'done', within 2s; cleanup: DELETE /api/tasks/7 answered 200"
+    )

@@ -1,0 +1,127 @@
+"""Gate 3, extended verification: the sandbox after a cutover is a GO; each fault gives the verdict it deserves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from gate1_support import sandbox_command, variant
+from gate3_support import GATE3, after_cutover
+
+from golive.sandbox import constants as c
+
+BLUE = f"http://{c.HOST}:{c.BLUE_PORT}"
+DATABASE = f"{c.HOST}:{c.PRIMARY_PORT}/{c.DATABASE}"
+
+
+@pytest.fixture
+def reports(sandbox: Path, tmp_path: Path) -> Path:
+    """The healthy sandbox's Gate 1 baseline, then a cutover to blue 100."""
+    return after_cutover(sandbox, tmp_path)
+
+
+def test_healthy_sandbox_after_cutover_is_go(sandbox, reports, run_gate):
+    """Must show: after the weights move to blue 100, `pytest -m "extended or data_integrity"` exits 0."""
+    run = run_gate(sandbox, GATE3, reports=reports)
+    assert run.code == 0, run.record["reasons"]
+    assert {check["id"].split("::")[0] for check in run.record["checks"]} == {
+        "validations/test_data_integrity.py", "validations/test_post_deployment.py",
+        "validations/test_post_deployment_services.py", "validations/test_blue_environment.py",
+        "validations/test_database.py", "validations/test_pre_cutover.py",
+    }  # fmt: skip
+    skipped = {k["id"].rsplit("::", 1)[-1]: k["message"] for k in run.record["checks"] if k["outcome"] == "skipped"}
+    # What the sandbox lacks is said as such: no pg_stat_statements, no maxmemory, no Redis replica.
+    assert skipped == {
+        "test_no_slow_queries": f"not configured: pg_stat_statements extension not installed in {DATABASE}",
+        "test_redis_memory_below_limit": "not configured: maxmemory on Redis 127.0.0.1:6379/0 (0: no limit)",
+        "test_redis_replicas_linked": "not configured: replicas of Redis 127.0.0.1:6379/0 (the server reports none)",
+    }
+    assert all(outcome in ("passed", "skipped") for outcome in run.outcomes().values())
+
+
+def test_traffic_still_on_green_is_no_go(sandbox, run_gate, tmp_path):
+    """Weights wrong: the "cutover" left green 100, so the weights and the sampled front door both fail."""
+    run = run_gate(sandbox, "extended", "-k", "traffic or front_door")
+    assert run.code == 2
+    weights = run.check("test_load_balancer_sends_all_traffic_to_candidate")
+    front = run.check("test_front_door_answers_from_candidate")
+    assert weights["severity"] == front["severity"] == "critical"
+    assert weights["component"] == front["component"] == "load_balancer"
+    assert weights["message"].endswith("weights blue 0 (0%), green 100 (100%); expected blue 100%")
+    assert front["message"] == (
+        f"http://{c.HOST}:{c.HAPROXY_PORT}/health: 0% of 100 answers came from 2.1.0 (2.0.5: 100); expected at "
+        "least 85% (all traffic on blue, less thresholds.traffic_tolerance)"
+    )
+
+
+def test_flooded_queue_is_no_go(sandbox, reports, run_gate):
+    sandbox_command("helper", "fill-queue")  # 1500 messages; the worker is stopped so they stay
+    run = run_gate(sandbox, "extended", "-k", "queue", reports=reports)
+    assert run.code == 2
+    where = f"RabbitMQ {c.HOST}:{c.AMQP_PORT}/{c.VHOST}"
+    assert run.check("test_queue_depths_within_limits")["message"] == (
+        f"{where}: agent.tasks holds 1500 message(s), allowed 1000"
+    )
+    assert run.check("test_queues_have_consumers")["message"] == (
+        f"rabbitmq {c.HOST}:{c.AMQP_PORT}/{c.VHOST}: agent.tasks has 0 consumer(s), expected at least 1 "
+        "(rabbitmq.queues.<name>.min_consumers)"
+    )
+
+
+def test_rabbitmq_memory_alarm_is_no_go(sandbox, reports, run_gate):
+    sandbox_command("helper", "memory-alarm")
+    run = run_gate(sandbox, "extended", "-k", "rabbitmq", reports=reports)
+    assert run.code == 2
+    assert run.outcomes() == {
+        "test_rabbitmq_management_answers": "passed", "test_rabbitmq_has_no_resource_alarm": "failed"
+    }  # fmt: skip
+    assert run.check("test_rabbitmq_has_no_resource_alarm")["message"].startswith(
+        f"RabbitMQ at http://{c.HOST}:{c.RABBITMQ_MANAGEMENT_PORT} reports a resource alarm"
+    )
+
+
+def test_redis_at_maxmemory_is_review(sandbox, reports, run_gate):
+    sandbox_command("helper", "redis-maxmemory")  # used memory about 95% of the limit
+    run = run_gate(sandbox, "extended", "-k", "redis", reports=reports)
+    assert run.code == 1
+    assert run.outcomes()["test_redis_memory_below_limit"] == "failed"
+    message = run.check("test_redis_memory_below_limit")["message"]
+    assert message.startswith("Redis 127.0.0.1:6379/0 uses ") and "(policy noeviction)" in message
+    assert message.endswith("allowed below 90% (thresholds.redis_memory_ratio)")
+
+
+def _log_errors(count: int) -> None:
+    """Make blue log ``count`` ERROR lines: answer 500 to that many requests, then stop failing."""
+    sandbox_command("fault", "blue", "--error-rate", "1.0")
+    try:
+        with httpx.Client(base_url=BLUE, timeout=5) as client:
+            for _ in range(count):
+                assert client.get("/api/status").status_code == 500
+    finally:
+        sandbox_command("fault", "blue", "--clear")
+
+
+def test_a_few_log_errors_are_review_and_many_are_no_go(sandbox, reports, run_gate):
+    _log_errors(2)  # HAProxy's health checks of blue may add one or two while the fault is on
+    few = run_gate(sandbox, "extended", "-k", "log", reports=reports)
+    assert few.code == 1
+    assert few.outcomes() == {
+        "test_no_errors_in_recent_log": "failed", "test_recent_log_errors_below_critical_level": "passed"
+    }  # fmt: skip
+    _log_errors(10)
+    many = run_gate(sandbox, "extended", "-k", "log", reports=reports)
+    assert many.code == 2
+    message = many.check("test_recent_log_errors_below_critical_level")["message"]
+    assert "/logs/blue.log: " in message and "a NO-GO from 10 (thresholds.log_error_lines_critical)" in message
+    assert "ERROR golive.sandbox.app: injected fault: 500 on GET /api/status" in message
+
+
+def test_integration_not_answering_is_review(sandbox, reports, run_gate, tmp_path, closed_port):
+    integrations = [{"name": "payments", "url": f"http://{c.HOST}:{closed_port}/v1/ping", "expect": [200]}]
+    config = variant(sandbox, tmp_path / "v.yaml", {"http.integrations": integrations})
+    run = run_gate(config, "extended", "-k", "integrations", reports=reports)
+    assert run.code == 1
+    message = run.check("test_external_integrations_answer")["message"]
+    assert message.startswith(f"payments (http://{c.HOST}:{closed_port}/v1/ping): cannot connect")
+    assert message.endswith("(expected 200)")
