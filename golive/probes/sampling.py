@@ -1,9 +1,11 @@
 """Active latency sampling: N requests at concurrency C against a few paths, bounded in time.
 
-One keep-alive httpx client shared by C worker threads; each worker first sends one unmeasured warm-up request
-(a connection's first request measures connection set-up, not the service). Each request is bounded by the
-client's timeout and no request starts after ``max_duration_s``, so a sample takes at most ``max_duration_s``
-plus two timeouts (the warm-up and the last request).
+C worker threads, each with its own keep-alive ``http.client`` connection (the standard library's, not httpx:
+at a few milliseconds per request, a shared httpx client's own overhead under the GIL showed up as 2-3x the
+p95 that ``hey`` measured on the same endpoint; see benchmarks/p95_vs_hey.py). Each worker first sends one
+unmeasured warm-up request (a connection's first request measures connection set-up, not the service). Every
+socket operation is bounded by ``timeout_s`` and no request starts after ``max_duration_s``, so a sample takes
+at most ``max_duration_s`` plus two timeouts (the warm-up and the last request).
 An error is a transport failure (refused, reset, timed out) or an HTTP 5xx answer; 4xx answers are the
 service working as designed (401 on an endpoint that needs credentials) and count as successes.
 """
@@ -12,17 +14,19 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import http.client
 import math
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 from golive.masking import mask_url
-from golive.probes import http
-from golive.probes.errors import ProbeError
 
 _SERVER_ERROR = 500
 
@@ -70,6 +74,64 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
     return sorted_values[rank - 1]
 
 
+class _Connection:
+    """One worker's keep-alive connection; reopened when the server closed it between two requests."""
+
+    def __init__(self, base: SplitResult, timeout_s: float, verify_tls: bool) -> None:
+        self.base = base
+        self.timeout_s = timeout_s
+        self.verify_tls = verify_tls
+        self.prefix = base.path.rstrip("/")
+        self.connection: http.client.HTTPConnection | None = None
+
+    def _open(self) -> http.client.HTTPConnection:
+        host, port = self.base.hostname or "localhost", self.base.port
+        if self.base.scheme == "https":
+            context = ssl.create_default_context()
+            if not self.verify_tls:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            return http.client.HTTPSConnection(host, port, timeout=self.timeout_s, context=context)
+        return http.client.HTTPConnection(host, port, timeout=self.timeout_s)
+
+    def status(self, method: str, path: str) -> int:
+        """Send one request, read the whole answer (so the connection can be reused), return its status."""
+        reused = self.connection is not None
+        if self.connection is None:
+            self.connection = self._open()
+        try:
+            self.connection.request(method, self.prefix + path, headers={"User-Agent": "golive-sampler"})
+            response = self.connection.getresponse()
+            response.read()
+            if response.will_close:
+                self.close()
+            return response.status
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            self.close()
+            if not reused:
+                raise
+            # The server closed an idle keep-alive connection: that is not the service failing. Once more, fresh.
+            return self.status(method, path)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(OSError):
+                self.connection.close()
+            self.connection = None
+
+
+def _describe(error: BaseException, timeout_s: float) -> str:
+    if isinstance(error, socket.timeout | TimeoutError):
+        return f"no answer within {timeout_s:g}s"
+    if isinstance(error, ConnectionRefusedError | socket.gaierror):
+        return f"cannot connect ({error.strerror or type(error).__name__})"
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
 def sample(
     base_url: str,
     paths: Sequence[str],
@@ -83,9 +145,10 @@ def sample(
     """Send ``requests`` requests round-robin over ``paths`` with ``concurrency`` threads; measure each."""
     if not paths:
         raise ValueError("sampling needs at least one path")
+    base = urlsplit(base_url)
+    if base.scheme not in ("http", "https") or not base.hostname:
+        raise ValueError(f"not an http(s) URL: {mask_url(base_url)}")
     workers = max(1, min(concurrency, requests))
-    # One connection per worker, each kept alive for the whole run.
-    client = http.make_client(base_url, timeout_s, verify_tls, max_connections=workers, max_keepalive=workers)
     lock = threading.Lock()
     next_index = 0
     latencies_ms: list[float] = []
@@ -98,36 +161,41 @@ def sample(
 
     def worker() -> None:
         nonlocal next_index, completed
-        # One unmeasured request per worker opens its connection and warms the client's code paths: at 100
-        # requests and concurrency 10, ten cold first requests would otherwise be the slowest 10 % (the p95).
-        with contextlib.suppress(ProbeError):
-            http.request(client, method, paths[0])
-        # Measure only once every worker is warm: a cold request in flight slows the measured ones beside it.
-        with contextlib.suppress(threading.BrokenBarrierError):
-            warm.wait(timeout=max(0.0, deadline - time.monotonic()))
-        while True:
-            with lock:
-                if next_index >= requests or time.monotonic() >= deadline:
-                    return
-                index = next_index
-                next_index += 1
-            path = paths[index % len(paths)]
-            began = time.perf_counter()
-            problem: str | None = None
-            try:
-                response = http.request(client, method, path)
-                elapsed_ms = (time.perf_counter() - began) * 1000
-                if response.status_code >= _SERVER_ERROR:
-                    problem = f"{method} {path}: HTTP {response.status_code}"
-            except ProbeError as exc:
-                elapsed_ms = None
-                problem = f"{method} {path}: {exc.detail}"
-            with lock:
-                completed += 1
-                if elapsed_ms is not None:
-                    latencies_ms.append(elapsed_ms)
-                if problem is not None:
-                    errors.append(problem)
+        connection = _Connection(base, timeout_s, verify_tls)
+        try:
+            # One unmeasured request per worker opens its connection and warms the code paths: at 100 requests
+            # and concurrency 10, ten cold first requests would otherwise be the slowest 10 % (the p95).
+            with contextlib.suppress(Exception):
+                connection.status(method, paths[0])
+            # Measure only once every worker is warm: a cold request in flight slows the measured ones beside it.
+            with contextlib.suppress(threading.BrokenBarrierError):
+                warm.wait(timeout=max(0.0, deadline - time.monotonic()))
+            while True:
+                with lock:
+                    if next_index >= requests or time.monotonic() >= deadline:
+                        return
+                    index = next_index
+                    next_index += 1
+                path = paths[index % len(paths)]
+                began = time.perf_counter()
+                problem: str | None = None
+                elapsed_ms: float | None
+                try:
+                    status = connection.status(method, path)
+                    elapsed_ms = (time.perf_counter() - began) * 1000
+                    if status >= _SERVER_ERROR:
+                        problem = f"{method} {path}: HTTP {status}"
+                except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
+                    elapsed_ms = None
+                    problem = f"{method} {path}: {_describe(exc, timeout_s)}"
+                with lock:
+                    completed += 1
+                    if elapsed_ms is not None:
+                        latencies_ms.append(elapsed_ms)
+                    if problem is not None:
+                        errors.append(problem)
+        finally:
+            connection.close()
 
     # A garbage collection pass stops every worker thread mid-request (tens of ms in a process as large as a
     # pytest session): collect first, then keep the collector out of the measured seconds.
@@ -141,7 +209,6 @@ def sample(
     finally:
         if collecting:
             gc.enable()
-        client.close()
     latencies_ms.sort()
     return Sample(
         url=mask_url(base_url),
@@ -155,7 +222,7 @@ def sample(
         p95_ms=_rounded(percentile(latencies_ms, 0.95)),
         p99_ms=_rounded(percentile(latencies_ms, 0.99)),
         # A few distinct examples are enough to say what went wrong.
-        error_examples=tuple(dict.fromkeys(errors))[:3],
+        error_examples=tuple(mask_url(e) for e in dict.fromkeys(errors))[:3],
     )
 
 
