@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from golive import metrics
 from golive.config import EnvironmentView, Settings
-from golive.probes import sampling
 from golive.probes.errors import ProbeError
 
 FORMAT_VERSION = 1
@@ -31,16 +31,8 @@ def path_for(reports_dir: Path, release: str) -> Path:
 def capture(settings: Settings, live: EnvironmentView) -> dict[str, Any]:
     """Measure the live environment now. Row counts and queue depths are left out (None) when their
     section is not configured; a configured component that cannot be measured raises ProbeError."""
-    policy = live.http.sampling
-    sample = sampling.sample(
-        live.url,
-        policy.paths,
-        requests=policy.requests,
-        concurrency=policy.concurrency,
-        max_duration_s=policy.max_duration_s,
-        timeout_s=live.http.timeout_s,
-        verify_tls=live.http.verify_tls,
-    )
+    # The same sampling as Gate 2 uses for the candidate, so the comparison is like for like.
+    sample = metrics.sample(live).sample
     return {
         "format": FORMAT_VERSION,
         "release": settings.release.version,

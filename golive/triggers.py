@@ -102,6 +102,9 @@ def rules_from(config: RollbackTriggers) -> list[Rule]:
     return rules
 
 
+_JITTER_S = 0.05
+
+
 class Evaluator:
     """Feeds readings to every rule; a rule fires once its condition has held for its whole window."""
 
@@ -121,6 +124,7 @@ class Evaluator:
             if since is None:
                 since = self._since[rule.name] = reading.at
             self._window[rule.name].append(reading)
-            if reading.at - since >= rule.window_s:
+            # A few milliseconds of scheduling jitter must not cost a whole interval.
+            if reading.at - since >= rule.window_s - _JITTER_S:
                 firings.append(Firing(rule, since, reading.at, tuple(self._window[rule.name])))
         return firings

@@ -71,3 +71,11 @@ def test_firing_message_names_the_trigger_and_the_readings():
     message = firings[0].message()
     assert message.startswith("rollback trigger error_rate: error ratio above 0.1 for 5.0 s (window 5 s)")
     assert "error ratio 0.42" in message
+
+
+def test_scheduling_jitter_does_not_cost_an_interval():
+    evaluator = Evaluator(rules_from(CONFIG))
+    fired = []
+    for at in (10.003, 11.001, 12.002, 13.0, 14.004, 15.001):  # 15.001 - 10.003 = 4.998 s
+        fired += evaluator.observe(Reading(at=at, **{**HEALTHY, "error_ratio": 0.5}))
+    assert [f.rule.name for f in fired] == ["error_rate"]
