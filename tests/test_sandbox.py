@@ -11,7 +11,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ import psycopg
 import pytest
 import redis
 import yaml
+from gate1_support import wait_for
 
 from golive.sandbox import constants as c
 from golive.sandbox import manager as sandbox_manager
@@ -36,18 +37,6 @@ pytestmark = pytest.mark.xdist_group("golive-sandbox")
 TIMEOUT = httpx.Timeout(5.0)
 BLUE = f"http://{c.HOST}:{c.BLUE_PORT}"
 GREEN = f"http://{c.HOST}:{c.GREEN_PORT}"
-
-
-def wait_for(what: str, condition: Callable[[], Any], timeout_s: float = 15.0) -> Any:
-    """Poll until ``condition()`` is truthy; fail naming ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if last:
-            return last
-        time.sleep(0.1)
-    pytest.fail(f"{what}: not within {timeout_s} s (last seen {last!r})")
 
 
 def queue_counts(queue: str) -> tuple[int, int]:
