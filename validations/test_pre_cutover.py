@@ -67,8 +67,9 @@ def test_error_ratio_sampled(target_sample, golive_settings):
 
 
 @pytest.mark.critical
-def test_p95_sampled(target_sample, golive_settings):
+def test_p95_sampled(target, target_sample, golive_settings, latency_picture):
     """p95 latency within thresholds.p95_ms, by active sampling of the candidate."""
+    latency_picture(f"{target.name} (candidate)", {**target_sample.sample.to_json(), "source": "sampled"})
     _assert_at_most(target_sample.p95_ms, golive_settings.document.thresholds.p95_ms, "thresholds.p95_ms")
 
 
@@ -100,9 +101,11 @@ def _baseline_sample(request, gate1_baseline, target_sample):
 
 
 @pytest.mark.critical
-def test_p95_within_baseline(request, gate1_baseline, target, target_sample, golive_settings):
+def test_p95_within_baseline(request, gate1_baseline, target, target_sample, golive_settings, latency_picture):
     """Candidate's p95 not worse than the live baseline's by more than thresholds.p95_ratio_to_baseline."""
     base, where = _baseline_sample(request, gate1_baseline, target_sample)
+    label = f"{gate1_baseline.data.get('environment')} (Gate 1 baseline)"
+    latency_picture(label, {**base, "source": "sampled at Gate 1"})
     base_p95 = base.get("p95_ms")
     assert base_p95, f"the {where} has no p95 (none of its requests was answered); run Gate 1 again"
     allowed = golive_settings.document.thresholds.p95_ratio_to_baseline
