@@ -167,6 +167,8 @@ def prometheus_window_clean(config: Path) -> bool:
     assert section is not None
     with Prometheus(section.url, 3) as prom:
         try:
+            # Answers given just now may not be scraped yet: judge the window only once they are in it.
+            metrics.wait_for_scrape(prom, "orchestrator-blue", time.time())
             ratio = metrics.prometheus_error_ratio(prom, section, "orchestrator-blue").value
             p95 = metrics.prometheus_p95(prom, section, "orchestrator-blue").value
         except ProbeError:

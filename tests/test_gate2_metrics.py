@@ -160,3 +160,15 @@ def test_a_failed_transaction_names_the_step_and_the_cleanup():
         "synthetic transaction through http://app (golive-synthetic-x): step 'consumed' did not happen: "
         "`SELECT ...` (id 7) returned 'queued', not 'done', within 2s; cleanup: DELETE /api/tasks/7 answered 200"
     )
+
+
+def test_a_few_milliseconds_are_noise_whatever_the_ratio():
+    from golive.metrics import SAMPLED, Measurement, P95Comparison
+
+    def candidate(ms: float) -> Measurement:
+        return Measurement("p95", ms, "ms", SAMPLED, "test")
+
+    assert P95Comparison(candidate(8.4), 5.2, 1.25, margin_ms=5.0).ok  # 1.6x, but 3.2 ms
+    assert not P95Comparison(candidate(8.4), 5.2, 1.25, margin_ms=0.0).ok
+    assert not P95Comparison(candidate(400.0), 60.0, 1.25, margin_ms=5.0).ok  # a real degradation still fails
+    assert not P95Comparison(candidate(12.0), 5.0, 1.25, margin_ms=5.0).ok  # 7 ms over: beyond the margin

@@ -32,6 +32,21 @@ def sandbox_main(*argv: str) -> int:
     return sandbox_cli(list(argv))
 
 
+def test_demo_runs_twice(settled, tmp_path):
+    sandbox, _reports = settled
+    environ = {k: v for k, v in os.environ.items() if k not in {"PYTEST_ADDOPTS", "GOLIVE_CONFIG"}}
+    for _ in range(2):
+        completed = subprocess.run(
+            [sys.executable, "-m", "golive", "demo", "--config-out", str(sandbox)],
+            cwd=REPO, capture_output=True, text=True, timeout=300, env=environ,
+        )
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        assert "Gate 1: GO (exit 0)" in completed.stdout
+        assert "Gate 2: GO (exit 0)" in completed.stdout
+
+
+
+
 def test_healthy_sandbox_is_go_for_gate_2(settled, run_gate):
     config, reports = settled
     result = run_gate(config, "immediate", "-n", "2", reports=reports)
@@ -62,21 +77,6 @@ def test_blue_answering_errors_is_no_go(sandbox, run_gate):
     result = run_gate(sandbox, "immediate", "validations/test_application_health.py")
     assert result.code == 2
     assert "test_health_endpoint_reports_ok" in failing(result.record)
-
-
-def test_demo_runs_twice(settled, tmp_path):
-    sandbox, _reports = settled
-    environ = {k: v for k, v in os.environ.items() if k not in {"PYTEST_ADDOPTS", "GOLIVE_CONFIG"}}
-    for _ in range(2):
-        completed = subprocess.run(
-            [sys.executable, "-m", "golive", "demo", "--config-out", str(sandbox)],
-            cwd=REPO, capture_output=True, text=True, timeout=300, env=environ,
-        )
-        assert completed.returncode == 0, completed.stdout + completed.stderr
-        assert "Gate 1: GO (exit 0)" in completed.stdout
-        assert "Gate 2: GO (exit 0)" in completed.stdout
-
-
 
 
 def test_gate_1_on_the_sandbox_is_no_go_until_the_human_items_are_signed(sandbox, tmp_path, run_gate):

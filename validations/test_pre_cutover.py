@@ -110,12 +110,14 @@ def test_p95_within_baseline(request, gate1_baseline, target, target_sample, gol
     assert base_p95, f"the {where} has no p95 (none of its requests was answered); run Gate 1 again"
     allowed = golive_settings.document.thresholds.p95_ratio_to_baseline
     live = golive_settings.environment_by_role("live")
-    compared = metrics.compare_p95(target.view, target_sample, base_p95, allowed, live)
+    margin = golive_settings.document.thresholds.p95_margin_ms
+    compared = metrics.compare_p95(target.view, target_sample, base_p95, allowed, live, margin)
     assert compared.ratio is not None, f"{compared.candidate.describe()}; the {where} has p95 {base_p95:.1f} ms"
     now = f" and {compared.live_now.describe()} of {live.name} now" if compared.live_now and live else ""
     assert compared.ok, (
         f"{compared.candidate.describe()} is {compared.ratio:.2f}x the larger of the p95 "
-        f"{base_p95:.1f} ms of the {where}{now}; allowed {allowed:g}x (thresholds.p95_ratio_to_baseline)"
+        f"{base_p95:.1f} ms of the {where}{now}; allowed {allowed:g}x (thresholds.p95_ratio_to_baseline) or "
+        f"{margin:g} ms more (thresholds.p95_margin_ms)"
     )
 
 
