@@ -204,26 +204,26 @@ def _attestations(facts: ReportFacts) -> str:
     mine = [a for a in facts.attestations if a.release == facts.release]
     if not mine:
         return '<section id="golive-attestations"><h2>Attestations</h2><p>none for this release</p></section>'
-    rows = "".join(
-        f"<tr><td>{_e(facts, a.item)}</td><td>{_e(facts, a.by)}</td><td>{_e(facts, a.role)}</td>"
-        f"<td>{_e(facts, a.at)}</td><td>{_e(facts, a.note)}</td></tr>"
-        for a in sorted(mine, key=lambda a: a.at)
-    )
-    return (f'<section id="golive-attestations"><h2>Attestations</h2><table><tr><th>item</th><th>who</th>'
-            f"<th>role</th><th>when (UTC)</th><th>note</th></tr>{rows}</table></section>")
+    rows = [[a.item, a.by, a.role, a.at, a.note] for a in sorted(mine, key=lambda a: a.at)]
+    return _table_section(facts, "golive-attestations", "Attestations", ["item", "who", "role", "when (UTC)", "note"],
+                          rows)
 
 
 def _waivers(facts: ReportFacts) -> str:
     if not facts.waivers:
         return ""
-    rows = "".join(
-        f"<tr><td><code>{_e(facts, w.check)}</code></td><td>{_e(facts, w.reason)}</td>"
-        f"<td>{_e(facts, w.approved_by)}</td><td>{_e(facts, w.expires)}</td>"
-        f"<td>{'in force' if w.expires >= facts.today else '<b>expired: no effect</b>'}</td></tr>"
-        for w in facts.waivers
-    )
-    return (f'<section id="golive-waivers"><h2>Waivers</h2><table><tr><th>check</th><th>reason</th>'
-            f"<th>approved by</th><th>expires</th><th>status</th></tr>{rows}</table></section>")
+    rows = [[w.check, w.reason, w.approved_by, w.expires, "in force" if w.expires >= facts.today else
+             "expired: no effect"] for w in facts.waivers]
+    return _table_section(facts, "golive-waivers", "Waivers", ["check", "reason", "approved by", "expires", "status"],
+                          rows)
+
+
+def _table_section(facts: ReportFacts, section_id: str, title: str, headers: Sequence[str],
+                   rows: Sequence[Sequence[object]]) -> str:
+    """A titled table; every cell escaped and masked."""
+    head = "".join(f"<th>{html.escape(header)}</th>" for header in headers)
+    body = "".join("<tr>" + "".join(f"<td>{_e(facts, cell)}</td>" for cell in row) + "</tr>" for row in rows)
+    return f'<section id="{section_id}"><h2>{html.escape(title)}</h2><table><tr>{head}</tr>{body}</table></section>'
 
 
 def _skipped(facts: ReportFacts) -> str:
@@ -240,14 +240,8 @@ def _skipped(facts: ReportFacts) -> str:
 def _timeline(facts: ReportFacts) -> str:
     if not facts.timeline:
         return ""
-    rows = "".join(
-        f"<tr><td>{_e(facts, entry.event.at)}</td><td>{_e(facts, entry.elapsed.strip())}</td>"
-        f"<td>{_e(facts, entry.event.kind)}</td><td>{_e(facts, entry.event.message)}</td>"
-        f"<td>{_e(facts, entry.event.source)}</td></tr>"
-        for entry in facts.timeline
-    )
-    return (f'<section id="golive-timeline"><h2>Deployment timeline</h2><table><tr><th>UTC</th><th>T</th>'
-            f"<th>kind</th><th>what</th><th>by</th></tr>{rows}</table></section>")
+    rows = [[e.event.at, e.elapsed.strip(), e.event.kind, e.event.message, e.event.source] for e in facts.timeline]
+    return _table_section(facts, "golive-timeline", "Deployment timeline", ["UTC", "T", "kind", "what", "by"], rows)
 
 
 def _sign_off(facts: ReportFacts) -> str:
