@@ -162,7 +162,7 @@ class Thresholds(Section):
     waiver_notice_days: Annotated[int, Field(ge=0)] = 7  # waivers expiring this soon are flagged
     # Gates 2 and 3
     p95_ratio_to_baseline: Annotated[float, Field(ge=1)] = 1.25  # candidate p95 / live baseline p95
-    p95_margin_ms: Annotated[float, Field(ge=0)] = 5.0  # differences below this are noise, whatever the ratio
+    p95_margin_ms: Annotated[float, Field(ge=0)] = 25.0  # differences below this are noise, whatever the ratio
     error_rate_margin: Ratio = 0.001  # candidate error ratio may exceed the baseline's by this much
     log_error_lines_critical: Annotated[int, Field(ge=1)] = 10  # Gate 3: this many error lines block
     redis_memory_ratio: Ratio = 0.9  # used_memory / maxmemory
