@@ -275,8 +275,10 @@ def test_a_posted_task_gets_a_worker_result(sandbox: Path, client: httpx.Client)
             return conn.execute("SELECT worker FROM task_results WHERE task_id = %s", (task_id,)).fetchone()
 
     wait_for(f"result row for task {task_id}", result, 10)
+    # The worker commits the row first and caches the result after: wait for the key too.
     cache = redis.Redis.from_url(c.REDIS_URL, socket_timeout=3)
-    assert json.loads(cache.get(f"{c.REDIS_PREFIX}result:{task_id}") or b"{}")["task_id"] == task_id
+    cached = wait_for(f"cached result of task {task_id}", lambda: cache.get(f"{c.REDIS_PREFIX}result:{task_id}"), 10)
+    assert json.loads(cached)["task_id"] == task_id
     # Green (2.0.5) does not know the priority column and still works on the migrated schema.
     assert client.post(f"{GREEN}/api/tasks", json={"agent": "planner"}).status_code == 202
 
