@@ -116,6 +116,17 @@ def test_haproxy_servers_with_checks_pass(sandbox, run_gate, tmp_path):
     assert run.code == 0, run.record["checks"]
 
 
+def test_haproxy_server_without_health_check_fails(sandbox, run_gate, tmp_path):
+    sandbox_command("helper", "haproxy-health", "blue")
+    config = variant(sandbox, tmp_path / "h.yaml", {"load_balancer": _haproxy_section()})
+    run = run_gate(config, "pre", FILE, "-k", "test_load_balancer_health_checks_configured")
+    assert run.code == 1
+    socket = _haproxy_section()["admin_socket"]
+    assert run.check("test_load_balancer_health_checks_configured")["message"] == (
+        f"load balancer {socket}: blue: be/blue has no health check"
+    )
+
+
 def test_dns_ttl_above_the_limit_fails(sandbox, run_gate):
     sandbox_command("helper", "dns-ttl", "--ttl", "300")
     run = run_gate(sandbox, "pre", FILE, "-k", "test_dns_ttl_low_for_switchover")

@@ -253,24 +253,35 @@ def _pika_parameters(url: str) -> pika.URLParameters:
 
 # A fresh AMQP connection per /health costs a handshake; HAProxy, Prometheus-driven checks and golive's own
 # checks ask several times a second, and on a loaded machine the handshake alone can pass the probe's bound.
-# A success is trusted for a moment (a failure never is), as production health endpoints commonly do.
+# A success is trusted for a moment (a failure never is), as production health endpoints commonly do, and one
+# request at a time does the handshake: the others waiting meanwhile take its answer instead of each opening a
+# connection of their own (a burst of concurrent requests used to set the p95 with a burst of handshakes).
 _RABBITMQ_OK_FOR_S = 2.0
 _rabbitmq_ok_until = 0.0
+_rabbitmq_failure: tuple[float, Exception] | None = None  # when the last probe failed, and how
 _rabbitmq_lock = threading.Lock()
 
 
 def _rabbitmq_probe(url: str) -> None:
-    global _rabbitmq_ok_until
+    global _rabbitmq_ok_until, _rabbitmq_failure
+    asked = time.monotonic()
+    if asked < _rabbitmq_ok_until:
+        return
     with _rabbitmq_lock:
         if time.monotonic() < _rabbitmq_ok_until:
-            return
-    connection = pika.BlockingConnection(_pika_parameters(url))
-    try:
-        connection.channel().queue_declare(c.TASK_QUEUE, passive=True)
-    finally:
-        if connection.is_open:
-            connection.close()
-    with _rabbitmq_lock:
+            return  # a probe that finished while this request waited succeeded
+        if _rabbitmq_failure is not None and _rabbitmq_failure[0] >= asked:
+            raise _rabbitmq_failure[1]  # one that failed after this request asked: the same answer
+        try:
+            connection = pika.BlockingConnection(_pika_parameters(url))
+            try:
+                connection.channel().queue_declare(c.TASK_QUEUE, passive=True)
+            finally:
+                if connection.is_open:
+                    connection.close()
+        except Exception as exc:
+            _rabbitmq_failure = (time.monotonic(), exc)
+            raise
         _rabbitmq_ok_until = time.monotonic() + _RABBITMQ_OK_FOR_S
 
 

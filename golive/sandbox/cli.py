@@ -44,6 +44,8 @@ helpers (each undone by its --clear, and all of them by `up`):
                                set the moto ALB listener's forward weights; --clear sets blue 0, green 100
   haproxy-weights --blue N --green N
                                set HAProxy's runtime weights (be/blue, be/green); --clear sets 0 and 100
+  haproxy-health ENV           turn off HAProxy's health checks of be/ENV (as if it had no `check`); --clear
+                               turns them on
   cutover --blue N             a cutover step: blue N, green 100-N on both the ALB and HAProxy (so what the
                                configuration reads and where traffic goes agree); --clear sets blue 0, green 100
   alarm-state NAME [--state S] set a CloudWatch alarm (orchestrator-5xx, orchestrator-p95) to S (default ALARM);
@@ -125,6 +127,9 @@ def _parser() -> argparse.ArgumentParser:
         weights.add_argument("--blue", type=int)
         weights.add_argument("--green", type=int)
         weights.add_argument("--clear", action="store_true")
+    health = names.add_parser("haproxy-health", help="turn off HAProxy's health checks of one server")
+    health.add_argument("env", choices=("blue", "green"), metavar="ENV")
+    health.add_argument("--clear", action="store_true")
     cutover = names.add_parser("cutover", help="move a share of traffic to blue on the ALB and HAProxy together")
     cutover.add_argument("--blue", type=_percent, metavar="N", help="blue's share in percent (green gets the rest)")
     cutover.add_argument("--clear", action="store_true")
@@ -222,6 +227,9 @@ def _helper(manager: Manager, args: argparse.Namespace) -> str:
             else:
                 manager.set_haproxy_weights(blue, green)
             return f"{name.split('-')[0]} weights: blue {blue}, green {green}"
+        if name == "haproxy-health":
+            manager.set_haproxy_health(args.env, clear)
+            return f"HAProxy health checks of be/{args.env} {'on' if clear else 'off'}"
         if name == "cutover":
             if not clear and args.blue is None:
                 raise SandboxError("helper cutover: give --blue N (percent) or --clear")

@@ -421,7 +421,7 @@ class Manager:
         wanted = {f"orchestrator-{env}" for env in ENVIRONMENTS}
         return None if all(health.get(job) == "up" for job in wanted) else f"scrape targets {health}"
 
-    def _haproxy_ready(self) -> str | None:
+    def _haproxy_ready(self, servers: tuple[str, ...] = ("green",)) -> str | None:
         """Answering on its admin socket and frontend, with the live server (green) passing health checks."""
         try:
             stats = _haproxy_command(self.paths.haproxy_socket, "show stat")
@@ -431,9 +431,15 @@ class Manager:
             return f"nothing listens on {c.HOST}:{c.HAPROXY_PORT}"
         header, *rows = stats.lstrip("# ").splitlines()
         status_column = header.split(",").index("status")
-        green = [row.split(",") for row in rows if row.startswith("be,green,")]
-        green_status = green[0][status_column] if green else "missing"
-        return None if green_status == "UP" else f"be/green is {green_status}"
+        for server in servers:
+            found = [row.split(",") for row in rows if row.startswith(f"be,{server},")]
+            status = found[0][status_column] if found else "missing"
+            if status != "UP":
+                return f"be/{server} is {status}"
+        return None
+
+    def _haproxy_sees_both(self) -> str | None:
+        return self._haproxy_ready(tuple(ENVIRONMENTS))
 
     # --- prerequisites ---------------------------------------------------------------------------------
 
@@ -1254,6 +1260,13 @@ class Manager:
             if answer:
                 raise SandboxError(f"HAProxy refused `set server be/{server} weight {weight}`: {answer}")
 
+    def set_haproxy_health(self, server: str, enabled: bool) -> None:
+        """Turn HAProxy's health checks of be/SERVER off (as if its `check` were missing) or back on."""
+        command = f"{'enable' if enabled else 'disable'} health be/{server}"
+        answer = _haproxy_command(self.paths.haproxy_socket, command).strip()
+        if answer:
+            raise SandboxError(f"HAProxy refused `{command}`: {answer}")
+
     def set_alarm(self, name: str, state_value: str) -> None:
         self._client("cloudwatch").set_alarm_state(
             AlarmName=name, StateValue=state_value, StateReason=f"set by golive sandbox helper ({state_value})"
@@ -1308,13 +1321,23 @@ class Manager:
 
     def fill_queue(self, queue: str, count: int) -> None:
         if queue == c.TASK_QUEUE and self._record_alive("worker"):
-            self._stop_service("worker")
+            self.stop_worker()
         self.state.restore["filled_queues"] = sorted({*self.state.restore.get("filled_queues", []), queue})
         self.state.save(self.paths.state_file)
         body = json.dumps({"filler": True, "payload": {"filler": True}}).encode()
         with _amqp_channel() as channel:
             for _ in range(count):
                 channel.basic_publish(exchange="", routing_key=queue, body=body)
+
+    def stop_worker(self) -> None:
+        """Stop the agent worker and wait (bounded) until the broker has dropped its consumer: until then a new
+        message could still be handed to the dead connection instead of waiting in the queue."""
+        self._stop_service("worker")
+        self._wait("the worker's consumer to leave agent.tasks", self._no_consumer, None, timeout_s=15)
+
+    def _no_consumer(self) -> str | None:
+        _messages, consumers = _queue_counts(c.TASK_QUEUE)
+        return None if consumers == 0 else f"{c.TASK_QUEUE} still has {consumers} consumer(s)"
 
     def poison(self, count: int) -> None:
         body = json.dumps({"poison": True, "payload": {"poison": True}}).encode()
@@ -1410,6 +1433,8 @@ class Manager:
         self.memory_alarm(False)
         self.redis_maxmemory(False)
         self.set_haproxy_weights(0, 100)
+        for env in ENVIRONMENTS:
+            self.set_haproxy_health(env, True)
         self.set_alb_weights(0, 100)
         for name, value in self.alarm_states().items():
             if value != "OK":
@@ -1447,6 +1472,9 @@ class Manager:
             self.ensure_aws()
             self.await_ready(services, [name for name in started if name == "prometheus"])
             self.clear_infrastructure_faults()
+            # An app restarted just now is back in HAProxy's rotation only after two passing checks (~4 s): wait,
+            # so that traffic moved right after `up` never meets a server HAProxy still marks down.
+            self._wait("HAProxy's health checks of blue and green", self._haproxy_sees_both, "haproxy")
             self.start_fresh_app_logs()
             write_golive_config(config_out, self.paths, self.state)
             rows = self._status_rows()
@@ -1530,7 +1558,7 @@ class Manager:
                     processes.wait_gone([record.pid], 5.0)
                 said.append(f"app crashed (pid {record.pid if record else '-'} killed)")
             if stop_worker:
-                self._stop_service("worker")
+                self.stop_worker()
                 said.append("worker stopped")
         self.out(f"{env}: {'; '.join(said) or 'nothing to do (see --help)'}")
         return 0
