@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from gate1_support import sandbox_command, variant
 
 ANSI = re.compile(r"\x1b\[")
+FRAME = re.compile(r"blue: (GO|REVIEW|NO-GO) \(measured")
 
 
 def dashboard(config: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -86,9 +88,28 @@ def test_continuous_refreshes_until_ctrl_c(config):
          "--continuous", "--interval", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environ,
     )
-    time.sleep(6)
-    process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=30)
-    verdicts = re.findall(r"blue: (GO|REVIEW|NO-GO) \(measured", output)
+    assert process.stdout is not None
+    lines: list[str] = []
+    frames = threading.Semaphore(0)
+
+    def read() -> None:
+        for line in process.stdout:
+            lines.append(line)
+            if FRAME.search(line):
+                frames.release()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        # Ctrl-C once two frames are out (however long a busy machine takes to draw them, within a minute).
+        assert frames.acquire(timeout=60) and frames.acquire(timeout=60), "".join(lines)
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    reader.join(timeout=10)
+    output = "".join(lines)
+    verdicts = FRAME.findall(output)
     assert len(verdicts) >= 2, output
     assert process.returncode == {"GO": 0, "REVIEW": 1, "NO-GO": 2}[verdicts[-1]]  # the last frame's verdict

@@ -335,9 +335,14 @@ def test_latency_fault(sandbox: Path, client: httpx.Client) -> None:
         assert time.monotonic() - started >= 0.3
     finally:
         assert run("fault", "blue", "--clear") == 0
-    started = time.monotonic()
-    client.get(f"{BLUE}/api/status")
-    assert time.monotonic() - started < 0.3
+
+    def timed() -> float:
+        started = time.monotonic()
+        client.get(f"{BLUE}/api/status")
+        return time.monotonic() - started
+
+    # The fastest of three (one request can stall on a busy machine; a 300 ms sleep in each cannot hide).
+    assert min(timed() for _ in range(3)) < 0.3
 
 
 def test_crash_fault(sandbox: Path, client: httpx.Client) -> None:
@@ -351,9 +356,10 @@ def test_crash_fault(sandbox: Path, client: httpx.Client) -> None:
 
 def test_stop_worker_fault(sandbox: Path) -> None:
     assert run("fault", "blue", "--stop-worker") == 0
-    assert queue_counts(c.TASK_QUEUE)[1] == 0
+    # The broker drops a consumer when its connection closes: promptly, but not necessarily before `fault` returns.
+    wait_for("the worker's consumer gone", lambda: queue_counts(c.TASK_QUEUE)[1] == 0, 10)
     assert run("fault", "blue", "--clear") == 0
-    assert queue_counts(c.TASK_QUEUE)[1] == 1
+    wait_for("the worker consuming again", lambda: queue_counts(c.TASK_QUEUE)[1] == 1, 10)
 
 
 # --- infrastructure helpers -----------------------------------------------------------------------------

@@ -154,8 +154,7 @@ def sample(
     latencies_ms: list[float] = []
     errors: list[str] = []
     completed = 0
-    started = time.monotonic()
-    deadline = started + max_duration_s
+    started = deadline = 0.0  # set once collection is over, just before the workers start
 
     warm = threading.Barrier(workers)
 
@@ -202,6 +201,8 @@ def sample(
     collecting = gc.isenabled()
     gc.collect()
     gc.disable()
+    started = time.monotonic()
+    deadline = started + max_duration_s
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="golive-sampling") as pool:
             for future in [pool.submit(worker) for _ in range(workers)]:
