@@ -98,6 +98,24 @@ def test_database_unreachable_fires_database_down(sandbox, tmp_path, closed_port
     assert "pw-s3cret" not in output
 
 
+def test_memory_trigger_measures_the_apps_share_of_the_host(sandbox, tmp_path):
+    """No sandbox fault exhausts the host's memory; a limit below what blue's process uses stands in for one, and a
+    generous limit shows the same measurement not firing."""
+    config = triggers(sandbox, tmp_path, memory={"above": 0.95, "for_s": 3})
+    watch = start_watch(config, tmp_path, 5)
+    output, _ = watch.communicate(timeout=60)
+    assert watch.returncode == 0, output
+    shares = [float(m) for m in re.findall(r"memory (\d+)%", output)]
+    assert shares and all(share < 95 for share in shares), output
+
+    config = triggers(sandbox, tmp_path, memory={"above": 0.00001, "for_s": 3})
+    watch = start_watch(config, tmp_path, 30)
+    output, _ = watch.communicate(timeout=60)
+    assert watch.returncode == 2, output
+    assert "rollback trigger memory: memory above" in output
+    assert fired_at(output) <= 3 + 2 * INTERVAL_S + 1.0, output
+
+
 def test_a_blip_shorter_than_the_window_does_not_fire(sandbox, tmp_path):
     config = triggers(sandbox, tmp_path, error_rate={"above": 0.10, "for_s": 8})
     watch = start_watch(config, tmp_path, 16)
