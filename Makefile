@@ -32,8 +32,10 @@ lint: $(STAMP) system
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Bytecode caches on: the tests start a few hundred Python processes (gates, workers, CLIs); compiling golive
+# and rewriting validations/ afresh in each costs about a second per gate run where the caller disabled them.
 unit: $(STAMP) system services
-	PYTEST_ADDOPTS= $(BIN)/python -m pytest tests -p no:cacheprovider -q
+	PYTEST_ADDOPTS= PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest tests -p no:cacheprovider -q
 
 test: lint typecheck unit
 
