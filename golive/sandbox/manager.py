@@ -422,7 +422,8 @@ class Manager:
         return None if all(health.get(job) == "up" for job in wanted) else f"scrape targets {health}"
 
     def _haproxy_ready(self, servers: tuple[str, ...] = ("green",)) -> str | None:
-        """Answering on its admin socket and frontend, with the live server (green) passing health checks."""
+        """Answering on its admin socket and frontend, with ``servers`` (by default the live one, green) passing
+        health checks."""
         try:
             stats = _haproxy_command(self.paths.haproxy_socket, "show stat")
         except OSError as exc:
