@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from golive import attestations, record
+from golive import attestations, facts, record
 from golive import report as gate_report
 from golive.attestations import Attestation
 from golive.config import ConfigError, EnvironmentView, Settings, load_settings, resolve_path
@@ -89,6 +89,7 @@ class GateRun:
     json_path: Path | None = None
     stopped_at_maxfail: bool = False
     latencies: list[dict[str, Any]] = field(default_factory=list)  # pictures for the report, from checks
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)  # node id -> what the check read (golive.facts)
     session: pytest.Session | None = None
 
 
@@ -312,6 +313,19 @@ def check_metadata(item: pytest.Item) -> dict[str, str]:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """While a validation runs, golive.facts.note writes to its user properties (they travel with its reports)."""
+    run = gate_run(item.config)
+    if run is None or not item.path.is_relative_to(run.validations_dir):
+        return (yield)
+    token = facts.bind(item.user_properties)
+    try:
+        return (yield)
+    finally:
+        facts.unbind(token)
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
     run = gate_run(item.config)
@@ -377,6 +391,9 @@ class RunRecorder:
         if report.when == "call":
             run.latencies += [dict(value) for key, value in report.user_properties
                               if key == LATENCY_PROPERTY and isinstance(value, dict)]
+        noted = facts.collect(list(report.user_properties))
+        if noted:
+            run.facts.setdefault(report.nodeid, {}).update(run.masker.deep(noted))
         if report.nodeid not in run.meta or report.when == "call":  # the call may change severity (fail_as_warning)
             run.meta[report.nodeid] = {
                 key: str(getattr(report, f"golive_{key}"))
@@ -437,7 +454,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 could_not_look=outcome is Outcome.ERROR and any(p.could_not_look for p in phases),
                 severity=Severity(meta.get("severity", Severity.CRITICAL.value)),
                 component=meta.get("component", "config"), title=meta.get("title", nodeid.rsplit("::", 1)[-1]),
-                category=meta.get("category", ""),
+                category=meta.get("category", ""), facts=run.facts.get(nodeid, {}),
             )
         )
     run.results, notes = apply_waivers(results, _waiver_rules(run.settings), date.today())

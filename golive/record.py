@@ -86,6 +86,7 @@ def build_record(facts: RunFacts, decision: Decision, results: Sequence[CheckRes
                 "message": result.message,
                 "duration_s": round(result.duration_s, 3),
                 **({"waiver": result.waiver} if result.waiver else {}),
+                **({"facts": result.facts} if result.facts else {}),
             }
             for result in results
         ],

@@ -50,6 +50,7 @@ class CheckResult:
     duration_s: float = 0.0
     waiver: str | None = None
     could_not_look: bool = False
+    facts: dict[str, object] = field(default_factory=dict, compare=False, hash=False)  # what it read (golive.facts)
 
     @property
     def unexplained_skip(self) -> bool:

@@ -357,3 +357,34 @@ def test_phase_checks_run_only_when_their_phase_is_named(pytester, suite, xdist)
     result = run(pytester, "-m", "pre", "--golive-phase", "50", *xdist)
     assert result.ret == 2
     assert any(c["id"].endswith("test_half") for c in latest_record(pytester)["checks"])
+
+
+FACTS = """\
+import pytest
+
+from golive import facts
+
+pytestmark = pytest.mark.pre
+
+@pytest.fixture
+def reading():
+    facts.note("health", {"dialect": "ietf", "endpoint": "http://127.0.0.1:9/health"})
+
+def test_reads(reading):
+    facts.note("prometheus", {"job": "api", "preset": "micrometer"})
+
+def test_reads_nothing():
+    pass
+"""
+
+
+@pytest.mark.parametrize("xdist", XDIST)
+def test_what_a_check_read_is_in_the_record(pytester, suite, xdist):
+    suite("test_facts.py", FACTS)
+    assert run(pytester, "-m", "pre", *xdist).ret == 0
+    checks = {c["id"].rsplit("::", 1)[-1]: c for c in latest_record(pytester)["checks"]}
+    assert checks["test_reads"]["facts"] == {
+        "health": {"dialect": "ietf", "endpoint": "http://127.0.0.1:9/health"},
+        "prometheus": {"job": "api", "preset": "micrometer"},
+    }
+    assert "facts" not in checks["test_reads_nothing"]
