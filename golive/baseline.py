@@ -33,6 +33,7 @@ def capture(settings: Settings, live: EnvironmentView) -> dict[str, Any]:
     section is not configured; a configured component that cannot be measured raises ProbeError."""
     # The same sampling as Gate 2 uses for the candidate, so the comparison is like for like.
     sample = metrics.sample(live).sample
+    metrics.note_sampling(live, sample)
     return {
         "format": FORMAT_VERSION,
         "release": settings.release.version,

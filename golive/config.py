@@ -120,11 +120,14 @@ class Endpoint(Section):
 
 
 class Sampling(Section):
-    """Active latency sampling: N requests at concurrency C against these paths, bounded in time."""
+    """Active latency sampling: N requests at concurrency C against these paths, bounded in time.
+
+    Without ``paths`` golive samples the API (``Http.sampling_paths``), not the health checker.
+    """
 
     requests: Annotated[int, Field(ge=1, le=100_000)] = 100
     concurrency: Annotated[int, Field(ge=1, le=256)] = 10
-    paths: list[UrlPath] = Field(default_factory=lambda: ["/health"])
+    paths: Annotated[list[UrlPath], Field(min_length=1)] | None = None
     max_duration_s: Seconds = 30.0
 
 
@@ -143,6 +146,26 @@ class Http(Section):
     endpoints: list[Endpoint] = Field(default_factory=list)
     sampling: Sampling = Field(default_factory=Sampling)
     integrations: list[Integration] = Field(default_factory=list)
+
+    @property
+    def sampling_paths(self) -> tuple[str, ...]:
+        """The paths active sampling requests (every user of sampling reads this, never ``sampling.paths``)."""
+        return self._sampling_choice()[0]
+
+    @property
+    def sampling_paths_key(self) -> str:
+        """Which key chose ``sampling_paths``: ``http.sampling.paths``, ``http.endpoints`` or ``http.health_path``."""
+        return self._sampling_choice()[1]
+
+    def _sampling_choice(self) -> tuple[tuple[str, ...], str]:
+        # Explicit paths win; else the API: GET endpoints that answer a 2xx when they work (POSTs would write,
+        # an endpoint expecting only 401 measures the rejection); else, with no such endpoint, the health path.
+        if self.sampling.paths is not None:
+            return tuple(self.sampling.paths), "http.sampling.paths"
+        api = [e.path for e in self.endpoints if e.method == "GET" and any(200 <= s < 300 for s in e.expect)]
+        if api:
+            return tuple(dict.fromkeys(api)), "http.endpoints"
+        return (self.health_path,), "http.health_path"
 
 
 class Thresholds(Section):

@@ -191,12 +191,12 @@ class Panels:
     def performance(self) -> list[Row]:
         from golive.probes import sampling
 
-        policy = self.view.http.sampling
-        sample = sampling.sample(self.view.url, policy.paths, requests=SAMPLE_REQUESTS, concurrency=SAMPLE_CONCURRENCY,
+        paths = self.view.http.sampling_paths
+        sample = sampling.sample(self.view.url, paths, requests=SAMPLE_REQUESTS, concurrency=SAMPLE_CONCURRENCY,
                                  max_duration_s=SAMPLE_MAX_S, timeout_s=self.view.http.timeout_s,
                                  verify_tls=self.view.http.verify_tls)
         rows = [
-            Row("error ratio", f"{sample.error_ratio:.4f} (sampled, {sample.completed} requests)",
+            Row("error ratio", f"{sample.error_ratio:.4f} (sampled, {sample.completed} requests to {', '.join(paths)})",
                 FAIL if sample.error_ratio > self.limits.error_rate else OK, critical=True),
             Row("p95", "no answer" if sample.p95_ms is None else f"{sample.p95_ms:.0f} ms (sampled)",
                 FAIL if sample.p95_ms is None or sample.p95_ms > self.limits.p95_ms else OK, critical=True),

@@ -4,8 +4,10 @@ Every figure is a ``Measurement`` that says where it came from (``source``: ``sa
 what exactly was measured (``detail``), so a message can name both:
 ``error ratio 0.2000 (sampled: 20 of 100 requests to http://127.0.0.1:18001/health)``.
 
-- Active sampling (``sample``, ``sampled``): N requests at concurrency C against ``http.sampling.paths``
-  (golive.probes.sampling); an error is a transport failure or a 5xx answer.
+- Active sampling (``sample``, ``sampled``): N requests at concurrency C against the sampling paths
+  (``Http.sampling_paths``: ``http.sampling.paths``, else the API's GET endpoints, else the health path;
+  golive.probes.sampling); an error is a transport failure or a 5xx answer. ``note_sampling`` puts what was
+  sampled in the running check's facts.
 - Prometheus (``wait_for_scrape``, ``prometheus_error_ratio``, ``prometheus_p95``): the configured
   ``prometheus.queries`` with ``{job}`` and ``{window}`` filled in. No data, or NaN (no request in the window:
   0/0), raises ProbeError: a figure that could not be read never passes.
@@ -21,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from golive import facts
 from golive.config import EnvironmentView, QueuePolicy
 from golive.config import Prometheus as PrometheusSection
 from golive.masking import mask_url
@@ -103,7 +106,7 @@ def sample(view: EnvironmentView, base_url: str | None = None) -> Sampled:
     policy = view.http.sampling
     measured = sampling.sample(
         base_url or view.url,
-        policy.paths,
+        view.http.sampling_paths,
         requests=policy.requests,
         concurrency=policy.concurrency,
         max_duration_s=policy.max_duration_s,
@@ -111,6 +114,14 @@ def sample(view: EnvironmentView, base_url: str | None = None) -> Sampled:
         verify_tls=view.http.verify_tls,
     )
     return Sampled(sample=measured, finished_at=time.time())
+
+
+def note_sampling(view: EnvironmentView, sample: sampling.Sample) -> None:
+    """Say in the running check's facts (golive.facts) which paths were sampled, and which key chose them."""
+    facts.note("sampling", {
+        "environment": view.name, "url": sample.url, "paths": list(sample.paths),
+        "chosen_by": view.http.sampling_paths_key, "requests": sample.completed,
+    })  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,8 @@ class Probes:
         """(error ratio, p95 ms, notes) from a small sample of the environment's sampling paths."""
         from golive.probes import sampling
 
-        policy = self.view.http.sampling
         measured = sampling.sample(
-            self.view.url, policy.paths, requests=SAMPLE_REQUESTS, concurrency=SAMPLE_CONCURRENCY,
+            self.view.url, self.view.http.sampling_paths, requests=SAMPLE_REQUESTS, concurrency=SAMPLE_CONCURRENCY,
             max_duration_s=max(0.2, 0.8 * self.interval_s), timeout_s=self.view.http.timeout_s,
             verify_tls=self.view.http.verify_tls,
         )

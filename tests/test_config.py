@@ -149,6 +149,36 @@ def test_per_environment_sections_merge_over_the_shared_ones():
     assert blue.postgres.dsn.endswith("/orchestrator")
 
 
+SAMPLING_CASES = [
+    # (http section, expected sampling paths, the key that chose them)
+    ("{health_path: /healthz}", ("/healthz",), "http.health_path"),
+    ("{endpoints: [{path: /api/agents, expect: [200, 401]}, {path: /login, expect: [401]},"
+     " {path: /api/tasks, method: POST, expect: [201]}, {path: /api/status, method: GET, expect: [204]},"
+     " {path: /api/agents}]}", ("/api/agents", "/api/status"), "http.endpoints"),
+    ("{endpoints: [{path: /login, expect: [401, 403]}], health_path: /livez}", ("/livez",), "http.health_path"),
+    ("{endpoints: [{path: /api/agents}], sampling: {paths: [/health, /x]}}", ("/health", "/x"), "http.sampling.paths"),
+]
+
+
+@pytest.mark.parametrize(("http", "paths", "key"), SAMPLING_CASES)
+def test_sampling_measures_the_api_unless_told_otherwise(http, paths, key):
+    text = GOOD.replace(GOOD.splitlines()[4], f"http: {http}")
+    blue = parse(text).select(None)
+    assert (blue.http.sampling_paths, blue.http.sampling_paths_key) == (paths, key)
+
+
+def test_sampling_paths_follow_the_environment_and_are_never_empty():
+    text = GOOD.replace(
+        'green: {url: "http://127.0.0.1:18002", role: live}',
+        'green: {url: "http://127.0.0.1:18002", role: live, http: {endpoints: [{path: /v1/items}]}}',
+    )
+    settings = parse(text)
+    assert settings.environments["blue"].http.sampling_paths == ("/api/agents",)
+    assert settings.environments["green"].http.sampling_paths == ("/v1/items",)
+    empty = GOOD.replace(GOOD.splitlines()[4], "http: {sampling: {paths: []}}")
+    assert error_of(empty).startswith("golive.yaml: http.sampling.paths: List should have at least 1 item")
+
+
 def test_masker_knows_every_configured_password():
     settings = parse(GOOD, {**ENVIRON, "RABBITMQ_PASSWORD": "mq-pw-9", "API_TOKEN": "tok-123"})
     masked = settings.masker(

@@ -73,7 +73,11 @@ def test_green_answering_errors_fails_its_health_and_baseline(sandbox, run_gate)
     assert f"http at http://{c.HOST}:{c.GREEN_PORT}/health: HTTP 500" in health["message"]
     baseline = run.check("test_live_baseline_captured")
     assert baseline["outcome"] == "failed"
-    assert "error ratio 1.0000 (100 of 100, e.g. GET /health: HTTP 500); allowed 0.001" in baseline["message"]
+    # The API is sampled (the sandbox's GET endpoints), not its health path.
+    assert "error ratio 1.0000 (100 of 100, e.g. GET /api/" in baseline["message"], baseline["message"]
+    assert "GET /health:" not in baseline["message"] and "allowed 0.001" in baseline["message"]
+    sampled = baseline["facts"]["sampling"]
+    assert (sampled["environment"], sampled["chosen_by"]) == ("green", "http.endpoints"), sampled
 
 
 def test_live_on_another_version_fails(sandbox, run_gate, tmp_path):

@@ -172,3 +172,32 @@ def test_a_few_milliseconds_are_noise_whatever_the_ratio():
     assert not P95Comparison(candidate(8.4), 5.2, 1.25, margin_ms=0.0).ok
     assert not P95Comparison(candidate(400.0), 60.0, 1.25, margin_ms=5.0).ok  # a real degradation still fails
     assert not P95Comparison(candidate(12.0), 5.0, 1.25, margin_ms=5.0).ok  # 7 ms over: beyond the margin
+
+
+def test_sampling_requests_the_api_and_says_so_in_the_facts():
+    """By default the GET endpoints of http.endpoints are sampled, not the health path; the check's facts say so."""
+    from pathlib import Path
+
+    from golive import facts
+    from golive.config import parse_settings
+
+    with json_server({"status": "ok"}) as url:
+        text = (
+            'release: {version: "2.1.0"}\n'
+            f"environments: {{blue: {{url: '{url}', role: candidate}}}}\n"
+            "http: {endpoints: [{path: /api/agents, expect: [200, 401]}, {path: /api/tasks, method: POST}],\n"
+            "       sampling: {requests: 20, concurrency: 2}}\n"  # no sampling.paths
+        )
+        view = parse_settings(text, Path("golive.yaml"), "test", {}).select(None)
+        properties: list[tuple[str, object]] = []
+        token = facts.bind(properties)
+        try:
+            sampled = metrics.sample(view)
+            metrics.note_sampling(view, sampled.sample)
+        finally:
+            facts.unbind(token)
+    assert sampled.sample.paths == ("/api/agents",) and sampled.sample.completed == 20
+    assert sampled.p95_ms.detail == f"20 requests to {url}/api/agents, concurrency 2"
+    assert facts.collect(properties)["sampling"] == {
+        "environment": "blue", "url": url, "paths": ["/api/agents"], "chosen_by": "http.endpoints", "requests": 20,
+    }  # fmt: skip

@@ -12,7 +12,9 @@ from golive.sandbox import constants as c
 
 FILE = "validations/test_pre_cutover.py"
 STEP_FILE = "validations/test_pre_cutover_step.py"
-BLUE_HEALTH = f"http://{c.HOST}:{c.BLUE_PORT}/health"
+# The sandbox's configuration sets no http.sampling.paths: its GET endpoints are sampled (the API, not /health).
+API_PATHS = ["/api/agents", "/api/messages", "/api/status", "/api/health"]
+BLUE_API = re.escape(f"http://{c.HOST}:{c.BLUE_PORT} ({', '.join(API_PATHS)})")
 PROMETHEUS = f"http://{c.HOST}:{c.PROMETHEUS_PORT}"
 
 
@@ -59,6 +61,9 @@ def test_healthy_sandbox_is_go(sandbox, run_gate, tmp_path):
         check = run.check(name)
         assert (check["severity"], check["component"]) == ("critical", component), check
     assert run.check("test_p95_sampled")["category"] == "Pre-cutover verification"
+    for name in ("test_error_ratio_sampled", "test_p95_sampled", "test_p95_within_baseline"):
+        sampled = run.check(name)["facts"]["sampling"]
+        assert (sampled["environment"], sampled["paths"], sampled["chosen_by"]) == ("blue", API_PATHS, "http.endpoints")
     assert synthetic_leftovers() == 0
 
 
@@ -72,7 +77,8 @@ def test_error_rate_is_no_go_naming_the_ratio_and_its_source(sandbox, run_gate, 
     sampled = run.check("test_error_ratio_sampled")
     assert sampled["outcome"] == "failed" and sampled["severity"] == "critical"
     match = re.fullmatch(
-        rf"error ratio (0\.\d{{4}}) \(sampled: (\d+) of 100 requests to {BLUE_HEALTH}, e\.g\. GET /health: HTTP 500\)"
+        rf"error ratio (0\.\d{{4}}) \(sampled: (\d+) of 100 requests to {BLUE_API}, e\.g\. GET /api/\w+: HTTP 500"
+        r"(; GET /api/\w+: HTTP 500)*\)"
         r" exceeds 0\.0010 \(thresholds\.error_rate\)",
         sampled["message"],
     )
@@ -101,7 +107,7 @@ def test_latency_is_no_go_naming_p95(sandbox, run_gate, tmp_path):
     assert run.code == 2
     sampled = run.check("test_p95_sampled")["message"]
     match = re.fullmatch(
-        rf"p95 (\d+\.\d) ms \(sampled: 100 requests to {BLUE_HEALTH}, concurrency 10\) exceeds 200 ms"
+        rf"p95 (\d+\.\d) ms \(sampled: 100 requests to {BLUE_API}, concurrency 10\) exceeds 200 ms"
         r" \(thresholds\.p95_ms\)",
         sampled,
     )

@@ -1,7 +1,8 @@
 """Pre-cutover verification: the candidate measured before traffic moves to it, against thresholds and Gate 1.
 
 Each figure comes from one source and has its own check, so the record says where it came from: active
-sampling (always; ``http.sampling``, one sample per session shared by every check) and the Prometheus HTTP API
+sampling (always; ``http.sampling``, one sample per session shared by every check, of the API's GET endpoints
+unless ``http.sampling.paths`` says otherwise) and the Prometheus HTTP API
 (when configured; read after Prometheus has scraped golive's own sample). Comparisons use the baseline Gate 1
 captured from the live environment; without one they fail as warnings (REVIEW), never pass.
 
@@ -26,6 +27,13 @@ DLQ_OBSERVATION_S = 3.0
 def target_sample(target):
     """One active sample of the environment under test (http.sampling), shared by the checks of the session."""
     return metrics.sample(target.view)
+
+
+@pytest.fixture(autouse=True)
+def _sampling_fact(request, target):
+    """Each check that reads the shared sample says in its facts which paths were sampled, and why those."""
+    if "target_sample" in request.fixturenames:
+        metrics.note_sampling(target.view, request.getfixturevalue("target_sample").sample)
 
 
 @pytest.fixture(scope="session")
@@ -96,7 +104,8 @@ def _baseline_sample(request, gate1_baseline, target_sample):
     where = f"Gate 1 baseline of {gate1_baseline.data.get('environment')} ({gate1_baseline.path})"
     if list(base.get("paths") or []) != list(target_sample.sample.paths):
         fail_as_warning(request, f"the {where} sampled {base.get('paths')}, this run "
-                                 f"{list(target_sample.sample.paths)} (http.sampling.paths): run Gate 1 again")
+                                 f"{list(target_sample.sample.paths)} (http.sampling.paths, else the GET endpoints "
+                                 "of http.endpoints): run Gate 1 again")
     return base, where
 
 
@@ -113,7 +122,8 @@ def test_p95_within_baseline(request, gate1_baseline, target, target_sample, gol
     margin = golive_settings.document.thresholds.p95_margin_ms
     compared = metrics.compare_p95(target.view, target_sample, base_p95, allowed, live, margin)
     assert compared.ratio is not None, f"{compared.candidate.describe()}; the {where} has p95 {base_p95:.1f} ms"
-    now = f" and {compared.live_now.describe()} of {live.name} now" if compared.live_now and live else ""
+    # The live figure alone: its detail would name the sampled paths again and push the limits out of the message.
+    now = f" and {compared.live_now.figure} of {live.name} now (sampled)" if compared.live_now and live else ""
     assert compared.ok, (
         f"{compared.candidate.describe()} is {compared.ratio:.2f}x the larger of the p95 "
         f"{base_p95:.1f} ms of the {where}{now}; allowed {allowed:g}x (thresholds.p95_ratio_to_baseline) or "
