@@ -12,8 +12,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import NoneType, UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 import yaml
@@ -473,6 +475,20 @@ class Settings:
     def attestations_path(self) -> Path:
         return self.path.parent / self.document.attestations.file
 
+    def configured(self, view: EnvironmentView, key: str) -> bool:
+        """Whether the configuration gives ``key`` (a path of ``key_paths``) for the environment ``view``.
+
+        Service sections (``postgres.schema_version``) are the environment's resolved ones, the rest the
+        document's (``synthetic``); ``[]`` is any item of a list or value of a mapping
+        (``rabbitmq.queues[].min_consumers``). Absent, None and empty collections are not configured; a path
+        that names no configuration key raises ValueError (a typo must not read as "not configured").
+        """
+        if key not in key_paths():
+            raise ValueError(f"{key!r} names no configuration key")
+        segments = key.replace("[]", ".[]").split(".")
+        root: Any = view if segments[0] in SERVICE_SECTIONS else self.document
+        return _given(root, segments)
+
     def environment_by_role(self, role: str) -> EnvironmentView | None:
         matches = [view for view in self.environments.values() if view.role == role]
         return matches[0] if matches else None
@@ -490,6 +506,52 @@ class Settings:
                 f"{self.path.name}: environments: no environment has role candidate; pass --env NAME"
             )
         return candidate
+
+
+def _given(value: Any, segments: list[str]) -> bool:
+    if value is None or (isinstance(value, str | list | tuple | dict) and not value):
+        return False
+    if not segments:
+        return True
+    head, rest = segments[0], segments[1:]
+    if head == "[]":
+        items = value.values() if isinstance(value, Mapping) else value
+        return any(_given(item, rest) for item in items)
+    return _given(value.get(head) if isinstance(value, Mapping) else getattr(value, head, None), rest)
+
+
+# --- the keys ----------------------------------------------------------------------------------------
+
+
+@cache
+def key_paths() -> tuple[str, ...]:
+    """Every key path the configuration model accepts, derived from it (nothing hard-coded): sections and their
+    keys (``postgres.schema_version.query``), ``[]`` for each item of a list or value of a mapping
+    (``environments[].url``, ``rabbitmq.queues[].min_consumers``), both load balancer kinds. A per-environment
+    service section is one path (``environments[].postgres``): its keys are the shared section's."""
+    found: dict[str, None] = {}
+    _walk(Document, "", found)
+    return tuple(found)
+
+
+def _walk(annotation: Any, path: str, found: dict[str, None]) -> None:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        _walk(get_args(annotation)[0], path, found)
+    elif origin in (Union, UnionType):
+        for member in get_args(annotation):
+            if member is not NoneType:
+                _walk(member, path, found)
+    elif origin in (list, tuple, set, frozenset):
+        _walk(get_args(annotation)[0], f"{path}[]", found)
+    elif origin is dict:
+        _walk(get_args(annotation)[1], f"{path}[]", found)
+    elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        for name, info in annotation.model_fields.items():
+            key = f"{path}.{name}" if path else name
+            found[key] = None
+            if not (annotation is EnvironmentSection and name in SERVICE_SECTIONS):
+                _walk(info.annotation, key, found)
 
 
 # --- loading -----------------------------------------------------------------------------------------

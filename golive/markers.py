@@ -45,3 +45,4 @@ def gate_markers() -> tuple[str, ...]:
 CRITICAL = "critical"
 COMPONENT = "component"
 PHASE = "phase"
+REQUIRES = "requires"

@@ -21,9 +21,9 @@ import pytest
 from golive import attestations, facts, record
 from golive import report as gate_report
 from golive.attestations import Attestation
-from golive.config import ConfigError, EnvironmentView, Settings, load_settings, resolve_path
-from golive.fixtures import SEVERITY_OVERRIDE
-from golive.markers import COMPONENT, CRITICAL, PHASE, declared_markers, gate_markers
+from golive.config import ConfigError, EnvironmentView, Settings, key_paths, load_settings, resolve_path
+from golive.fixtures import SEVERITY_OVERRIDE, not_configured
+from golive.markers import COMPONENT, CRITICAL, PHASE, REQUIRES, declared_markers, gate_markers
 from golive.masking import Masker
 from golive.probes.errors import ProbeError
 from golive.timeline import Timeline, TimelineError
@@ -256,6 +256,11 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Any:
         component = item.get_closest_marker(COMPONENT)
         if component is not None and (len(component.args) != 1 or component.args[0] not in COMPONENTS):
             problems.append(f"{item.nodeid}: component must be one of: {', '.join(COMPONENTS)}")
+        for requires in item.iter_markers(REQUIRES):
+            unknown_keys = [key for key in requires.args if key not in key_paths()]
+            if not requires.args or unknown_keys or requires.kwargs:
+                problems.append(f"{item.nodeid}: requires({', '.join(map(repr, requires.args))}) must name "
+                                f"configuration keys (no such key: {', '.join(map(str, unknown_keys)) or '-'})")
     if problems:
         report.outcome = "failed"
         report.longrepr = f"{collector.path}: " + "; ".join(problems)
@@ -323,6 +328,21 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return (yield)
     finally:
         facts.unbind(token)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A check marked ``requires(KEY, ...)`` skips as not configured when the environment under test's
+    configuration leaves a KEY out: decided here, before any fixture connects, so no fault changes the skip."""
+    run = gate_run(item.config)
+    if run is None or run.settings is None or run.environment is None:
+        return
+    if not item.path.is_relative_to(run.validations_dir):
+        return
+    for requires in item.iter_markers(REQUIRES):
+        for key in requires.args:
+            if not run.settings.configured(run.environment, key):
+                not_configured(key)
 
 
 @pytest.hookimpl(wrapper=True)

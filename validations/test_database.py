@@ -2,7 +2,7 @@
 
 import pytest
 
-from golive.fixtures import attestation_params, not_configured
+from golive.fixtures import attestation_params
 from golive.probes import postgres as pg
 from golive.probes.errors import ProbeError
 
@@ -19,11 +19,10 @@ def test_primary_reachable(postgres):
 
 @pytest.mark.critical
 @pytest.mark.extended
+@pytest.mark.requires("postgres.replicas")
 def test_replicas_streaming_within_lag(postgres, target, golive_settings):
     """Replication healthy: every replica streams, with replay lag within thresholds.replication_lag_bytes."""
     section = target.view.postgres
-    if not section.replicas:
-        not_configured("postgres.replicas")
     allowed = golive_settings.document.thresholds.replication_lag_bytes
     problems = []
     for name, lag in sorted(pg.replication_lag_bytes(postgres).items()):
@@ -63,11 +62,10 @@ def test_no_long_transactions(postgres, golive_settings):
     )
 
 
+@pytest.mark.requires("postgres.integrity.invariants")
 def test_integrity_invariants_run(postgres, target):
     """Data validation queries prepared: every integrity invariant runs in a read-only session."""
     integrity = target.view.postgres.integrity
-    if integrity is None or not integrity.invariants:
-        not_configured("postgres.integrity.invariants")
     failed, violations = [], []
     for invariant in integrity.invariants:
         try:
@@ -82,11 +80,10 @@ def test_integrity_invariants_run(postgres, target):
     assert not failed, f"{postgres.endpoint}: invariants that do not run read-only: {'; '.join(failed)}{seen}"
 
 
+@pytest.mark.requires("postgres.schema_version")
 def test_schema_version_answers(postgres, target):
     """The schema version query answers (postgres.schema_version.query)."""
     schema = target.view.postgres.schema_version
-    if schema is None:
-        not_configured("postgres.schema_version")
     version = pg.scalar(postgres, schema.query)
     assert version is not None, f"{postgres.endpoint}: {schema.query!r} returned NULL; expected a schema version"
 

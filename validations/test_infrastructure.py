@@ -63,13 +63,13 @@ def test_live_baseline_captured(live, golive_settings, reports_dir, latency_pict
 def test_dependencies_reported_ok(role, request):
     """Components can reach each other: the environment's health reports database, rabbitmq and redis ok."""
     environment = request.getfixturevalue(role)
-    path = environment.view.http.health_path
-    health = http_probe.get_health(environment.http, path)
     wanted = [name for name, section in (("database", environment.view.postgres),
                                          ("rabbitmq", environment.view.rabbitmq),
                                          ("redis", environment.view.redis)) if section is not None]
-    if not wanted:
+    if not wanted:  # decided from the configuration, before the health endpoint is asked
         not_configured("postgres, rabbitmq and redis")
+    path = environment.view.http.health_path
+    health = http_probe.get_health(environment.http, path)
     problems = [f"{name} {health.dependencies.get(name, 'not reported')!r}" for name in wanted
                 if health.dependencies.get(name) != "ok"]
     assert not problems, (

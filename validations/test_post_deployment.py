@@ -114,18 +114,12 @@ def test_external_integrations_answer(target):
 # --- business metrics ---------------------------------------------------------------------------------------
 
 
-def _business_metrics(target):
-    metrics = target.view.postgres.business_metrics
-    if not metrics:
-        not_configured("postgres.business_metrics")
-    return metrics
-
-
 @pytest.mark.critical
+@pytest.mark.requires("postgres.business_metrics")
 def test_business_metrics_within_bounds(postgres, target):
     """Business metrics within bounds: each postgres.business_metrics value lies between its min and max."""
     problems = []
-    for metric in _business_metrics(target):
+    for metric in target.view.postgres.business_metrics:
         value = pg.number(postgres, metric.sql)
         if value is None:
             problems.append(f"{metric.name} is NULL")
@@ -137,11 +131,10 @@ def test_business_metrics_within_bounds(postgres, target):
 
 
 @pytest.mark.component("postgres")
+@pytest.mark.requires("postgres.business_metrics[].max_drop_ratio")
 def test_business_metrics_not_dropped_since_gate1(postgres, target, gate1_baseline, request):
     """Business metrics held up: none fell by more than its max_drop_ratio against the Gate 1 baseline."""
-    watched = [metric for metric in _business_metrics(target) if metric.max_drop_ratio is not None]
-    if not watched:
-        not_configured("postgres.business_metrics[].max_drop_ratio")
+    watched = [metric for metric in target.view.postgres.business_metrics if metric.max_drop_ratio is not None]
     before = gate1_baseline.figures(request, "business_metrics")
     problems = []
     for metric in watched:

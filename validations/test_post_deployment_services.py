@@ -69,19 +69,12 @@ def test_rabbitmq_has_no_resource_alarm(rabbitmq_management):
     )
 
 
-def _queues(target):
-    queues = target.view.rabbitmq.queues
-    if not queues:
-        not_configured("rabbitmq.queues")
-    return queues
-
-
 @pytest.mark.critical
+@pytest.mark.requires("rabbitmq.queues[].max_messages")
 def test_queue_depths_within_limits(rabbitmq, target):
     """Every configured queue (dead-letter queues included) holds at most its max_messages messages."""
-    policies = {name: policy for name, policy in _queues(target).items() if policy.max_messages is not None}
-    if not policies:
-        not_configured("rabbitmq.queues[].max_messages")
+    queues = target.view.rabbitmq.queues
+    policies = {name: policy for name, policy in queues.items() if policy.max_messages is not None}
     deep = []
     for name, policy in policies.items():
         state = rabbitmq_probe.queue_state(rabbitmq, name)
@@ -93,11 +86,10 @@ def test_queue_depths_within_limits(rabbitmq, target):
 # --- Redis ---------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.requires("redis.min_hit_rate")
 def test_redis_hit_rate_at_least_minimum(redis, target):
     """Cache hit rate at least redis.min_hit_rate (a cache with no lookups yet has no rate to judge)."""
     minimum = target.view.redis.min_hit_rate
-    if minimum is None:
-        not_configured("redis.min_hit_rate")
     rate = redis_probe.hit_rate(redis)
     assert rate is None or rate >= minimum, (
         f"Redis {redis_probe.endpoint(target.view.redis.url)} hit rate is {rate:.1%}; "

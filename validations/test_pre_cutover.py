@@ -146,11 +146,10 @@ def test_error_ratio_within_baseline(request, gate1_baseline, target_sample, gol
 
 @pytest.mark.data_integrity  # Gate 3 runs the same check
 @pytest.mark.critical
+@pytest.mark.requires("postgres.schema_version")
 def test_schema_version_is_the_release(postgres, target):
     """Schema version as expected: postgres.schema_version.query returns postgres.schema_version.expect."""
     schema = target.view.postgres.schema_version
-    if schema is None:
-        not_configured("postgres.schema_version")
     version = pg.scalar(postgres, schema.query)
     assert str(version) == schema.expect, (
         f"{postgres.endpoint}: {schema.query!r} returned {version!r}; expected {schema.expect!r} "
@@ -160,12 +159,11 @@ def test_schema_version_is_the_release(postgres, target):
 
 @pytest.mark.extended  # Gate 3 runs the same check
 @pytest.mark.critical
+@pytest.mark.requires("rabbitmq.queues[].min_consumers")
 def test_queues_have_consumers(rabbitmq, target):
     """The worker is consuming: every queue with min_consumers has at least that many consumers."""
     section = target.view.rabbitmq
     wanted = {name: policy.min_consumers for name, policy in section.queues.items() if policy.min_consumers}
-    if not wanted:
-        not_configured("rabbitmq.queues with min_consumers")
     short = []
     for name, minimum in wanted.items():
         consumers = rabbitmq_probe.queue_state(rabbitmq, name).consumers
@@ -177,12 +175,15 @@ def test_queues_have_consumers(rabbitmq, target):
 
 
 @pytest.mark.critical
-def test_dead_letter_queues_not_growing(request, rabbitmq, target, gate1_baseline, golive_settings):
+@pytest.mark.component("rabbitmq")
+@pytest.mark.requires("rabbitmq.queues")
+def test_dead_letter_queues_not_growing(request, target, gate1_baseline, golive_settings):
     """Dead-letter queues not growing: by at most thresholds.dlq_growth since Gate 1, and while golive watches."""
     section = target.view.rabbitmq
     queues = metrics.dead_letter_queues(section.queues)
-    if not queues:
+    if not queues:  # decided from the configuration alone, before the broker is connected
         not_configured("dead-letter queues in rabbitmq.queues (a name ending .dlq, or max_messages 0)")
+    rabbitmq = request.getfixturevalue("rabbitmq")
     allowed = golive_settings.document.thresholds.dlq_growth
     depths = metrics.queue_growth(
         lambda name: rabbitmq_probe.queue_state(rabbitmq, name).messages, queues, DLQ_OBSERVATION_S
@@ -204,11 +205,10 @@ def test_dead_letter_queues_not_growing(request, rabbitmq, target, gate1_baselin
 
 @pytest.mark.critical
 @pytest.mark.component("http")
+@pytest.mark.requires("synthetic")
 def test_synthetic_transaction(target, postgres, golive_settings):
     """A synthetic transaction goes end to end: created through the API, consumed, in PostgreSQL and in the API."""
     section = golive_settings.document.synthetic
-    if section is None:
-        not_configured("synthetic")
     deadline_s = golive_settings.document.thresholds.synthetic_deadline_s
     transaction = synthetic.run(target.http, postgres, section, deadline_s)
     assert transaction.ok, transaction.describe()
