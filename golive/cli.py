@@ -86,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     history = commands.add_parser("history", help="index.html of the decision records in DIR (default: reports)")
     history.add_argument("directory", nargs="?", default=os.environ.get("GOLIVE_REPORTS", "reports"))
 
+    config = commands.add_parser("config", help="about the configuration file: `golive config schema`")
+    config.add_argument("action", choices=("schema",), help="schema: print its JSON Schema (for editors)")
+
     checklist = commands.add_parser("checklist", help="the human items still open for this release")
     checklist.add_argument("--all", action="store_true", help="list signed items too")
     _config_options(checklist)
@@ -223,6 +226,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(sandbox_cli.main(arguments.sandbox_args))
     if arguments.command == "demo":
         return _demo(arguments.config_out)
+    if arguments.command == "config":
+        from golive.config import json_schema
+
+        print(json.dumps(json_schema(), indent=2))
+        return 0
     try:
         if arguments.command == "checks":
             return _checks(arguments.markdown)

@@ -369,16 +369,22 @@ def _path_or_mapping(value: Any) -> Any:
     return {"file": value} if isinstance(value, str) else value
 
 
-class Trigger(Section):
-    above: Annotated[float, Field(ge=0)] | None = None
+class Sustained(Section):
+    """A condition that fires once it has held for ``for_s`` seconds."""
+
     for_s: Annotated[float, Field(ge=0)] = 0
+
+
+class Trigger(Sustained):
+    above: Annotated[float, Field(ge=0)] | None = None
 
 
 class RollbackTriggers(Section):
     error_rate: Trigger | None = None  # above: a ratio
     p95_ms: Trigger | None = None  # above: milliseconds
-    database_down: Trigger | None = None
-    crash: Trigger | None = None  # the app's process gone or its health failing
+    # On/off conditions have no limit: an `above` there would be ignored, so it is refused.
+    database_down: Sustained | None = None
+    crash: Sustained | None = None  # the app's process gone or its health failing
     memory: Trigger | None = None  # above: share of the host's memory used by the app
 
 
@@ -415,7 +421,9 @@ class Document(Section):
     security: Security | None = None
     deploy: Deploy | None = None
     # A path, or {file: PATH, max_age_h: HOURS}; relative paths are relative to the configuration file.
-    attestations: Annotated[Attestations, BeforeValidator(_path_or_mapping)] = Field(default_factory=Attestations)
+    attestations: Annotated[
+        Attestations, BeforeValidator(_path_or_mapping, json_schema_input_type=NonEmpty | Attestations)
+    ] = Field(default_factory=Attestations)
     waivers: list[Waiver] = Field(default_factory=list)
     rollback_triggers: RollbackTriggers | None = None
 
@@ -552,6 +560,41 @@ def _walk(annotation: Any, path: str, found: dict[str, None]) -> None:
             found[key] = None
             if not (annotation is EnvironmentSection and name in SERVICE_SECTIONS):
                 _walk(info.annotation, key, found)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the configuration file (for editors: yaml-language-server and the like)."""
+    schema = Document.model_json_schema()
+    defs = schema["$defs"]
+    # A per-environment section is merged over the shared one: the same keys, none of them required.
+    overrides = defs["EnvironmentSection"]["properties"]
+    for section, model in _SECTION_MODELS.items():
+        name = f"{model.__name__}Override"
+        defs[name] = {key: value for key, value in defs[model.__name__].items() if key != "required"}
+        defs[name]["title"] = f"{section}, for this environment (merged over the shared section)"
+        overrides[section] = {"anyOf": [{"$ref": f"#/$defs/{name}"}, {"type": "null"}], "default": None}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema, "title": "golive configuration"}
+
+
+def given_paths(model: BaseModel, path: str = "") -> set[str]:
+    """The key paths a validated document (or section) was given explicitly, in ``key_paths`` notation."""
+    found: set[str] = set()
+    for name in model.model_fields_set:
+        key = f"{path}.{name}" if path else name
+        found.add(key)
+        if not (isinstance(model, EnvironmentSection) and name in SERVICE_SECTIONS):
+            found |= _given_in(getattr(model, name), key)
+    return found
+
+
+def _given_in(value: Any, path: str) -> set[str]:
+    if isinstance(value, BaseModel):
+        return given_paths(value, path)
+    items = value.values() if isinstance(value, Mapping) else value if isinstance(value, list | tuple) else ()
+    found: set[str] = set()
+    for item in items:
+        found |= _given_in(item, f"{path}[]")
+    return found
 
 
 # --- loading -----------------------------------------------------------------------------------------
