@@ -486,15 +486,18 @@ class Settings:
     def configured(self, view: EnvironmentView, key: str) -> bool:
         """Whether the configuration gives ``key`` (a path of ``key_paths``) for the environment ``view``.
 
-        Service sections (``postgres.schema_version``) are the environment's resolved ones, the rest the
-        document's (``synthetic``); ``[]`` is any item of a list or value of a mapping
-        (``rabbitmq.queues[].min_consumers``). Absent, None and empty collections are not configured; a path
-        that names no configuration key raises ValueError (a typo must not read as "not configured").
+        Service sections (``postgres.schema_version``) are the environment's resolved ones, ``environments[]``
+        is this environment (``environments[].log_file``), the rest the document's (``synthetic``); ``[]`` is
+        any item of a list or value of a mapping (``rabbitmq.queues[].min_consumers``). Absent, None and empty
+        collections are not configured; a path that names no configuration key raises ValueError (a typo must
+        not read as "not configured").
         """
         if key not in key_paths():
             raise ValueError(f"{key!r} names no configuration key")
         segments = key.replace("[]", ".[]").split(".")
         root: Any = view if segments[0] in SERVICE_SECTIONS else self.document
+        if segments[:2] == ["environments", "[]"]:
+            root, segments = self.document.environments[view.name], segments[2:]
         return _given(root, segments)
 
     def environment_by_role(self, role: str) -> EnvironmentView | None:

@@ -37,6 +37,9 @@ def test_configured_reads_the_environment_under_test_and_any_item():
     assert not settings.configured(blue, "rabbitmq.queues[].min_consumers")
     assert settings.configured(green, "rabbitmq.queues[].min_consumers")
     assert settings.configured(green, "rabbitmq.queues[].max_messages")
+    # environments[] is the environment under test, not any environment.
+    assert settings.configured(green, "environments[].rabbitmq")
+    assert not settings.configured(blue, "environments[].rabbitmq")
     with pytest.raises(ValueError, match=r"'postgres\.shema_version' names no configuration key"):
         settings.configured(blue, "postgres.shema_version")
 
