@@ -345,3 +345,11 @@ def test_bad_health_configuration_is_one_line(text, message):
     with pytest.raises(ConfigError) as caught:
         settings(text)
     assert message in str(caught.value)
+
+
+def test_the_report_shows_what_a_check_read_compactly():
+    from golive.report import _fact_text
+
+    reading = read({"status": "UP"}, version=answer({"build": {"version": "2.1.0"}}, path="/actuator/info"))
+    assert _fact_text(reading.facts()) == (f"dialect spring; endpoints health {URL}/health; version "
+                                           f"{URL}/actuator/info; state healthy; status UP; version 2.1.0")

@@ -75,6 +75,8 @@ def test_dialect_healthy_is_go_everywhere_and_each_fault_is_no_go(dialect, sandb
         health = gate1.check("test_candidate_answers")
         assert health["facts"]["health"]["dialect"] == dialect
         assert list(health["facts"]["health"]["endpoints"].values()) == READ_FROM[dialect]
+        html = Path(gate1.record["html_report"]).read_text()
+        assert f"health: dialect {dialect}; endpoints health {READ_FROM[dialect][0]}" in html  # the report says so
         gate2 = run_gate(config, "immediate", "-n", "2", reports=reports)
         assert gate2.code == 0, not_passed(gate2)
         frame = subprocess.run([sys.executable, "-m", "golive", "dashboard", "--env", "blue", "--golive-config",

@@ -259,6 +259,17 @@ def test_get_health_reads_readiness_and_version_endpoints(canned: CannedServer) 
     assert set(health.endpoints) == {"health", "ready", "version"}
 
 
+def test_get_health_reads_kubernetes_plain_text_probes(canned: CannedServer) -> None:
+    canned.answer("/livez", "ok")
+    canned.answer("/readyz", "[+]ping ok\n[-]postgres failed: reason withheld\nreadyz check failed\n", status=500)
+    settings = Http(health={"path": "/livez", "ready_path": "/readyz?verbose"})
+    with http.make_client(canned.url, TIMEOUT_S) as client:
+        health = http.get_health(client, settings)
+    assert canned.requests[-1] == "/readyz?verbose"
+    assert (health.dialect, health.live_state, health.state) == ("kubernetes", "healthy", "unhealthy")
+    assert health.dependencies["database"].text == "failed: reason withheld"
+
+
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
