@@ -183,6 +183,9 @@ class _Parsed:
 
 def parse(answer: Answer, spec: Spec, role: str = "health") -> _Parsed:
     """The dialect, status word, version and dependencies of one answer; ``Unreadable`` when it has none."""
+    if answer.status_code == 404:  # no endpoint there: whatever the body, it says nothing about health
+        key = {"ready": "http.health.ready_path", "version": "http.health.version_path"}.get(role, "http.health.path")
+        raise _unreadable(answer, "says nothing answers at this path (404)", key)
     body = _json(answer)
     if body is _NOT_JSON:
         return _kubernetes(answer, spec, role)
@@ -396,6 +399,8 @@ def interpret(health: Answer, spec: Spec, ready: Answer | None = None, version: 
         found_version = found_version or readiness.version
     if version is not None:
         endpoints["version"] = version.endpoint
+        if version.status_code == 404:
+            parse(version, spec, "version")  # raises, naming http.health.version_path
         body = _json(version)
         if isinstance(body, dict):
             found_version = _version(version, body, spec, dialect) or found_version

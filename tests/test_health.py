@@ -353,3 +353,13 @@ def test_the_report_shows_what_a_check_read_compactly():
     reading = read({"status": "UP"}, version=answer({"build": {"version": "2.1.0"}}, path="/actuator/info"))
     assert _fact_text(reading.facts()) == (f"dialect spring; endpoints health {URL}/health; version "
                                            f"{URL}/actuator/info; state healthy; status UP; version 2.1.0")
+
+
+def test_a_404_names_the_path_key():
+    with pytest.raises(health.Unreadable, match=r"404\); set http\.health\.path"):
+        read("Not Found", 404)
+    with pytest.raises(health.Unreadable, match=r"set http\.health\.ready_path") as caught:
+        read({"status": "ok"}, ready=answer({"detail": "Not Found"}, 404, "/ready"))
+    assert caught.value.endpoint == f"{URL}/ready"
+    with pytest.raises(health.Unreadable, match=r"set http\.health\.version_path"):
+        read({"status": "UP"}, version=answer({"detail": "Not Found"}, 404, "/actuator/info"))
