@@ -24,6 +24,7 @@ from golive import attestations
 from golive.config import load_settings
 from golive.sandbox import constants as c
 from golive.sandbox.cli import main as sandbox_main
+from golive.sandbox.manager import state_dir
 
 BLUE = f"http://{c.HOST}:{c.BLUE_PORT}"
 # What each dialect's configuration says besides health_path: only what golive cannot detect.
@@ -60,6 +61,7 @@ def test_dialect_healthy_is_go_everywhere_and_each_fault_is_no_go(dialect, sandb
     path, keys = WRITTEN[dialect]
     assert http["health_path"] == path and http.get("health") == keys  # no dialect, no pointer: detected
     assert "waivers" not in yaml.safe_load(config.read_text())
+    assert json.loads((state_dir() / "state.json").read_text())["options"] == {"dialect": dialect}
 
     # `golive watch` for 60 s while the gates run: no trigger fires on a healthy service in its own dialect.
     triggers = {"error_rate": {"above": 0.10, "for_s": 5}, "p95_ms": {"above": 2000, "for_s": 5},
