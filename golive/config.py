@@ -28,6 +28,7 @@ from pydantic import (
     StrictStr,
     TypeAdapter,
     ValidationError,
+    model_validator,
 )
 
 from golive.masking import Masker, is_secret_env_name, password_of
@@ -141,13 +142,66 @@ class Integration(Section):
     expect: list[Annotated[int, Field(ge=100, le=599)]] = Field(default_factory=lambda: [200], min_length=1)
 
 
+def _pointer(value: str) -> str:
+    from golive.health import valid_pointer
+
+    if not valid_pointer(value):
+        raise ValueError("not a dotted path (build.version) or a JSON pointer (/build/version)")
+    return value
+
+
+Pointer = Annotated[StrictStr, AfterValidator(_pointer)]
+
+
+class HealthAnswers(Section):
+    """How to read the service's health answers (golive.health); every key optional: dialects are detected."""
+
+    path: UrlPath | None = None  # the liveness endpoint; becomes http.health_path
+    ready_path: UrlPath | None = None  # a readiness endpoint read as well (dependencies, 503 when not ready)
+    version_path: UrlPath | None = None  # where the version is, when not in the health answer (/actuator/info)
+    dialect: Literal["auto", "golive", "ietf", "spring", "kubernetes", "flags"] = "auto"
+    status: Pointer | None = None  # where the status word sits
+    version: Pointer | None = None
+    dependencies: Pointer | None = None  # the object holding one entry per dependency
+    healthy: list[NonEmpty] = Field(default_factory=list)  # words added to golive's own (ok, pass, up, ...)
+    degraded: list[NonEmpty] = Field(default_factory=list)  # a REVIEW
+    unhealthy: list[NonEmpty] = Field(default_factory=list)
+    dependency_names: dict[NonEmpty, list[NonEmpty]] = Field(default_factory=dict)  # database: [maindb]
+
+    @model_validator(mode="after")
+    def _words_disjoint(self) -> HealthAnswers:
+        seen: dict[str, str] = {}
+        for key in ("healthy", "degraded", "unhealthy"):
+            for word in getattr(self, key):
+                normal = word.strip().lower()
+                if seen.setdefault(normal, key) != key:
+                    raise ValueError(f"a word is listed under both {seen[normal]} and {key}")
+        return self
+
+
+def _health_paths(value: Any) -> Any:
+    """``http.health.path`` is the liveness path, ``http.health_path`` its contract name: one value."""
+    if not isinstance(value, dict):
+        return value
+    health = value.get("health")
+    path = health.get("path") if isinstance(health, dict) else None
+    if path is not None:
+        if "health_path" in value and value["health_path"] != path:
+            raise ValueError("health.path and health_path disagree: give one of them")
+        value = {**value, "health_path": path}
+    return value
+
+
 class Http(Section):
     timeout_s: Seconds = 5.0
     verify_tls: bool = True
     health_path: UrlPath = "/health"
+    health: HealthAnswers = Field(default_factory=HealthAnswers)
     endpoints: list[Endpoint] = Field(default_factory=list)
     sampling: Sampling = Field(default_factory=Sampling)
     integrations: list[Integration] = Field(default_factory=list)
+
+    _paths = model_validator(mode="before")(_health_paths)
 
     @property
     def sampling_paths(self) -> tuple[str, ...]:

@@ -81,14 +81,15 @@ class Panels:
         from golive.probes import http as http_probe
 
         with http_probe.make_client(self.view.url, self.view.http.timeout_s, self.view.http.verify_tls) as client:
-            health = http_probe.get_health(client, self.view.http.health_path)
-        rows = [Row("health", f"{health.status_code} {health.status}", OK if health.ok else FAIL, critical=True)]
+            health = http_probe.get_health(client, self.view.http)
+        state = OK if health.ok else WARN if health.state == "degraded" else FAIL
+        rows = [Row("health", health.describe(), state, critical=True)]
         expected = self.view.expected_version
         rows.append(Row("version", f"{health.version} (expected {expected or '?'})",
                         OK if expected and health.version == expected else FAIL, critical=True))
         rows.append(Row("uptime", "?" if health.uptime is None else f"{health.uptime:.0f} s"))
-        for name, state in sorted(health.dependencies.items()):
-            rows.append(Row(f"sees {name}", state, OK if state == "ok" else FAIL, critical=True))
+        for name, dependency in sorted(health.dependencies.items()):
+            rows.append(Row(f"sees {name}", dependency.text, OK if dependency.ok else FAIL, critical=True))
         return rows
 
     def database(self) -> list[Row]:

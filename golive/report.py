@@ -137,13 +137,23 @@ def _check_table(facts: ReportFacts, results: Sequence[CheckResult], with_area: 
     for r in results:
         severity = f"<span class='critical'>{e(r.severity.value)}</span>" if r.severity is Severity.CRITICAL else (
             e(r.severity.value))
-        message = e(r.message) + (f"<br><i>waived: {e(r.waiver)}</i>" if r.waiver else "")
+        message = e(r.message) + (f"<br><i>waived: {e(r.waiver)}</i>" if r.waiver else "") + "".join(
+            f"<br><small>{e(name)}: {e(_fact_text(value))}</small>" for name, value in sorted(r.facts.items()))
         rows.append(
             f"<tr class='outcome-{e(r.outcome.value)}'>" + (f"<td>{e(r.category)}</td>" if with_area else "")
             + f"<td>{e(r.title)}<br><small><code>{e(r.id)}</code></small></td><td>{severity}</td>"
             f"<td>{e(r.component)}</td><td>{e(_OUTCOME_MARK[r.outcome.value])}</td><td>{message}</td></tr>"
         )
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _fact_text(value: object) -> str:
+    """What a check read (golive.facts), compactly: ``dialect spring; endpoints health http://...``."""
+    if isinstance(value, dict):
+        return "; ".join(f"{key} {_fact_text(item)}" for key, item in value.items() if item is not None)
+    if isinstance(value, list | tuple):
+        return ", ".join(_fact_text(item) for item in value)
+    return str(value)
 
 
 def details(facts: ReportFacts) -> str:

@@ -54,21 +54,22 @@ class Probes:
         notes: dict[str, str] = {}
         with http_probe.make_client(self.view.url, self.view.http.timeout_s, self.view.http.verify_tls) as client:
             try:
-                health = http_probe.get_health(client, self.view.http.health_path)
+                health = http_probe.get_health(client, self.view.http)
             except ProbeError as error:
                 return False, None, {"app": error.detail, "database": "app unreachable"}
-        app_ok = health.ok or health.status_code == 503  # a 503 names a sick dependency: the app itself answers
+        # A 503 that names a sick dependency, or a readiness answer saying not ready: the app itself answers.
+        app_ok = health.live_state in ("healthy", "degraded") or health.status_code == 503
         if not app_ok:
-            notes["app"] = f"health answered {health.status_code} {health.status!r}"
+            notes["app"] = f"health answered {health.describe()}"
         if self.view.process:
             from golive.probes import host as host_probe
 
             if not host_probe.processes_matching(host_probe.connect(self.view.host), self.view.process):
                 app_ok, notes["app"] = False, f"no process matching {self.view.process!r}"
         database = health.dependencies.get("database")
-        if database is not None and database != "ok":
-            notes["database"] = database
-        return app_ok, (None if database is None else database == "ok"), notes
+        if database is not None and not database.ok:
+            notes["database"] = database.text
+        return app_ok, (None if database is None else database.ok), notes
 
     def database(self) -> tuple[bool, dict[str, str]]:
         """Whether golive itself gets an answer from the PostgreSQL primary."""

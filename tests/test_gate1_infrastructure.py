@@ -101,7 +101,7 @@ def test_dependency_reported_down_fails(run_gate, tmp_path):
         run = run_gate(config, "pre", FILE, "-k", "test_dependencies_reported_ok and candidate")
     assert run.code == 1  # a warning: blue's own health check (critical) says the rest
     assert run.check("test_dependencies_reported_ok[candidate]")["message"] == (
-        f"blue ({url}/health) reports rabbitmq 'error: connection refused'; expected 'ok' for each"
+        f"blue ({url}/health) reports rabbitmq 'error: connection refused'; expected each healthy"
     )
 
 

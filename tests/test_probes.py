@@ -27,6 +27,7 @@ import pika
 import psycopg
 import pytest
 
+from golive.config import Http
 from golive.probes import aws, http, postgres, prometheus, rabbitmq
 from golive.probes import redis as redis_probe
 from golive.probes.errors import ProbeError
@@ -224,9 +225,13 @@ def test_get_health_reads_status_version_uptime_and_dependencies(canned: CannedS
         {"status": "ok", "version": "2.1.0", "uptime": 12, "database": "ok", "rabbitmq": "ok", "redis": "ok"},
     )
     with http.make_client(canned.url, TIMEOUT_S) as client:
-        health = http.get_health(client)
-    assert health == http.Health(200, "ok", "2.1.0", 12.0, {"database": "ok", "rabbitmq": "ok", "redis": "ok"})
-    assert health.ok
+        health = http.get_health(client, Http())
+    assert (health.state, health.status, health.status_code, health.version, health.uptime, health.dialect) == (
+        "healthy", "ok", 200, "2.1.0", 12.0, "golive"
+    )
+    assert {name: d.text for name, d in health.dependencies.items()} == {"database": "ok", "rabbitmq": "ok",
+                                                                          "redis": "ok"}  # fmt: skip
+    assert health.ok and health.endpoints == {"health": f"{canned.url}/health"}
 
 
 def test_get_health_returns_a_503_with_json_so_checks_can_report_it(canned: CannedServer) -> None:
@@ -236,25 +241,47 @@ def test_get_health_returns_a_503_with_json_so_checks_can_report_it(canned: Cann
         status=503,
     )
     with http.make_client(canned.url, TIMEOUT_S) as client:
-        health = http.get_health(client, "/status")
+        health = http.get_health(client, Http(health_path="/status"))
     assert (health.status_code, health.status, health.version, health.uptime) == (503, "degraded", None, None)
-    assert health.dependencies == {"database": "ok", "redis": "error: refused"}
-    assert not health.ok
+    assert {name: d.text for name, d in health.dependencies.items()} == {"database": "ok", "redis": "error: refused"}
+    assert health.state == "unhealthy" and not health.ok
+
+
+def test_get_health_reads_readiness_and_version_endpoints(canned: CannedServer) -> None:
+    canned.answer("/actuator/health", {"status": "UP"})
+    canned.answer("/ready", {"postgres": {"connected": False}, "redis": {"connected": True}}, status=503)
+    canned.answer("/actuator/info", {"build": {"version": "2.1.0", "artifact": "orchestrator"}})
+    settings = Http(health={"path": "/actuator/health", "ready_path": "/ready", "version_path": "/actuator/info"})
+    with http.make_client(canned.url, TIMEOUT_S) as client:
+        health = http.get_health(client, settings)
+    assert (health.dialect, health.status, health.version, health.state) == ("spring", "UP", "2.1.0", "unhealthy")
+    assert not health.dependencies["database"].ok and health.dependencies["redis"].ok
+    assert set(health.endpoints) == {"health", "ready", "version"}
+
+
+def test_get_health_reads_kubernetes_plain_text_probes(canned: CannedServer) -> None:
+    canned.answer("/livez", "ok")
+    canned.answer("/readyz", "[+]ping ok\n[-]postgres failed: reason withheld\nreadyz check failed\n", status=500)
+    settings = Http(health={"path": "/livez", "ready_path": "/readyz?verbose"})
+    with http.make_client(canned.url, TIMEOUT_S) as client:
+        health = http.get_health(client, settings)
+    assert canned.requests[-1] == "/readyz?verbose"
+    assert (health.dialect, health.live_state, health.state) == ("kubernetes", "healthy", "unhealthy")
+    assert health.dependencies["database"].text == "failed: reason withheld"
 
 
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
-        ("<html>502 Bad Gateway</html>", "not JSON"),
+        ("<html>502 Bad Gateway</html>", "neither JSON nor a Kubernetes-style probe text"),
         ("[1, 2]", "not an object"),
-        ('{"version": "2.1.0"}', "no string field 'status'"),
-        ('{"status": "ok", "uptime": "long"}', "'uptime' that is not a number"),
+        ('{"version": "2.1.0", "uptime": 3}', "(top-level fields: uptime, version); set http.health.status"),
     ],
 )
 def test_get_health_refuses_unusable_answers(canned: CannedServer, body: str, fragment: str) -> None:
     canned.answer("/health", body)
     with http.make_client(canned.url, TIMEOUT_S) as client, pytest.raises(ProbeError) as caught:
-        http.get_health(client)
+        http.get_health(client, Http())
     assert_names(caught.value, "http", f"{canned.url}/health", fragment)
 
 
@@ -267,13 +294,13 @@ def test_request_returns_any_answer_without_following_redirects(canned: CannedSe
 
 def test_http_closed_port_raises_with_masked_endpoint(closed_port: int) -> None:
     with http.make_client(f"http://user:{PASSWORD}@127.0.0.1:{closed_port}", TIMEOUT_S) as client:
-        error = probe_error(lambda: http.get_health(client))
+        error = probe_error(lambda: http.get_health(client, Http()))
     assert_names(error, "http", f"http://user:***@127.0.0.1:{closed_port}/health", "cannot connect")
 
 
 def test_http_hanging_port_is_bounded(hanging_port: int) -> None:
     with http.make_client(f"http://127.0.0.1:{hanging_port}", TIMEOUT_S) as client:
-        error = probe_error(lambda: http.get_health(client))
+        error = probe_error(lambda: http.get_health(client, Http()))
     assert_names(error, "http", f"127.0.0.1:{hanging_port}/health", "no answer within 0.5s")
 
 

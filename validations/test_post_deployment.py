@@ -53,11 +53,12 @@ def test_front_door_answers_from_candidate(load_balancer, target, golive_setting
     http_settings = target.view.http
     sample = lb_probe.front_door_versions(
         load_balancer.front_url,
-        http_settings.health_path,
+        http_probe.version_path(http_settings),
         requests=http_settings.sampling.requests,
         timeout_s=http_settings.timeout_s,
         max_duration_s=http_settings.sampling.max_duration_s,
         verify_tls=http_settings.verify_tls,
+        spec=http_probe.health_spec(http_settings),
     )
     tolerance = golive_settings.document.thresholds.traffic_tolerance
     share = sample.share(expected)

@@ -11,9 +11,8 @@ A dead-letter queue is a configured queue whose name ends in ``.dlq`` or whose `
 
 import pytest
 
-from golive import metrics
+from golive import expect, metrics
 from golive.fixtures import fail_as_warning, not_configured
-from golive.probes import http as http_probe
 from golive.probes import postgres as pg
 from golive.probes import rabbitmq as rabbitmq_probe
 from golive.probes import synthetic
@@ -55,17 +54,8 @@ def _assert_at_most(measured, allowed, setting):
 
 @pytest.mark.critical
 def test_health_dependencies_ok(target):
-    """Every dependency in the candidate's health answer (database, rabbitmq, redis) reports ok."""
-    path = target.view.http.health_path
-    health = http_probe.get_health(target.http, path)
-    configured = {name for name, section in (("database", target.view.postgres), ("rabbitmq", target.view.rabbitmq),
-                                             ("redis", target.view.redis)) if section is not None}  # fmt: skip
-    wanted = sorted(configured | set(health.dependencies))
-    if not wanted:
-        not_configured("dependencies: the health answer names none and no service section is configured")
-    problems = [f"{name} {health.dependencies.get(name, 'not reported')!r}" for name in wanted
-                if health.dependencies.get(name) != "ok"]  # fmt: skip
-    assert not problems, f"{target.url}{path} reports {', '.join(problems)}; expected 'ok' for each"
+    """Every dependency in the candidate's health answer (database, rabbitmq, redis) reports healthy."""
+    expect.dependencies_ok(target, everything_reported=True)
 
 
 @pytest.mark.critical

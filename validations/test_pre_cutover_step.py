@@ -7,6 +7,7 @@ The weights are read from the load balancer (ALB or HAProxy); the traffic is a s
 import pytest
 
 from golive.fixtures import not_configured
+from golive.probes import http as http_probe
 from golive.probes import load_balancer as lb_probe
 
 STEP = "50"
@@ -39,8 +40,8 @@ def test_traffic_reaches_both_versions(load_balancer, target, blue, green, goliv
     )
     http = target.view.http
     sample = lb_probe.front_door_versions(
-        load_balancer.front_url, http.health_path, http.sampling.requests, http.timeout_s,
-        http.sampling.max_duration_s, http.verify_tls,
+        load_balancer.front_url, http_probe.version_path(http), http.sampling.requests, http.timeout_s,
+        http.sampling.max_duration_s, http.verify_tls, spec=http_probe.health_spec(http),
     )  # fmt: skip
     tolerance = golive_settings.document.thresholds.traffic_tolerance
     off = [f"{env} ({version}) {sample.share(version):.0%}" for env, version in versions.items()

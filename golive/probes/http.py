@@ -1,16 +1,16 @@
-"""HTTP probe: one httpx client per target, health payloads, and transport errors as ProbeError."""
+"""HTTP probe: one httpx client per target, health answers (read by golive.health), transport errors as ProbeError."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from golive import facts, health
 from golive.probes.errors import ProbeError
 
-# The dependency fields a health payload may carry (top level, or under "dependencies" / "checks").
-DEPENDENCIES = ("database", "rabbitmq", "redis")
+if TYPE_CHECKING:
+    from golive.config import Http
 
 _BODY_SAMPLE = 80
 
@@ -73,77 +73,53 @@ def json_body(response: httpx.Response, component: str = "http") -> Any:
         ) from None
 
 
-@dataclass(frozen=True)
-class Health:
-    """What a health endpoint answered."""
-
-    status_code: int
-    status: str
-    version: str | None
-    uptime: float | None
-    dependencies: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        """Whether the service says it is healthy: HTTP 200 and status "ok"."""
-        return self.status_code == 200 and self.status == "ok"
+def health_spec(settings: Http) -> health.Spec:
+    """How to read this service's health answers: ``http.health`` over golive's defaults."""
+    answers = settings.health
+    return health.Spec.build(
+        dialect=answers.dialect, status=answers.status, version=answers.version, dependencies=answers.dependencies,
+        healthy=answers.healthy, degraded=answers.degraded, unhealthy=answers.unhealthy,
+        names=answers.dependency_names,
+    )  # fmt: skip
 
 
-def get_health(client: httpx.Client, path: str = "/health") -> Health:
-    """The status, version, uptime and dependency states a service reports on its health endpoint.
+def get_health(client: httpx.Client, settings: Http) -> health.HealthReading:
+    """What the service says about its health: its liveness answer (``http.health_path``) and, when configured,
+    its readiness (``http.health.ready_path``) and version (``http.health.version_path``) answers, read in
+    whichever dialect they speak (golive.health).
 
-    A valid JSON answer is returned whatever its HTTP status (a 503 is the service saying it is unhealthy,
-    which checks report); an unreachable, silent or unparsable endpoint raises ProbeError.
+    Any answer that arrives is read whatever its HTTP status (a 503 is the service saying it is unhealthy,
+    which checks report). An unreachable or silent endpoint, or one whose answer golive cannot read, raises
+    ProbeError; each request is bounded by the client's timeout (``http.timeout_s``), so a readiness endpoint
+    that retries its dependencies for long cannot hold a gate. The check's record notes the dialect and
+    endpoints read.
     """
+    spec = health_spec(settings)
+    paths = {"health": settings.health_path, "ready": settings.health.ready_path,
+             "version": settings.health.version_path}  # fmt: skip
+    answers = {role: _answer(client, path) for role, path in paths.items() if path is not None}
+    try:
+        reading = health.interpret(answers["health"], spec, answers.get("ready"), answers.get("version"))
+    except health.Unreadable as error:
+        raise ProbeError("http", error.endpoint, str(error)) from None
+    facts.note("health", reading.facts())
+    return reading
+
+
+def version_in(response: httpx.Response, settings: Http) -> str | None:
+    """The version one answer of the version (else health) endpoint reports, in its dialect."""
+    return health.version_in(response.text, health_spec(settings), response.headers.get("content-type", ""))
+
+
+def version_path(settings: Http) -> str:
+    """Where the service reports its version: ``http.health.version_path``, else the health path."""
+    return settings.health.version_path or settings.health_path
+
+
+def _answer(client: httpx.Client, path: str) -> health.Answer:
     response = request(client, "GET", path)
-    body = json_body(response)
-    where = url_of(client, path)
-
-    def unusable(what: str) -> ProbeError:
-        return ProbeError("http", where, f"HTTP {response.status_code} health answer {what}")
-
-    if not isinstance(body, dict):
-        raise unusable(f"is JSON but not an object: {type(body).__name__}")
-    status = body.get("status")
-    if not isinstance(status, str):
-        raise unusable("has no string field 'status'")
-    version = body.get("version")
-    if version is not None and not isinstance(version, str):
-        raise unusable(f"has a 'version' that is not a string: {version!r}")
-    uptime = body.get("uptime")
-    if uptime is not None and (isinstance(uptime, bool) or not isinstance(uptime, int | float)):
-        raise unusable(f"has an 'uptime' that is not a number: {uptime!r}")
-    return Health(
-        status_code=response.status_code,
-        status=status,
-        version=version,
-        uptime=float(uptime) if uptime is not None else None,
-        dependencies=_dependencies(body),
-    )
-
-
-def _dependencies(body: dict[str, Any]) -> dict[str, str]:
-    """Each known dependency's state: "ok" or the text the service gave instead."""
-    nested = body.get("dependencies") or body.get("checks")
-    sources = [body, nested] if isinstance(nested, dict) else [body]
-    found: dict[str, str] = {}
-    for name in DEPENDENCIES:
-        for source in sources:
-            if name in source:
-                found[name] = _state_text(source[name])
-                break
-    return found
-
-
-def _state_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and isinstance(value.get("status"), str):
-        # {"status": "error", "error": "connection refused"} reads better as the error itself.
-        status: str = value["status"]
-        error = value.get("error") or value.get("detail")
-        return status if status == "ok" or not error else f"{status}: {error}"
-    return repr(value)
+    return health.Answer(url_of(client, path), response.status_code, response.headers.get("content-type", ""),
+                         response.text)  # fmt: skip
 
 
 def _seconds(value: float | None) -> str:

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from golive import health
 from golive.config import AlbLoadBalancer, Aws, HaproxyLoadBalancer
 from golive.masking import mask_url
 from golive.probes import aws, http
@@ -83,10 +84,12 @@ class VersionSample:
 
 
 def front_door_versions(
-    front_url: str, path: str, requests: int, timeout_s: float, max_duration_s: float, verify_tls: bool = True
+    front_url: str, path: str, requests: int, timeout_s: float, max_duration_s: float, verify_tls: bool = True,
+    spec: health.Spec | None = None,
 ) -> VersionSample:
     """Send ``requests`` GETs to ``path`` through the front URL, each on a new connection (as new users arrive,
-    so every request is balanced on its own), and count the ``version`` each JSON answer reports.
+    so every request is balanced on its own), and count the version each answer reports (read as golive.health
+    reads it, ``spec`` saying where it sits).
 
     No request starts after ``max_duration_s``; each is bounded by ``timeout_s``.
     """
@@ -96,22 +99,18 @@ def front_door_versions(
         for _ in range(requests):
             if time.monotonic() >= deadline:
                 break
-            label = _version_label(client, path)
+            label = _version_label(client, path, spec or health.Spec())
             answers[label] = answers.get(label, 0) + 1
     return VersionSample(url=mask_url(front_url.rstrip("/") + path), requested=requests, answers=answers)
 
 
-def _version_label(client: Any, path: str) -> str:
+def _version_label(client: Any, path: str, spec: health.Spec) -> str:
     try:
         response = http.request(client, "GET", path, component="load_balancer")
     except ProbeError:
         return "no answer"
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    version = body.get("version") if isinstance(body, dict) else None
-    if isinstance(version, str) and version:
+    version = health.version_in(response.text, spec, response.headers.get("content-type", ""))
+    if version:
         return version
     return f"HTTP {response.status_code} without a version"
 

@@ -1,10 +1,22 @@
 """The reference AI Agent Orchestrator: one ASGI app, run once per environment (blue, green) by uvicorn.
 
 Configuration comes from environment variables (``GOLIVE_SANDBOX_VERSION``, ``_ENV``, ``_PG_DSN``,
-``_AMQP_URL``, ``_REDIS_URL``, ``_FAULT_FILE``). Faults come from a small JSON file
-(``{"error_rate": 0.5, "latency_ms": 300}``) re-read whenever its modification time changes, so a fault is
-switched without a restart. They apply to ``/health`` and ``/api/*``: the latency is added first, then that
-fraction of requests answers 500 (spread evenly, so 0.25 fails exactly every fourth request).
+``_AMQP_URL``, ``_REDIS_URL``, ``_FAULT_FILE``, ``_DIALECT``). Faults come from a small JSON file
+(``{"error_rate": 0.5, "latency_ms": 300, "dependency_down": ["redis"]}``) re-read whenever its modification
+time changes, so a fault is switched without a restart. Error rate and latency apply to the health endpoints
+and ``/api/*``: the latency is added first, then that fraction of requests answers 500 (spread evenly, so 0.25
+fails exactly every fourth request). A dependency listed as down is reported down by the health endpoints, as
+if the app had lost its connection to it.
+
+``GOLIVE_SANDBOX_DIALECT`` picks how health is answered (see golive.health for the formats):
+- ``golive`` (default): ``/health`` ``{"status": "ok", "version", "uptime", "database": "ok", ...}``, 503 when a
+  dependency fails.
+- ``ietf``: ``/health`` as ``application/health+json`` (draft-inadarei-api-health-check-06): ``status``
+  pass/fail, ``releaseId``, ``checks`` keyed ``component:measurement``; 503 on fail.
+- ``spring``: Spring Boot Actuator's ``/actuator/health`` (UP/DOWN, ``components.db|rabbit|redis``, 503 when
+  DOWN) and ``/actuator/info`` (``build.version``).
+- ``flags``: ``/health`` ``{"status": "healthy", "version"}`` (liveness only) and ``/ready``
+  ``{"postgres": {"connected": true}, "rabbitmq": {...}, "redis": {...}}``, 503 when one is not connected.
 
 Run: ``python -m golive.sandbox.app --env blue --port 18001`` (uvicorn inside).
 """
@@ -22,7 +34,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -50,6 +62,8 @@ DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.5, 5.0,
 KNOWN_PATHS = (
     "/health",
     "/ready",
+    "/actuator/health",
+    "/actuator/info",
     "/version",
     "/metrics",
     "/api/agents",
@@ -74,6 +88,7 @@ class AppConfig:
     amqp_url: str
     redis_url: str
     fault_file: Path | None
+    dialect: str = c.DEFAULT_DIALECT
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AppConfig:
@@ -86,6 +101,7 @@ class AppConfig:
             amqp_url=env.get(c.ENV_AMQP_URL, c.AMQP_URL),
             redis_url=env.get(c.ENV_REDIS_URL, c.REDIS_URL),
             fault_file=Path(fault_file) if fault_file else None,
+            dialect=env.get(c.ENV_DIALECT) or c.DEFAULT_DIALECT,
         )
 
 
@@ -104,6 +120,7 @@ class Faults:
         self.path = path
         self.error_rate = 0.0
         self.latency_ms = 0.0
+        self.dependencies_down: frozenset[str] = frozenset()
         self._mtime: float | None = None
         self._debt = 0.0
 
@@ -114,6 +131,7 @@ class Faults:
             mtime = self.path.stat().st_mtime_ns
         except FileNotFoundError:
             self.error_rate, self.latency_ms, self._mtime = 0.0, 0.0, None
+            self.dependencies_down = frozenset()
             return
         if mtime == self._mtime:
             return
@@ -121,9 +139,10 @@ class Faults:
             data = json.loads(self.path.read_text())
             self.error_rate = min(max(float(data.get("error_rate", 0.0)), 0.0), 1.0)
             self.latency_ms = max(float(data.get("latency_ms", 0.0)), 0.0)
-        except (OSError, ValueError, AttributeError) as exc:
+            self.dependencies_down = frozenset(str(name) for name in data.get("dependency_down", []))
+        except (OSError, ValueError, AttributeError, TypeError) as exc:
             log.error("ignoring unreadable fault file %s: %s", self.path, error_text(exc))
-            self.error_rate, self.latency_ms = 0.0, 0.0
+            self.error_rate, self.latency_ms, self.dependencies_down = 0.0, 0.0, frozenset()
         self._mtime = mtime
         self._debt = 0.0
 
@@ -314,11 +333,24 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+# How each dialect names the dependencies (c.DEPENDENCIES): IETF component and type, Spring indicator and
+# its details, the flags family's keys.
+_IETF_COMPONENTS = {"database": ("postgres", "datastore"), "rabbitmq": ("rabbitmq", "component"),
+                    "redis": ("redis", "datastore")}  # fmt: skip
+_SPRING_COMPONENTS: dict[str, tuple[str, dict[str, str]]] = {
+    "database": ("db", {"database": "PostgreSQL", "validationQuery": "isValid()"}),
+    "rabbitmq": ("rabbit", {"version": "3.10"}),
+    "redis": ("redis", {"version": "7.0"}),
+}
+_FLAGS_NAMES = {"database": "postgres", "rabbitmq": "rabbitmq", "redis": "redis"}
+
+
 class Orchestrator:
     """The endpoints and their dependencies."""
 
-    def __init__(self, config: AppConfig) -> None:
+    def __init__(self, config: AppConfig, faults: Faults | None = None) -> None:
         self.config = config
+        self.faults = faults or Faults(None)
         self.started = time.monotonic()
         self.db = ConnectionPool(config.pg_dsn)
         self.cache = aioredis.Redis.from_url(
@@ -339,21 +371,35 @@ class Orchestrator:
             return error_text(exc)
         return "ok"
 
-    async def health_body(self) -> tuple[dict[str, Any], int]:
-        database, rabbitmq, cache = await asyncio.gather(
-            self._probe(self.db.fetch("SELECT 1")),
-            self._probe(anyio.to_thread.run_sync(_rabbitmq_probe, self.config.amqp_url)),
-            self._probe(self.cache.ping()),
+    async def _timed(self, name: str, probe: Awaitable[Any]) -> tuple[str, float]:
+        started = time.perf_counter()
+        text = await self._probe(probe)
+        self.faults.refresh()
+        if name in self.faults.dependencies_down:
+            text = f"injected fault: {name} unreachable (connection refused)"
+        return text, (time.perf_counter() - started) * 1000
+
+    async def dependencies(self) -> dict[str, tuple[str, float]]:
+        """Each dependency (c.DEPENDENCIES) as the app sees it: "ok" or what went wrong, and the ms it took."""
+        results = await asyncio.gather(
+            self._timed("database", self.db.fetch("SELECT 1")),
+            self._timed("rabbitmq", anyio.to_thread.run_sync(_rabbitmq_probe, self.config.amqp_url)),
+            self._timed("redis", self.cache.ping()),
         )
-        healthy = database == rabbitmq == cache == "ok"
+        return dict(zip(c.DEPENDENCIES, results, strict=True))
+
+    def uptime_s(self) -> float:
+        return round(time.monotonic() - self.started, 3)
+
+    async def health_body(self) -> tuple[dict[str, Any], int]:
+        states = {name: text for name, (text, _ms) in (await self.dependencies()).items()}
+        healthy = all(text == "ok" for text in states.values())
         body = {
             "status": "ok" if healthy else "degraded",
             "version": self.config.version,
             "environment": self.config.environment,
-            "uptime": round(time.monotonic() - self.started, 3),
-            "database": database,
-            "rabbitmq": rabbitmq,
-            "redis": cache,
+            "uptime": self.uptime_s(),
+            **states,
         }
         return body, 200 if healthy else 503
 
@@ -367,6 +413,65 @@ class Orchestrator:
         database = await self._probe(self.db.fetch("SELECT 1"))
         ready = database == "ok"
         return JSONResponse({"ready": ready, "database": database}, status_code=200 if ready else 503)
+
+    # --- the other health dialects (golive.health reads them; see the module docstring) -------------------
+
+    async def health_ietf(self, request: Request) -> Response:
+        """draft-inadarei-api-health-check-06: status, version (of the API), releaseId, checks."""
+        dependencies = await self.dependencies()
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        checks: dict[str, list[dict[str, Any]]] = {}
+        for name, (text, ms) in dependencies.items():
+            component, kind = _IETF_COMPONENTS[name]
+            entry: dict[str, Any] = {"componentId": f"{self.config.environment}-{component}", "componentType": kind,
+                                     "observedValue": round(ms, 3), "observedUnit": "ms",
+                                     "status": "pass" if text == "ok" else "fail", "time": now}  # fmt: skip
+            if text != "ok":
+                entry["output"] = text
+            checks[f"{component}:responseTime"] = [entry]
+        checks["uptime"] = [{"componentType": "system", "observedValue": self.uptime_s(), "observedUnit": "s",
+                             "status": "pass", "time": now}]  # fmt: skip
+        healthy = all(text == "ok" for text, _ms in dependencies.values())
+        body = {"status": "pass" if healthy else "fail", "version": self.config.version.split(".")[0],
+                "releaseId": self.config.version, "serviceId": f"orchestrator-{self.config.environment}",
+                "description": "AI Agent Orchestrator", "checks": checks}  # fmt: skip
+        return Response(json.dumps(body), status_code=200 if healthy else 503, media_type="application/health+json")
+
+    async def health_spring(self, request: Request) -> Response:
+        """Spring Boot Actuator's /actuator/health with show-details: UP/DOWN and components; 503 when DOWN."""
+        components: dict[str, Any] = {}
+        for name, (text, _ms) in (await self.dependencies()).items():
+            component, details = _SPRING_COMPONENTS[name]
+            if text == "ok":
+                components[component] = {"status": "UP", "details": dict(details)}
+            else:
+                components[component] = {"status": "DOWN", "details": {**details, "error": text}}
+        components["ping"] = {"status": "UP"}
+        healthy = all(item["status"] == "UP" for item in components.values())
+        body = {"status": "UP" if healthy else "DOWN", "components": dict(sorted(components.items()))}
+        return JSONResponse(body, status_code=200 if healthy else 503,
+                            media_type="application/vnd.spring-boot.actuator.v3+json")  # fmt: skip
+
+    async def info_spring(self, request: Request) -> Response:
+        """Spring Boot Actuator's /actuator/info with build-info: the release in build.version."""
+        return JSONResponse({"build": {"artifact": "orchestrator", "name": "orchestrator", "group": "sandbox.golive",
+                                       "version": self.config.version},
+                             "app": {"environment": self.config.environment}})  # fmt: skip
+
+    async def health_flags(self, request: Request) -> Response:
+        """Liveness only, as the status-word family answers it: healthy and the version."""
+        return JSONResponse({"status": "healthy", "version": self.config.version, "uptime": self.uptime_s()})
+
+    async def ready_flags(self, request: Request) -> Response:
+        """Readiness: each dependency as {connected: ...}; 503 when one is not."""
+        body: dict[str, Any] = {}
+        for name, (text, ms) in (await self.dependencies()).items():
+            entry: dict[str, Any] = {"connected": text == "ok", "latency_ms": round(ms, 1)}
+            if text != "ok":
+                entry["error"] = text
+            body[_FLAGS_NAMES[name]] = entry
+        ready = all(entry["connected"] for entry in body.values())
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     async def version(self, request: Request) -> Response:
         return JSONResponse({"version": self.config.version, "environment": self.config.environment})
@@ -486,10 +591,11 @@ class Orchestrator:
 class FaultsAndMetrics:
     """ASGI middleware: injects the configured faults and records every request in the metrics."""
 
-    def __init__(self, app: ASGIApp, faults: Faults, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, faults: Faults, metrics: Metrics, fault_paths: tuple[str, ...] = ("/health",)):
         self.app = app
         self.faults = faults
         self.metrics = metrics
+        self.fault_paths = fault_paths  # besides /api/*: the dialect's health endpoints
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -507,7 +613,7 @@ class FaultsAndMetrics:
             await send(message)
 
         try:
-            if path == "/health" or path.startswith("/api/"):
+            if path in self.fault_paths or path.startswith("/api/"):
                 self.faults.refresh()
                 if self.faults.latency_ms > 0:
                     await asyncio.sleep(self.faults.latency_ms / 1000.0)
@@ -527,7 +633,10 @@ class FaultsAndMetrics:
 def create_app(config: AppConfig | None = None) -> ASGIApp:
     """The orchestrator for one environment."""
     config = config or AppConfig.from_env()
-    orchestrator = Orchestrator(config)
+    if config.dialect not in c.DIALECTS:
+        raise ValueError(f"{c.ENV_DIALECT}={config.dialect!r}: choose one of {', '.join(c.DIALECTS)}")
+    faults = Faults(config.fault_file)
+    orchestrator = Orchestrator(config, faults)
     metrics = Metrics(config.version, config.environment)
 
     async def metrics_endpoint(request: Request) -> Response:
@@ -539,9 +648,15 @@ def create_app(config: AppConfig | None = None) -> ASGIApp:
         yield
         await orchestrator.close()
 
+    health_routes = {
+        "golive": [Route("/health", orchestrator.health), Route("/ready", orchestrator.ready)],
+        "ietf": [Route("/health", orchestrator.health_ietf)],
+        "spring": [Route("/actuator/health", orchestrator.health_spring),
+                   Route("/actuator/info", orchestrator.info_spring)],
+        "flags": [Route("/health", orchestrator.health_flags), Route("/ready", orchestrator.ready_flags)],
+    }[config.dialect]  # fmt: skip
     routes = [
-        Route("/health", orchestrator.health),
-        Route("/ready", orchestrator.ready),
+        *health_routes,
         Route("/version", orchestrator.version),
         Route("/metrics", metrics_endpoint),
         Route("/api/agents", orchestrator.agents),
@@ -553,7 +668,10 @@ def create_app(config: AppConfig | None = None) -> ASGIApp:
         Route("/api/tasks/{task_id:int}", orchestrator.delete_task, methods=["DELETE"]),
     ]
     starlette_app = Starlette(routes=routes, lifespan=lifespan)
-    return FaultsAndMetrics(starlette_app, Faults(config.fault_file), metrics)
+    # Faults reach the endpoints golive reads health from (golive's own dialect: /health only, as always).
+    fault_paths = {"golive": ("/health",), "ietf": ("/health",), "spring": ("/actuator/health",),
+                   "flags": ("/health", "/ready")}[config.dialect]  # fmt: skip
+    return FaultsAndMetrics(starlette_app, faults, metrics, fault_paths)
 
 
 def main(argv: list[str] | None = None) -> int:

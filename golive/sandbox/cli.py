@@ -83,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="where to write the golive configuration (default: ./golive.sandbox.yaml)",
     )
+    up.add_argument(
+        "--dialect",
+        choices=c.DIALECTS,
+        default=c.DEFAULT_DIALECT,
+        help=f"how blue and green answer health (default {c.DEFAULT_DIALECT}); apps restart when it changes",
+    )
     commands.add_parser("status", help="each piece with PID, port, up/down; exit 1 if one is down")
     commands.add_parser("down", help="stop every sandbox process and restore shared-service settings")
 
@@ -94,6 +100,12 @@ def _parser() -> argparse.ArgumentParser:
     fault.add_argument("--latency-ms", type=_non_negative, metavar="N", help="ms added to /health and /api/*")
     fault.add_argument("--crash", action="store_true", help="kill the app process (connections refused)")
     fault.add_argument("--stop-worker", action="store_true", help="stop the agent worker (no consumer)")
+    fault.add_argument(
+        "--dependency-down",
+        choices=c.DEPENDENCIES,
+        metavar="NAME",
+        help=f"the app reports this dependency down in its health answers ({', '.join(c.DEPENDENCIES)})",
+    )
     fault.add_argument("--clear", action="store_true", help="clear faults; restart a crashed app or worker")
 
     helper = commands.add_parser(
@@ -288,13 +300,14 @@ def main(argv: list[str] | None = None) -> int:
     manager = Manager()
     try:
         if args.command == "up":
-            return manager.up(args.config_out)
+            return manager.up(args.config_out, {"dialect": args.dialect})
         if args.command == "status":
             return manager.status()
         if args.command == "down":
             return manager.down()
         if args.command == "fault":
-            return manager.fault(args.env, args.error_rate, args.latency_ms, args.crash, args.stop_worker, args.clear)
+            return manager.fault(args.env, args.error_rate, args.latency_ms, args.crash, args.stop_worker, args.clear,
+                                 args.dependency_down)
         print(_helper(manager, args))
         return 0
     except SandboxError as exc:

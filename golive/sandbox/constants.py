@@ -38,8 +38,17 @@ ENV_PG_DSN = "GOLIVE_SANDBOX_PG_DSN"
 ENV_AMQP_URL = "GOLIVE_SANDBOX_AMQP_URL"
 ENV_REDIS_URL = "GOLIVE_SANDBOX_REDIS_URL"
 ENV_FAULT_FILE = "GOLIVE_SANDBOX_FAULT_FILE"
+ENV_DIALECT = "GOLIVE_SANDBOX_DIALECT"
 ENV_STATE_DIR = "GOLIVE_SANDBOX_DIR"
 DEFAULT_STATE_DIR = "/tmp/golive-sandbox"
+
+# The health dialects the apps can speak (`golive sandbox up --dialect`), and each one's liveness path: the
+# one HAProxy and the ALB target groups check, and golive's http.health_path.
+DIALECTS = ("golive", "ietf", "spring", "flags")
+DEFAULT_DIALECT = "golive"
+LIVENESS_PATHS = {"golive": "/health", "ietf": "/health", "spring": "/actuator/health", "flags": "/health"}
+# The dependencies the apps report, as `fault --dependency-down` names them.
+DEPENDENCIES = ("database", "rabbitmq", "redis")
 
 
 def version_tuple(version: str) -> tuple[int, ...]:

@@ -80,6 +80,9 @@ SYNTHETIC = {
     "delete_path": "/api/tasks/{id}",
 }
 PLANTED_SECRET_FILE = "settings_local.py"
+# `up` options the apps take, the variable each is passed in, and its default (not passed when default).
+APP_OPTION_VARIABLES = {"dialect": c.ENV_DIALECT}
+APP_OPTION_DEFAULTS = {"dialect": c.DEFAULT_DIALECT}
 
 
 class SandboxError(Exception):
@@ -158,6 +161,12 @@ class State:
     processes: dict[str, ProcessRecord] = field(default_factory=dict)
     restore: dict[str, Any] = field(default_factory=dict)
     aws: dict[str, Any] = field(default_factory=dict)
+    # How the apps were asked to behave at `up` ({"dialect": "spring"}): passed to them as variables.
+    options: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def dialect(self) -> str:
+        return self.options.get("dialect", c.DEFAULT_DIALECT)
 
     @classmethod
     def load(cls, path: Path) -> State:
@@ -171,6 +180,7 @@ class State:
             processes={name: ProcessRecord.from_json(rec) for name, rec in data.get("processes", {}).items()},
             restore=dict(data.get("restore", {})),
             aws=dict(data.get("aws", {})),
+            options=dict(data.get("options", {})),
         )
 
     def save(self, path: Path) -> None:
@@ -178,6 +188,7 @@ class State:
             "processes": {name: rec.to_json() for name, rec in self.processes.items()},
             "restore": self.restore,
             "aws": self.aws,
+            "options": self.options,
         }
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
@@ -340,14 +351,15 @@ class Manager:
     def services(self) -> dict[str, Service]:
         python = sys.executable
         common = {c.ENV_PG_DSN: c.PRIMARY_DSN, c.ENV_AMQP_URL: c.AMQP_URL, c.ENV_REDIS_URL: c.REDIS_URL}
+        liveness = c.LIVENESS_PATHS[self.state.dialect]
         services: dict[str, Service] = {}
         for env_name, (_version, port) in ENVIRONMENTS.items():
             services[env_name] = Service(
                 name=env_name,
                 command=[python, "-m", "golive.sandbox.app", "--env", env_name, "--host", c.HOST, "--port", str(port)],
                 port=port,
-                ready=lambda port=port: _http_status(f"http://{c.HOST}:{port}/health"),  # type: ignore[misc]
-                env=self._child_env(app_variables(env_name, self.paths)),
+                ready=lambda port=port: _http_status(f"http://{c.HOST}:{port}{liveness}"),  # type: ignore[misc]
+                env=self._child_env(app_variables(env_name, self.paths, self.state.options)),
             )
         services["worker"] = Service(
             name="worker",
@@ -662,7 +674,7 @@ class Manager:
                     "backend be",
                     "    balance roundrobin",
                     "    option httpchk",
-                    "    http-check send meth GET uri /health",
+                    f"    http-check send meth GET uri {c.LIVENESS_PATHS[self.state.dialect]}",
                     "    default-server inter 2s fall 2 rise 2",
                     f"    server blue {c.HOST}:{c.BLUE_PORT} weight 0 check",
                     f"    server green {c.HOST}:{c.GREEN_PORT} weight 100 check",
@@ -735,7 +747,8 @@ class Manager:
         for env in ENVIRONMENTS:
             env_file = self.paths.env_file(env)
             env_file.parent.mkdir(parents=True, exist_ok=True)
-            env_file.write_text("".join(f"{key}={value}\n" for key, value in app_variables(env, self.paths).items()))
+            variables = app_variables(env, self.paths, self.state.options)
+            env_file.write_text("".join(f"{key}={value}\n" for key, value in variables.items()))
             env_file.chmod(0o600)  # it holds credentials
         shutil.rmtree(self.paths.source, ignore_errors=True)
         (self.paths.source / "orchestrator").mkdir(parents=True)
@@ -1039,13 +1052,14 @@ class Manager:
         )
 
     def restore_alb_targets(self) -> None:
-        """Each target group has its app's target registered and is health-checked on /health."""
+        """Each target group has its app's target registered and is health-checked on the liveness path."""
         elbv2 = self._client("elbv2")
+        liveness = c.LIVENESS_PATHS[self.state.dialect]
         for env, (_version, port) in ENVIRONMENTS.items():
             arn = self.state.aws["target_groups"][env]
             group = elbv2.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"][0]
-            if group.get("HealthCheckPath") != "/health":
-                elbv2.modify_target_group(TargetGroupArn=arn, HealthCheckPath="/health")
+            if group.get("HealthCheckPath") != liveness:
+                elbv2.modify_target_group(TargetGroupArn=arn, HealthCheckPath=liveness)
             if not elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]:
                 elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": ALB_TARGETS[env], "Port": port}])
 
@@ -1227,7 +1241,9 @@ class Manager:
 
     # --- faults ----------------------------------------------------------------------------------------
 
-    def write_fault(self, env: str, error_rate: float | None, latency_ms: float | None) -> dict[str, float]:
+    def write_fault(
+        self, env: str, error_rate: float | None, latency_ms: float | None, dependency_down: str | None = None
+    ) -> dict[str, Any]:
         path = self.paths.fault_file(env)
         try:
             current = json.loads(path.read_text())
@@ -1237,6 +1253,8 @@ class Manager:
             current["error_rate"] = error_rate
         if latency_ms is not None:
             current["latency_ms"] = latency_ms
+        if dependency_down is not None:
+            current["dependency_down"] = sorted({*current.get("dependency_down", []), dependency_down})
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(current))
@@ -1449,9 +1467,17 @@ class Manager:
 
     # --- the commands ----------------------------------------------------------------------------------
 
-    def up(self, config_out: Path) -> int:
+    def up(self, config_out: Path, options: dict[str, str] | None = None) -> int:
+        """``options``: how the apps behave (``{"dialect": "spring"}``); absent ones take their defaults, and
+        apps (and HAProxy, whose health check follows the dialect) started with other options restart."""
         started_at = time.monotonic()
+        wanted = {key: value for key, value in (options or {}).items() if value != APP_OPTION_DEFAULTS.get(key)}
         with self.locked():
+            if wanted != self.state.options:
+                for name in ("haproxy", *ENVIRONMENTS):
+                    if self._stop_service(name):
+                        raise SandboxError(f"{name} did not stop; run `golive sandbox down`")
+                self.state.options = wanted
             self.check_prerequisites()
             self.ensure_management()
             applied = self.ensure_database()
@@ -1478,6 +1504,8 @@ class Manager:
             self._wait("HAProxy's health checks of blue and green", self._haproxy_sees_both, "haproxy")
             self.start_fresh_app_logs()
             write_golive_config(config_out, self.paths, self.state)
+            if self.state.options:
+                self.out("apps: " + ", ".join(f"{key} {value}" for key, value in sorted(self.state.options.items())))
             rows = self._status_rows()
         if started:
             self.out(f"started: {', '.join(started)}")
@@ -1515,6 +1543,7 @@ class Manager:
             survivors += processes.wait_gone(strays, 5.0)
             processes.wait_reaped(watched, 3.0)
             self.state.aws = {}  # moto keeps its resources in memory: they went with it
+            self.state.options = {}
             self._restore_shared_services()
             self.clear_fault_files()
         if survivors:
@@ -1538,6 +1567,7 @@ class Manager:
         crash: bool,
         stop_worker: bool,
         clear: bool,
+        dependency_down: str | None = None,
     ) -> int:
         if env not in ENVIRONMENTS:
             raise SandboxError(f"unknown environment {env!r}: choose blue or green")
@@ -1549,9 +1579,10 @@ class Manager:
                 self.paths.fault_file(env).unlink(missing_ok=True)
                 restarted = self.start_missing((env, "worker"))
                 said.append("faults cleared" + (f", restarted {', '.join(restarted)}" if restarted else ""))
-            if error_rate is not None or latency_ms is not None:
-                current = self.write_fault(env, error_rate, latency_ms)
-                said.append(", ".join(f"{key}={value:g}" for key, value in sorted(current.items())))
+            if error_rate is not None or latency_ms is not None or dependency_down is not None:
+                current = self.write_fault(env, error_rate, latency_ms, dependency_down)
+                said.append(", ".join(f"{key}={value:g}" if isinstance(value, float | int) else
+                                      f"{key}={','.join(value)}" for key, value in sorted(current.items())))
             if crash:
                 record = self.state.processes.get(env)
                 if record is not None and processes.is_alive(record):
@@ -1614,10 +1645,11 @@ def _watermark_args(original: str) -> list[str]:
     return [text]
 
 
-def app_variables(env: str, paths: Paths) -> dict[str, str]:
+def app_variables(env: str, paths: Paths, options: dict[str, str] | None = None) -> dict[str, str]:
     """The variables an app runs with: `up` passes them to its process and stages them in its env file."""
     version, _port = ENVIRONMENTS[env]
     return {
+        **{APP_OPTION_VARIABLES[key]: value for key, value in (options or {}).items()},
         c.ENV_VERSION: version,
         c.ENV_NAME: env,
         c.ENV_PG_DSN: c.PRIMARY_DSN,
@@ -1640,7 +1672,7 @@ def write_golive_config(path: Path, paths: Paths, state: State) -> None:
             "process": f"golive.sandbox.app --env {env}",
             "log_file": str(paths.log(env)),
             "env_file": str(paths.env_file(env)),
-            "required_env": list(app_variables(env, paths)),
+            "required_env": list(app_variables(env, paths, state.options)),
         }
     rules = yaml.safe_load(paths.prometheus_rules.read_text())["groups"]
     config = {
@@ -1654,7 +1686,8 @@ def write_golive_config(path: Path, paths: Paths, state: State) -> None:
         "http": {
             "timeout_s": 5,
             "verify_tls": True,
-            "health_path": "/health",
+            "health_path": c.LIVENESS_PATHS[state.dialect],
+            **_health_keys(state.dialect),
             "endpoints": [
                 {"path": endpoint, "method": "GET", "expect": [200]}
                 for endpoint in ("/api/agents", "/api/messages", "/api/status", "/api/health")
@@ -1723,6 +1756,13 @@ def write_golive_config(path: Path, paths: Paths, state: State) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     tmp.replace(path)
+
+
+def _health_keys(dialect: str) -> dict[str, Any]:
+    """What golive cannot detect about the dialect's health answers: only the endpoints that are not the health
+    path (golive.health recognises every format itself)."""
+    keys = {"spring": {"version_path": "/actuator/info"}, "flags": {"ready_path": "/ready"}}.get(dialect)
+    return {"health": keys} if keys else {}
 
 
 def _require_binary(name: str) -> str:
