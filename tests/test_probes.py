@@ -259,6 +259,36 @@ def test_get_health_reads_readiness_and_version_endpoints(canned: CannedServer) 
     assert set(health.endpoints) == {"health", "ready", "version"}
 
 
+def test_a_readiness_endpoint_that_retries_for_long_is_bounded_by_the_timeout() -> None:
+    """Readiness endpoints that retry each dependency for seconds before answering cannot hold a gate."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/ready":
+                time.sleep(5)  # retrying its database
+            data = b'{"status": "healthy"}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with http.make_client(url, TIMEOUT_S) as client:
+            started = time.monotonic()
+            error = probe_error(lambda: http.get_health(client, Http(health={"ready_path": "/ready"})))
+            assert time.monotonic() - started < 3
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert_names(error, "http", f"{url}/ready", "no answer within 0.5s")
+
+
 def test_get_health_reads_kubernetes_plain_text_probes(canned: CannedServer) -> None:
     canned.answer("/livez", "ok")
     canned.answer("/readyz", "[+]ping ok\n[-]postgres failed: reason withheld\nreadyz check failed\n", status=500)
