@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from golive.masking import Masker, is_secret_env_name, password_of
+from golive.promql import PresetName
 
 DEFAULT_CONFIG = "golive.yaml"
 CONFIG_ENV_VAR = "GOLIVE_CONFIG"
@@ -227,24 +228,20 @@ class Redis(Section):
 
 
 class PrometheusQueries(Section):
-    """PromQL for the gate metrics; ``{job}`` and ``{window}`` are filled in. Defaults fit the conventional
-    ``http_requests_total{status}`` counter and ``http_request_duration_seconds`` histogram."""
+    """PromQL for the gate metrics; ``{job}`` and ``{window}`` are filled in. Each one unset comes from the preset
+    (``prometheus.preset``, or detected from the job's series: golive.promql)."""
 
-    # `or vector(0)`: with no 5xx at all the numerator has no series, which would make the ratio "no data".
-    error_ratio: NonEmpty = (
-        '(sum(rate(http_requests_total{{job="{job}",status=~"5.."}}[{window}])) or vector(0))'
-        ' / sum(rate(http_requests_total{{job="{job}"}}[{window}]))'
-    )
-    p95_ms: NonEmpty = (
-        'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{{job="{job}"}}[{window}])))'
-        " * 1000"
-    )
-    request_rate: NonEmpty = 'sum(rate(http_requests_total{{job="{job}"}}[{window}]))'
+    error_ratio: NonEmpty | None = None
+    p95_ms: NonEmpty | None = None
+    request_rate: NonEmpty | None = None
 
 
 class Prometheus(Section):
     url: HttpUrl
     jobs: dict[str, NonEmpty] = Field(default_factory=dict)  # environment name -> scrape job
+    # environment name -> the scrape target's instance (host:port), to find its job without prometheus.jobs
+    instances: dict[str, NonEmpty] = Field(default_factory=dict)
+    preset: PresetName | None = None  # the instrumentation library's naming; unset: detected
     alert_rules: list[NonEmpty] = Field(default_factory=list)  # alerting rules that must be loaded
     window: Annotated[StrictStr, Field(pattern=r"^[0-9]+[smh]$")] = "1m"
     queries: PrometheusQueries = Field(default_factory=PrometheusQueries)

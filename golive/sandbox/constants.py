@@ -38,8 +38,10 @@ ENV_PG_DSN = "GOLIVE_SANDBOX_PG_DSN"
 ENV_AMQP_URL = "GOLIVE_SANDBOX_AMQP_URL"
 ENV_REDIS_URL = "GOLIVE_SANDBOX_REDIS_URL"
 ENV_FAULT_FILE = "GOLIVE_SANDBOX_FAULT_FILE"
+ENV_METRICS = "GOLIVE_SANDBOX_METRICS"  # the apps' metric naming (`up --metrics`): golive.promql's preset names
 ENV_STATE_DIR = "GOLIVE_SANDBOX_DIR"
 DEFAULT_STATE_DIR = "/tmp/golive-sandbox"
+DEFAULT_METRICS = "golive"
 
 
 def version_tuple(version: str) -> tuple[int, ...]:
