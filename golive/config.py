@@ -90,6 +90,19 @@ def _relative_path(value: str) -> str:
     return value
 
 
+def _query_template(value: str) -> str:
+    """A PromQL template: ``{job}`` and ``{window}`` filled in by str.format, PromQL's own braces doubled."""
+    from golive import promql
+
+    try:
+        promql.selectors(value.format(job="job", window="1m"))
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(
+            f"not a query template ({exc}): write PromQL's braces as {{{{ and }}}}, placeholders {{job}} and {{window}}"
+        ) from None
+    return value
+
+
 HttpUrl = Annotated[StrictStr, AfterValidator(_http_url)]
 PostgresDsn = Annotated[StrictStr, AfterValidator(_postgres_dsn)]
 AmqpUrl = Annotated[StrictStr, AfterValidator(_amqp_url)]
@@ -98,6 +111,7 @@ UrlPath = Annotated[StrictStr, AfterValidator(_relative_path)]
 Seconds = Annotated[float, Field(gt=0, le=3600)]
 Ratio = Annotated[float, Field(ge=0, le=1)]
 NonEmpty = Annotated[StrictStr, Field(min_length=1)]
+QueryTemplate = Annotated[StrictStr, Field(min_length=1), AfterValidator(_query_template)]
 
 
 class Section(BaseModel):
@@ -231,9 +245,9 @@ class PrometheusQueries(Section):
     """PromQL for the gate metrics; ``{job}`` and ``{window}`` are filled in. Each one unset comes from the preset
     (``prometheus.preset``, or detected from the job's series: golive.promql)."""
 
-    error_ratio: NonEmpty | None = None
-    p95_ms: NonEmpty | None = None
-    request_rate: NonEmpty | None = None
+    error_ratio: QueryTemplate | None = None
+    p95_ms: QueryTemplate | None = None
+    request_rate: QueryTemplate | None = None
 
 
 class Prometheus(Section):
