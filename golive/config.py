@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from golive.masking import Masker, is_secret_env_name, password_of
+from golive.promql import PresetName
 
 DEFAULT_CONFIG = "golive.yaml"
 CONFIG_ENV_VAR = "GOLIVE_CONFIG"
@@ -92,6 +93,19 @@ def _relative_path(value: str) -> str:
     return value
 
 
+def _query_template(value: str) -> str:
+    """A PromQL template: ``{job}`` and ``{window}`` filled in by str.format, PromQL's own braces doubled."""
+    from golive import promql
+
+    try:
+        promql.selectors(value.format(job="job", window="1m"))
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(
+            f"not a query template ({exc}): write PromQL's braces as {{{{ and }}}}, placeholders {{job}} and {{window}}"
+        ) from None
+    return value
+
+
 HttpUrl = Annotated[StrictStr, AfterValidator(_http_url)]
 PostgresDsn = Annotated[StrictStr, AfterValidator(_postgres_dsn)]
 AmqpUrl = Annotated[StrictStr, AfterValidator(_amqp_url)]
@@ -100,6 +114,7 @@ UrlPath = Annotated[StrictStr, AfterValidator(_relative_path)]
 Seconds = Annotated[float, Field(gt=0, le=3600)]
 Ratio = Annotated[float, Field(ge=0, le=1)]
 NonEmpty = Annotated[StrictStr, Field(min_length=1)]
+QueryTemplate = Annotated[StrictStr, Field(min_length=1), AfterValidator(_query_template)]
 
 
 class Section(BaseModel):
@@ -306,24 +321,20 @@ class Redis(Section):
 
 
 class PrometheusQueries(Section):
-    """PromQL for the gate metrics; ``{job}`` and ``{window}`` are filled in. Defaults fit the conventional
-    ``http_requests_total{status}`` counter and ``http_request_duration_seconds`` histogram."""
+    """PromQL for the gate metrics; ``{job}`` and ``{window}`` are filled in. Each one unset comes from the preset
+    (``prometheus.preset``, or detected from the job's series: golive.promql)."""
 
-    # `or vector(0)`: with no 5xx at all the numerator has no series, which would make the ratio "no data".
-    error_ratio: NonEmpty = (
-        '(sum(rate(http_requests_total{{job="{job}",status=~"5.."}}[{window}])) or vector(0))'
-        ' / sum(rate(http_requests_total{{job="{job}"}}[{window}]))'
-    )
-    p95_ms: NonEmpty = (
-        'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{{job="{job}"}}[{window}])))'
-        " * 1000"
-    )
-    request_rate: NonEmpty = 'sum(rate(http_requests_total{{job="{job}"}}[{window}]))'
+    error_ratio: QueryTemplate | None = None
+    p95_ms: QueryTemplate | None = None
+    request_rate: QueryTemplate | None = None
 
 
 class Prometheus(Section):
     url: HttpUrl
     jobs: dict[str, NonEmpty] = Field(default_factory=dict)  # environment name -> scrape job
+    # environment name -> the scrape target's instance (host:port), to find its job without prometheus.jobs
+    instances: dict[str, NonEmpty] = Field(default_factory=dict)
+    preset: PresetName | None = None  # the instrumentation library's naming; unset: detected
     alert_rules: list[NonEmpty] = Field(default_factory=list)  # alerting rules that must be loaded
     window: Annotated[StrictStr, Field(pattern=r"^[0-9]+[smh]$")] = "1m"
     queries: PrometheusQueries = Field(default_factory=PrometheusQueries)

@@ -206,25 +206,31 @@ class Panels:
         return rows
 
     def _prometheus_rows(self) -> list[Row]:
+        """The job's figures through the same job resolution, freshness rule and queries as Gate 2's checks."""
         section = self.view.prometheus
-        job = section.jobs.get(self.view.name) if section else None
-        if section is None or job is None:
+        if section is None:
             return [Row("prometheus", "not configured for this environment", OFF)]
+        from golive import metrics
         from golive.probes.prometheus import Prometheus
 
-        queries, window = section.queries, section.window
-        rows = []
         with Prometheus(section.url, self.view.timeout_s("prometheus")) as prometheus:
-            for label, template, unit in (("request rate", queries.request_rate, " req/s"),
-                                          ("error ratio", queries.error_ratio, ""),
-                                          ("p95", queries.p95_ms, " ms")):
+            try:
+                job = metrics.prometheus_job(prometheus, section, self.view.name, self.view.url)
+                metrics.wait_for_fresh_scrape(prometheus, job.job, after=0.0)  # up at its last scrape, no wait
+            except ProbeError as error:
+                return [Row("prometheus", error.detail, FAIL, critical=True)]
+            rows = [Row("prometheus job", f"{job.job} ({job.job_from}; preset {job.preset})", OK)]
+            for label, read, limit in (("request rate", metrics.prometheus_request_rate, None),
+                                       ("error ratio", metrics.prometheus_error_ratio, self.limits.error_rate),
+                                       ("p95", metrics.prometheus_p95, self.limits.p95_ms)):  # fmt: skip
                 try:
-                    value = prometheus.scalar(template.format(job=job, window=window))
+                    measured = read(job)
                 except ProbeError as error:
                     rows.append(Row(f"{label} (prometheus)", error.detail, FAIL, critical=True))
                     continue
-                bad = value != value or (label == "error ratio" and value > self.limits.error_rate) or (
-                    label == "p95" and value > self.limits.p95_ms)
+                value = measured.value if measured.value is not None else float("nan")
+                bad = value != value or (limit is not None and value > limit)
+                unit = {"ms": " ms", "": ""}.get(measured.unit, measured.unit)
                 rows.append(Row(f"{label} (prometheus)", f"{value:.4g}{unit}", FAIL if bad else OK,
                                 critical=label != "request rate"))
         return rows

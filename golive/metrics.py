@@ -8,9 +8,14 @@ what exactly was measured (``detail``), so a message can name both:
   (``Http.sampling_paths``: ``http.sampling.paths``, else the API's GET endpoints, else the health path;
   golive.probes.sampling); an error is a transport failure or a 5xx answer. ``note_sampling`` puts what was
   sampled in the running check's facts.
-- Prometheus (``wait_for_scrape``, ``prometheus_error_ratio``, ``prometheus_p95``): the configured
-  ``prometheus.queries`` with ``{job}`` and ``{window}`` filled in. No data, or NaN (no request in the window:
-  0/0), raises ProbeError: a figure that could not be read never passes.
+- Prometheus (``prometheus_job``, ``wait_for_fresh_scrape``, ``prometheus_error_ratio``, ``prometheus_p95``,
+  ``prometheus_request_rate``): the environment's job (``prometheus.jobs``, else found among Prometheus's targets
+  by ``prometheus.instances`` or the environment URL's host:port) and its queries (``prometheus.queries`` where
+  set, else the preset of the instrumentation library, ``prometheus.preset`` or detected: golive.promql), with
+  ``{job}`` and ``{window}`` filled in. A figure counts only when every target of the job was up in a scrape
+  after golive's sample, and every selector of its query matches series (an ``or vector(0)`` operand may match
+  none only where its metric's series carry its labels). Otherwise, and for no data or NaN (no request in the
+  window: 0/0), ProbeError: a figure that could not be read, or was read from nothing, never passes.
 - Dead-letter queues (``dead_letter_queues``, ``queue_growth``): which configured queues are dead-letter
   queues, and how much they grow while golive watches.
 """
@@ -18,12 +23,14 @@ what exactly was measured (``detail``), so a message can name both:
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-from golive import facts
+from golive import facts, promql
 from golive.config import EnvironmentView, QueuePolicy
 from golive.config import Prometheus as PrometheusSection
 from golive.masking import mask_url
@@ -39,6 +46,7 @@ PROMETHEUS = "prometheus"
 SCRAPE_WAIT_S = 30.0
 _SCRAPE_POLL_S = 0.5
 _EXAMPLES = 3
+_SHOWN_NAMES = 8  # metric names or label values listed in a message
 
 
 @dataclass(frozen=True)
@@ -197,60 +205,248 @@ def _promql_string(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def job_for(section: PrometheusSection, environment: str) -> str | None:
-    """The scrape job of an environment (``prometheus.jobs``), or None when the configuration names none."""
-    return section.jobs.get(environment)
+def _window_s(window: str) -> float:
+    """``30s`` / ``1m`` / ``2h`` (prometheus.window's pattern) in seconds."""
+    return float(window[:-1]) * {"s": 1, "m": 60, "h": 3600}[window[-1]]
 
 
-def wait_for_scrape(prom: Prometheus, job: str, after: float, max_wait_s: float = SCRAPE_WAIT_S) -> float | None:
-    """Wait (bounded) until Prometheus has scraped ``job`` after the wall-clock time ``after``.
+@dataclass(frozen=True)
+class PrometheusJob:
+    """An environment's scrape job and the queries golive reads its figures with, and where each came from."""
 
-    Returns the latest scrape time seen (None when Prometheus has no target for the job: the metric queries
-    then find no data and fail). Waiting longer than ``max_wait_s`` is not an error: the figures are then read
-    as they are, and ``scrape_note`` says how stale they were.
+    prom: Prometheus
+    section: PrometheusSection
+    environment: str
+    job: str
+    job_from: str  # "prometheus.jobs.blue", "prometheus.instances.blue", "discovered: ..."
+    preset: str  # a promql.PRESETS name, or "custom" when prometheus.queries gives every query
+    preset_from: str  # "prometheus.preset", "detected: http_requests_total{status_code}", "prometheus.queries"
+    queries: dict[str, str]  # promql.QUERY_FIELDS -> template with {job} and {window}
+
+    def facts(self) -> dict[str, str]:
+        """What the record shows under the check's facts (``golive.facts.note("prometheus", ...)``)."""
+        return {"job": self.job, "job_from": self.job_from, "preset": self.preset, "preset_from": self.preset_from}
+
+    def where(self, field: str) -> str:
+        """Which setting a query comes from: ``prometheus.queries.error_ratio`` or ``preset node's error_ratio``."""
+        if getattr(self.section.queries, field) is not None:
+            return f"prometheus.queries.{field}"
+        return f"preset {self.preset}'s {field}"
+
+
+def prometheus_job(prom: Prometheus, section: PrometheusSection, environment: str, url: str) -> PrometheusJob:
+    """Resolve an environment's job (``resolve_job``) and its queries (``resolve_queries``); ProbeError when
+    either cannot be found (could not look: never a skip)."""
+    job, job_from = resolve_job(prom, section, environment, url)
+    preset, preset_from, queries = resolve_queries(prom, section, job)
+    return PrometheusJob(prom, section, environment, job, job_from, preset, preset_from, queries)
+
+
+def _host_port(url: str) -> str:
+    parsed = urlsplit(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    return f"{(parsed.hostname or '').lower()}:{port}"
+
+
+def _target_at(target: dict[str, Any], host_port: str) -> bool:
+    """Whether a scrape target is at host:port: its instance label, or its scrape URL's host and port."""
+    instance = str(target.get("instance") or "").lower()
+    scrape_url = str(target.get("scrapeUrl") or "")
+    return instance == host_port or (bool(scrape_url) and _host_port(scrape_url) == host_port)
+
+
+def resolve_job(prom: Prometheus, section: PrometheusSection, environment: str, url: str) -> tuple[str, str]:
+    """The environment's scrape job and where it came from.
+
+    ``prometheus.jobs.<env>`` when set; else the job of the targets at ``prometheus.instances.<env>`` (an instance
+    label or a scrape URL's host:port), else at the environment URL's host:port. None found, or several jobs,
+    raises ProbeError naming ``prometheus.jobs.<env>`` and listing the jobs Prometheus has.
     """
-    expr = f'max(timestamp(up{{job="{_promql_string(job)}"}}))'
+    if environment in section.jobs:
+        return section.jobs[environment], f"prometheus.jobs.{environment}"
+    targets = prom.targets()
+    wanted = section.instances.get(environment)
+    host_port = wanted.lower() if wanted else _host_port(url)
+    setting = f"prometheus.instances.{environment}" if wanted else f"environments.{environment}.url"
+    matching = [target for target in targets if _target_at(target, host_port)]
+    jobs = sorted({str(target["job"]) for target in matching})
+    if len(jobs) == 1:
+        instances = ", ".join(sorted({str(target["instance"]) for target in matching}))
+        return jobs[0], f"discovered: target {instances} at {host_port} ({setting})"
+    have = ", ".join(sorted({str(target["job"]) for target in targets})) or "none"
+    seen = f"targets of several jobs ({', '.join(jobs)}) are" if jobs else "no scrape target is"
+    raise ProbeError(
+        "prometheus", f"{prom.url.rstrip('/')}/api/v1/targets",
+        f"{seen} at {host_port} ({setting}): set prometheus.jobs.{environment} to the job scraping "
+        f"{environment}; Prometheus has the jobs {have}",
+    )  # fmt: skip
+
+
+def resolve_queries(prom: Prometheus, section: PrometheusSection, job: str) -> tuple[str, str, dict[str, str]]:
+    """The preset's name, where it came from, and the query templates: ``prometheus.queries`` where set, else
+    from ``prometheus.preset`` or, without it, the preset detected from the job's request counters."""
+    explicit = {name: getattr(section.queries, name) for name in promql.QUERY_FIELDS
+                if getattr(section.queries, name) is not None}  # fmt: skip
+    if len(explicit) == len(promql.QUERY_FIELDS) and section.preset is None:
+        return "custom", "prometheus.queries", explicit
+    end = time.time()
+    start = end - _window_s(section.window)
+    quoted = _promql_string(job)
+    if section.preset is not None:
+        preset = promql.PRESETS[section.preset]
+        counter = _first_with_series(prom, quoted, preset.counters, "", start, end) or preset.counters[0]
+        preset_from = "prometheus.preset"
+    else:
+        names = "|".join(re.escape(name) for name in promql.DETECTION_METRICS)
+        detected = promql.detect(prom.series(f'{{job="{quoted}",__name__=~"{names}"}}', start, end))
+        if detected is None:
+            raise ProbeError(
+                "prometheus", f"{prom.url.rstrip('/')}/api/v1/series",
+                f"job {job} has no request counter golive knows ({', '.join(promql.DETECTION_METRICS)} with a "
+                f"status label, presets {', '.join(promql.PRESET_NAMES)}) over the last {section.window}: set "
+                f"prometheus.preset or prometheus.queries; {_job_metrics(prom, job, start, end)}",
+            )  # fmt: skip
+        preset, counter = detected
+        preset_from = f"detected: {counter}{{{preset.status_label}}}"
+    histogram = _first_with_series(prom, quoted, preset.histograms, "_bucket", start, end) or preset.histograms[0]
+    return preset.name, preset_from, {**preset.queries(counter, histogram), **explicit}
+
+
+def _first_with_series(
+    prom: Prometheus, quoted_job: str, names: tuple[str, ...], suffix: str, start: float, end: float
+) -> str | None:
+    """The first of the metric names (with suffix) that has series for the job, or None."""
+    if len(names) == 1:
+        return names[0]
+    pattern = "|".join(re.escape(name + suffix) for name in names)
+    present = {labels.get("__name__") for labels in prom.series(f'{{job="{quoted_job}",__name__=~"{pattern}"}}',
+                                                                  start, end)}  # fmt: skip
+    return next((name for name in names if name + suffix in present), None)
+
+
+def _job_metrics(prom: Prometheus, job: str, start: float, end: float) -> str:
+    """``the job's labels are ...; its request metrics include ...``: what a user needs to write a query."""
+    selector = f'{{job="{_promql_string(job)}"}}'
+    labels = prom.label_names(selector, start, end)
+    if not labels:
+        return f"job {job} has no series at all over that time"
+    names = prom.label_values("__name__", selector, start, end)
+    requestish = [name for name in names if any(word in name for word in ("request", "http", "response"))]
+    shown = requestish[:_SHOWN_NAMES] or names[:_SHOWN_NAMES]
+    more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
+    return f"its labels: {', '.join(labels)}; its metrics include {', '.join(shown)}{more}"
+
+
+def wait_for_fresh_scrape(prom: Prometheus, job: str, after: float, max_wait_s: float = SCRAPE_WAIT_S) -> None:
+    """Wait (bounded) until every target of ``job`` has been scraped after the wall-clock time ``after`` and
+    answered (``up`` 1, Prometheus's target health "up").
+
+    A target down at that scrape, or not scraped since ``after`` within ``max_wait_s``, or a job without targets,
+    raises ProbeError: the figures would be old data, which never counts.
+    """
+    where = f"{prom.url.rstrip('/')}/api/v1/targets"
     deadline = time.monotonic() + max_wait_s
     while True:
-        series = prom.query(expr)
-        if not series:
-            return None
-        latest = series[0].value
-        if latest >= after or time.monotonic() >= deadline:
-            return latest
+        targets = prom.targets()
+        mine = [target for target in targets if target["job"] == job]
+        if not mine:
+            have = ", ".join(sorted({str(target["job"]) for target in targets})) or "none"
+            raise ProbeError("prometheus", where, f"no active target in job {job}; Prometheus has the jobs {have}")
+        stale = [target for target in mine if target["lastScrape"] is None or target["lastScrape"] < after]
+        down = [target for target in mine if target not in stale and target["health"] != "up"]
+        if down:
+            target = down[0]
+            raise ProbeError(
+                "prometheus", where,
+                f"job {job}: target {target['instance']} is {target['health']} at its last scrape "
+                f"({target['lastError'] or 'no error text'}): no fresh figures to read",
+            )  # fmt: skip
+        if not stale:
+            return
+        if time.monotonic() >= deadline:
+            target = stale[0]
+            last = target["lastScrape"]
+            when = "never scraped" if last is None else f"last scraped {after - last:.1f} s before the sample ended"
+            raise ProbeError(
+                "prometheus", where,
+                f"job {job}: target {target['instance']} not scraped within {max_wait_s:g} s after golive's sample "
+                f"({when}, health {target['health']}): its figures would be old data",
+            )  # fmt: skip
         time.sleep(_SCRAPE_POLL_S)
 
 
-def _query(section: PrometheusSection, template: str, job: str) -> str:
-    return template.format(job=_promql_string(job), window=section.window)
+def check_selectors(measured: PrometheusJob, field: str, expr: str) -> None:
+    """Every selector of a query matches series for the job, or is an `or vector(0)` operand whose metric's
+    series carry its labels (promql.fill_allowed); otherwise ProbeError naming the metric and the labels that do
+    exist (a query that matches nothing never produces a figure)."""
+    prom = measured.prom
+    end = time.time()
+    start = end - _window_s(measured.section.window)
+    for selector in promql.selectors(expr):
+        if prom.series(selector.text, start, end):
+            continue
+        related_selector = selector.only({"job", "__name__"})
+        related = prom.series(related_selector.text, start, end) if related_selector.text != "{}" else []
+        present = {name for labels in related for name in labels} - {"__name__"}
+        if promql.fill_allowed(selector, present):
+            continue
+        metric = selector.metric or related_selector.text
+        of_job = f"job {measured.job}"
+        if not related:
+            detail = f"{metric} has no series for {of_job}; {_job_metrics(prom, measured.job, start, end)}"
+        else:
+            missing = [label for label in selector.labels if label not in present]
+            if missing:
+                detail = f"{metric} of {of_job} has no label {', '.join(missing)}"
+            else:
+                values = {m.label: sorted({labels.get(m.label, "") for labels in related})[:_SHOWN_NAMES]
+                          for m in selector.matchers if m.label not in {"job", "__name__"}}  # fmt: skip
+                detail = f"{metric} of {of_job} has no series with " + "; ".join(
+                    f"{label} among {', '.join(repr(v) for v in vals)}" for label, vals in values.items()
+                )
+            detail += f" (its labels: {', '.join(sorted(present))})"
+        raise ProbeError(
+            "prometheus", f"{prom.url.rstrip('/')}/api/v1/series",
+            f"{selector.text} in {measured.where(field)} matches no series over the last {measured.section.window}: "
+            f"{detail}",
+        )  # fmt: skip
 
 
-def _value(prom: Prometheus, expr: str, what: str, job: str, window: str) -> float:
+def _figure(measured: PrometheusJob, field: str, what: str) -> float:
+    """One figure: its selectors checked, then the instant query's single value; NaN or no data raises."""
+    section, prom = measured.section, measured.prom
+    expr = measured.queries[field].format(job=_promql_string(measured.job), window=section.window)
+    check_selectors(measured, field, expr)
     value = prom.scalar(expr)  # no data or several series: ProbeError
     if math.isnan(value):
         raise ProbeError(
             "prometheus", f"{prom.url.rstrip('/')}/api/v1/query",
-            f"{what} is NaN: no requests to job {job} in the last {window} ({expr})",
+            f"{what} is NaN: no requests to job {measured.job} in the last {section.window} ({expr})",
         )  # fmt: skip
     return value
 
 
-def prometheus_error_ratio(prom: Prometheus, section: PrometheusSection, job: str) -> Measurement:
-    """5xx rate over total request rate (``prometheus.queries.error_ratio``); NaN or no data raises ProbeError."""
-    expr = _query(section, section.queries.error_ratio, job)
-    value = _value(prom, expr, "the error ratio", job, section.window)
-    return Measurement("error ratio", value, "", PROMETHEUS, _prometheus_detail(prom, job, section.window))
+def prometheus_error_ratio(measured: PrometheusJob) -> Measurement:
+    """5xx rate over total request rate (the ``error_ratio`` query); an unmatched selector, NaN or no data raises."""
+    value = _figure(measured, "error_ratio", "the error ratio")
+    return Measurement("error ratio", value, "", PROMETHEUS, _prometheus_detail(measured))
 
 
-def prometheus_p95(prom: Prometheus, section: PrometheusSection, job: str) -> Measurement:
-    """p95 from the request-duration histogram (``prometheus.queries.p95_ms``); NaN or no data raises ProbeError."""
-    expr = _query(section, section.queries.p95_ms, job)
-    value = _value(prom, expr, "p95", job, section.window)
-    return Measurement("p95", value, "ms", PROMETHEUS, _prometheus_detail(prom, job, section.window))
+def prometheus_p95(measured: PrometheusJob) -> Measurement:
+    """p95 from the request-duration histogram (the ``p95_ms`` query); an unmatched selector, NaN or no data
+    raises."""
+    value = _figure(measured, "p95_ms", "p95")
+    return Measurement("p95", value, "ms", PROMETHEUS, _prometheus_detail(measured))
 
 
-def _prometheus_detail(prom: Prometheus, job: str, window: str) -> str:
-    return f"job {job} over {window} at {mask_url(prom.url)}"
+def prometheus_request_rate(measured: PrometheusJob) -> Measurement:
+    """Requests per second (the ``request_rate`` query); an unmatched selector, NaN or no data raises."""
+    value = _figure(measured, "request_rate", "the request rate")
+    return Measurement("request rate", value, " req/s", PROMETHEUS, _prometheus_detail(measured))
+
+
+def _prometheus_detail(measured: PrometheusJob) -> str:
+    return f"job {measured.job} over {measured.section.window} at {mask_url(measured.prom.url)}"
 
 
 # --- queues ------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from golive import baseline, metrics
 from golive.config import load_settings
 from golive.probes.errors import ProbeError
 from golive.probes.prometheus import Prometheus
+from golive.sandbox import constants as c
 from golive.sandbox.cli import main as sandbox_main
 
 
@@ -168,9 +169,10 @@ def prometheus_window_clean(config: Path) -> bool:
     with Prometheus(section.url, 3) as prom:
         try:
             # Answers given just now may not be scraped yet: judge the window only once they are in it.
-            metrics.wait_for_scrape(prom, "orchestrator-blue", time.time())
-            ratio = metrics.prometheus_error_ratio(prom, section, "orchestrator-blue").value
-            p95 = metrics.prometheus_p95(prom, section, "orchestrator-blue").value
+            job = metrics.prometheus_job(prom, section, "blue", f"http://{c.HOST}:{c.BLUE_PORT}")
+            metrics.wait_for_fresh_scrape(prom, job.job, time.time())
+            ratio = metrics.prometheus_error_ratio(job).value
+            p95 = metrics.prometheus_p95(job).value
         except ProbeError:
             return False
     return ratio is not None and p95 is not None and ratio <= 0.001 and p95 <= 200

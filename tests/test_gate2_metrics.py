@@ -3,7 +3,12 @@ from, Prometheus answers that measure nothing fail, and a p95 over the baseline 
 
 from __future__ import annotations
 
+import json
 import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from gate1_support import json_server
@@ -44,7 +49,42 @@ def vector(*values: str) -> dict:
     return {"status": "success", "data": {"resultType": "vector", "result": result}}
 
 
-SECTION = PrometheusSection(url="http://127.0.0.1:9", jobs={"blue": "orchestrator-blue"})
+@contextmanager
+def api_server(answers: dict[str, dict]) -> Iterator[str]:
+    """A loopback stand-in for the Prometheus HTTP API: each path answers its JSON (pure logic around it is
+    what these tests exercise; the real Prometheus is in test_prometheus_live.py)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            data = json.dumps(answers.get(self.path.split("?", 1)[0], {"status": "error"})).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def ok(data: object) -> dict:
+    return {"status": "success", "data": data}
+
+
+SECTION = PrometheusSection(url="http://127.0.0.1:9", jobs={"blue": "orchestrator-blue"}, preset="golive")
+SERIES = ok([{"__name__": "http_requests_total", "job": "orchestrator-blue", "status": "200"}])
+
+
+def a_job(prom: Prometheus, section: PrometheusSection = SECTION) -> metrics.PrometheusJob:
+    return metrics.prometheus_job(prom, section, "blue", "http://127.0.0.1:18001")
 
 
 @pytest.mark.parametrize(
@@ -56,35 +96,55 @@ SECTION = PrometheusSection(url="http://127.0.0.1:9", jobs={"blue": "orchestrato
     ],
 )
 def test_prometheus_figures_that_measure_nothing_raise(answer, expected):
-    with json_server(answer) as url, Prometheus(url, 3) as prom, pytest.raises(ProbeError, match=expected):
-        metrics.prometheus_error_ratio(prom, SECTION, "orchestrator-blue")
+    answers = {"/api/v1/query": answer, "/api/v1/series": SERIES}
+    with api_server(answers) as url, Prometheus(url, 3) as prom, pytest.raises(ProbeError, match=expected):
+        metrics.prometheus_error_ratio(a_job(prom))
 
 
 def test_prometheus_figures_name_job_window_and_server():
-    with json_server(vector("0.0125")) as url, Prometheus(url, 3) as prom:
-        measured = metrics.prometheus_p95(prom, SECTION, "orchestrator-blue")
+    with api_server({"/api/v1/query": vector("0.0125"), "/api/v1/series": SERIES}) as url, Prometheus(url, 3) as prom:
+        job = a_job(prom)
+        measured = metrics.prometheus_p95(job)
     assert measured.value == 0.0125 and measured.source == "prometheus"
     assert measured.describe() == f"p95 0.0 ms (prometheus: job orchestrator-blue over 1m at {url})"
-    assert metrics.job_for(SECTION, "blue") == "orchestrator-blue" and metrics.job_for(SECTION, "green") is None
+    assert job.facts() == {"job": "orchestrator-blue", "job_from": "prometheus.jobs.blue", "preset": "golive",
+                           "preset_from": "prometheus.preset"}  # fmt: skip
 
 
-def test_default_queries_fill_in_job_and_window():
-    queries = SECTION.queries
-    expr = queries.error_ratio.format(job="orchestrator-blue", window="30s")
-    assert expr == (
-        '(sum(rate(http_requests_total{job="orchestrator-blue",status=~"5.."}[30s])) or vector(0))'
-        ' / sum(rate(http_requests_total{job="orchestrator-blue"}[30s]))'
+def target(job: str, instance: str, health: str = "up", last: str = "2030-01-01T00:00:00.123456789Z") -> dict:
+    return {"labels": {"job": job, "instance": instance}, "scrapePool": job, "health": health, "lastError": "",
+            "lastScrape": last, "scrapeUrl": f"http://{instance}/metrics"}  # fmt: skip
+
+
+TARGETS = ok({"activeTargets": [target("api-blue", "127.0.0.1:18001"), target("api-green", "127.0.0.1:18002")]})
+
+
+def test_the_job_is_found_by_the_environment_url_or_instances_else_an_error_naming_the_key():
+    bare = PrometheusSection(url="http://127.0.0.1:9")
+    with api_server({"/api/v1/targets": TARGETS}) as url, Prometheus(url, 3) as prom:
+        assert metrics.resolve_job(prom, bare, "blue", "http://127.0.0.1:18001/") == (
+            "api-blue", "discovered: target 127.0.0.1:18001 at 127.0.0.1:18001 (environments.blue.url)")
+        by_instance = PrometheusSection(url="http://127.0.0.1:9", instances={"blue": "127.0.0.1:18002"})
+        assert metrics.resolve_job(prom, by_instance, "blue", "https://api.example.com")[0] == "api-green"
+        with pytest.raises(ProbeError) as raised:
+            metrics.resolve_job(prom, bare, "blue", "https://api.example.com")
+    assert raised.value.detail == (
+        "no scrape target is at api.example.com:443 (environments.blue.url): set prometheus.jobs.blue to the job "
+        "scraping blue; Prometheus has the jobs api-blue, api-green"
     )
-    assert "[30s]" in queries.p95_ms.format(job="b", window="30s")
 
 
-def test_wait_for_scrape_returns_the_latest_scrape_or_none():
-    with json_server(vector("1700000000.5")) as url, Prometheus(url, 3) as prom:
-        assert metrics.wait_for_scrape(prom, "orchestrator-blue", after=1.0) == 1700000000.5
-        # Never scraped after `after`: the wait is bounded and the figures are read anyway.
-        assert metrics.wait_for_scrape(prom, "orchestrator-blue", after=2e9, max_wait_s=0.6) == 1700000000.5
-    with json_server(vector()) as url, Prometheus(url, 3) as prom:
-        assert metrics.wait_for_scrape(prom, "gone", after=1.0) is None
+def test_a_figure_waits_for_a_scrape_after_the_sample_and_never_reads_a_down_target():
+    with api_server({"/api/v1/targets": TARGETS}) as url, Prometheus(url, 3) as prom:
+        metrics.wait_for_fresh_scrape(prom, "api-blue", after=1.0)
+        with pytest.raises(ProbeError, match=r"target 127.0.0.1:18001 not scraped within 0.3 s after golive's sample"):
+            metrics.wait_for_fresh_scrape(prom, "api-blue", after=2e9, max_wait_s=0.3)
+        with pytest.raises(ProbeError, match="no active target in job gone; Prometheus has the jobs api-blue, api"):
+            metrics.wait_for_fresh_scrape(prom, "gone", after=1.0)
+    down = ok({"activeTargets": [target("api-blue", "127.0.0.1:18001", "down")]})
+    refused = pytest.raises(ProbeError, match=r"job api-blue: target 127\.0\.0\.1:18001 is down at its last scrape")
+    with api_server({"/api/v1/targets": down}) as url, Prometheus(url, 3) as prom, refused:
+        metrics.wait_for_fresh_scrape(prom, "api-blue", after=1.0)
 
 
 def test_dead_letter_queue_rule():

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from golive import baseline as baseline_store
-from golive import expect
+from golive import expect, facts, metrics
 from golive.fixtures import attestation_params, not_configured
 from golive.probes import dns as dns_probe
 from golive.probes import load_balancer as lb_probe
@@ -120,10 +120,10 @@ def test_tls_certificates_valid(golive_settings):
 
 def test_prometheus_scrapes_candidate(prometheus, candidate):
     """Monitoring agents on blue: every Prometheus target of blue's scrape job is up."""
-    jobs = candidate.view.prometheus.jobs if candidate.view.prometheus else {}
-    job = jobs.get(candidate.name)
-    if job is None:
-        not_configured(f"prometheus.jobs.{candidate.name}")
+    if candidate.view.prometheus is None:
+        not_configured(f"prometheus for {candidate.name}")
+    job, job_from = metrics.resolve_job(prometheus, candidate.view.prometheus, candidate.name, candidate.url)
+    facts.note("prometheus", {"job": job, "job_from": job_from})
     targets = [t for t in prometheus.targets() if t["job"] == job]
     assert targets, f"prometheus {prometheus.url} has no active target in job {job!r} ({candidate.name})"
     down = [f"{t['instance']} {t['health']} ({t['lastError'] or 'no error text'})" for t in targets

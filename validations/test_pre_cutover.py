@@ -3,7 +3,9 @@
 Each figure comes from one source and has its own check, so the record says where it came from: active
 sampling (always; ``http.sampling``, one sample per session shared by every check, of the API's GET endpoints
 unless ``http.sampling.paths`` says otherwise) and the Prometheus HTTP API
-(when configured; read after Prometheus has scraped golive's own sample). Comparisons use the baseline Gate 1
+(when configured: the environment's job from prometheus.jobs or found among Prometheus's targets, its queries from
+prometheus.queries or the instrumentation library's preset; read only once Prometheus has scraped the job, up, after
+golive's own sample, and only from selectors that match series). Comparisons use the baseline Gate 1
 captured from the live environment; without one they fail as warnings (REVIEW), never pass.
 
 A dead-letter queue is a configured queue whose name ends in ``.dlq`` or whose ``max_messages`` is 0.
@@ -11,7 +13,7 @@ A dead-letter queue is a configured queue whose name ends in ``.dlq`` or whose `
 
 import pytest
 
-from golive import expect, metrics
+from golive import expect, facts, metrics
 from golive.fixtures import fail_as_warning, not_configured
 from golive.probes import postgres as pg
 from golive.probes import rabbitmq as rabbitmq_probe
@@ -37,11 +39,9 @@ def _sampling_fact(request, target):
 
 @pytest.fixture(scope="session")
 def target_job(prometheus, target, target_sample):
-    """The target's Prometheus scrape job, once Prometheus has scraped it after golive's sample (bounded wait)."""
-    job = metrics.job_for(target.view.prometheus, target.name)
-    if job is None:
-        not_configured(f"prometheus.jobs.{target.name}")
-    metrics.wait_for_scrape(prometheus, job, target_sample.finished_at)
+    """The target's Prometheus job and queries, once Prometheus has scraped it, up, after golive's sample."""
+    job = metrics.prometheus_job(prometheus, target.view.prometheus, target.name, target.url)
+    metrics.wait_for_fresh_scrape(prometheus, job.job, target_sample.finished_at)
     return job
 
 
@@ -73,17 +73,19 @@ def test_p95_sampled(target, target_sample, golive_settings, latency_picture):
 
 @pytest.mark.critical
 @pytest.mark.component("prometheus")
-def test_error_ratio_prometheus(prometheus, target, target_job, golive_settings):
+def test_error_ratio_prometheus(target_job, golive_settings):
     """Error ratio (5xx rate over request rate) within thresholds.error_rate, from Prometheus."""
-    measured = metrics.prometheus_error_ratio(prometheus, target.view.prometheus, target_job)
+    facts.note("prometheus", target_job.facts())
+    measured = metrics.prometheus_error_ratio(target_job)
     _assert_at_most(measured, golive_settings.document.thresholds.error_rate, "thresholds.error_rate")
 
 
 @pytest.mark.critical
 @pytest.mark.component("prometheus")
-def test_p95_prometheus(prometheus, target, target_job, golive_settings):
+def test_p95_prometheus(target_job, golive_settings):
     """p95 latency from the request-duration histogram within thresholds.p95_ms, from Prometheus."""
-    measured = metrics.prometheus_p95(prometheus, target.view.prometheus, target_job)
+    facts.note("prometheus", target_job.facts())
+    measured = metrics.prometheus_p95(target_job)
     _assert_at_most(measured, golive_settings.document.thresholds.p95_ms, "thresholds.p95_ms")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from golive.probes import http
@@ -48,7 +49,8 @@ class Prometheus:
         return samples[0].value
 
     def targets(self) -> list[dict[str, Any]]:
-        """Each active scrape target's job, instance, health ("up", "down", "unknown") and last error."""
+        """Each active scrape target's job, instance, scrape URL, health ("up", "down", "unknown"), last error and
+        last scrape (Unix seconds, None when never scraped)."""
         path = "/api/v1/targets"
         data = self._data(path, {"state": "active"})
         try:
@@ -56,13 +58,39 @@ class Prometheus:
                 {
                     "job": target["labels"].get("job", target.get("scrapePool")),
                     "instance": target["labels"].get("instance"),
+                    "scrapeUrl": target.get("scrapeUrl", ""),
                     "health": target["health"],
                     "lastError": target.get("lastError", ""),
+                    "lastScrape": _timestamp(target.get("lastScrape")),
                 }
                 for target in data["activeTargets"]
             ]
-        except (KeyError, TypeError, AttributeError):
+        except (KeyError, TypeError, AttributeError, ValueError):
             raise self._error(path, "targets answer lacks activeTargets with labels and health") from None
+
+    def series(self, selector: str, start: float, end: float) -> list[dict[str, str]]:
+        """The label sets of the series a selector matches between start and end (Unix seconds)."""
+        path = "/api/v1/series"
+        result = self._result(path, {"match[]": selector, "start": f"{start:.3f}", "end": f"{end:.3f}"})
+        if not isinstance(result, list) or not all(isinstance(item, dict) for item in result):
+            raise self._error(path, f"series answer for {selector} is not a list of label sets")
+        return [{str(k): str(v) for k, v in item.items()} for item in result]
+
+    def label_names(self, selector: str, start: float, end: float) -> list[str]:
+        """The label names of the series a selector matches between start and end (Unix seconds)."""
+        path = "/api/v1/labels"
+        result = self._result(path, {"match[]": selector, "start": f"{start:.3f}", "end": f"{end:.3f}"})
+        if not isinstance(result, list):
+            raise self._error(path, f"labels answer for {selector} is not a list")
+        return sorted(str(name) for name in result)
+
+    def label_values(self, label: str, selector: str, start: float, end: float) -> list[str]:
+        """The values a label takes on the series a selector matches between start and end (Unix seconds)."""
+        path = f"/api/v1/label/{label}/values"
+        result = self._result(path, {"match[]": selector, "start": f"{start:.3f}", "end": f"{end:.3f}"})
+        if not isinstance(result, list):
+            raise self._error(path, f"label values answer for {selector} is not a list")
+        return sorted(str(value) for value in result)
 
     def rule_names(self) -> set[str]:
         """The names of every alerting and recording rule the server has loaded."""
@@ -84,6 +112,13 @@ class Prometheus:
 
     def _data(self, path: str, params: dict[str, str] | None) -> dict[str, Any]:
         """The "data" object of a successful API answer; an error answer raises ProbeError with its text."""
+        data = self._result(path, params)
+        if not isinstance(data, dict):
+            raise self._error(path, "answer has no data object")
+        return data
+
+    def _result(self, path: str, params: dict[str, str] | None) -> Any:
+        """The "data" member of a successful API answer (an object or, for series and labels, a list)."""
         response = http.request(self._client, "GET", path, component="prometheus", params=params)
         body = http.json_body(response, "prometheus")
         if not isinstance(body, dict):
@@ -93,10 +128,17 @@ class Prometheus:
             kind = body.get("errorType") or f"status {status!r}"
             error = body.get("error") or "no error text"
             raise self._error(path, f"HTTP {response.status_code}: {kind}: {error}")
-        data = body.get("data")
-        if not isinstance(data, dict):
-            raise self._error(path, f"HTTP {response.status_code}: answer has no data object")
-        return data
+        if "data" not in body:
+            raise self._error(path, f"HTTP {response.status_code}: answer has no data")
+        return body["data"]
 
     def _error(self, path: str, detail: str) -> ProbeError:
         return ProbeError("prometheus", http.url_of(self._client, path), detail)
+
+
+def _timestamp(value: object) -> float | None:
+    """An RFC 3339 time from the API as Unix seconds; None for Go's zero time (never) or no value."""
+    if not isinstance(value, str) or not value:
+        return None
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return None if moment.year <= 1 else moment.timestamp()

@@ -89,6 +89,7 @@ class AppConfig:
     redis_url: str
     fault_file: Path | None
     dialect: str = c.DEFAULT_DIALECT
+    metrics: str = c.DEFAULT_METRICS  # the metric naming (METRIC_NAMINGS)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AppConfig:
@@ -102,6 +103,7 @@ class AppConfig:
             redis_url=env.get(c.ENV_REDIS_URL, c.REDIS_URL),
             fault_file=Path(fault_file) if fault_file else None,
             dialect=env.get(c.ENV_DIALECT) or c.DEFAULT_DIALECT,
+            metrics=env.get(c.ENV_METRICS) or c.DEFAULT_METRICS,
         )
 
 
@@ -157,49 +159,122 @@ class Faults:
         return False
 
 
-class Metrics:
-    """``http_requests_total`` and ``http_request_duration_seconds`` in Prometheus text exposition format."""
+Labels = Callable[[str, str, str], dict[str, str]]  # (method, path, status) -> the series' labels
 
-    def __init__(self, version: str, environment: str) -> None:
+
+def _outcome(status: str) -> str:
+    """Micrometer's ``outcome`` tag for a status code."""
+    outcomes = {"1": "INFORMATIONAL", "2": "SUCCESS", "3": "REDIRECTION", "4": "CLIENT_ERROR"}
+    return outcomes.get(status[0], "SERVER_ERROR")
+
+
+@dataclass(frozen=True)
+class MetricNaming:
+    """How one instrumentation library names its request metrics (golive.promql.PRESETS documents each, with
+    its source); ``golive sandbox up --metrics NAME`` makes the apps expose theirs."""
+
+    counter: str | None  # the request counter; None where the duration histogram's _count counts requests
+    counter_labels: Labels
+    histograms: tuple[tuple[str, Labels], ...]  # base name, labels
+    zero_histograms: bool = True  # histogram series from zero for every zero-initialised request, as for counters
+
+
+METRIC_NAMINGS: dict[str, MetricNaming] = {
+    "golive": MetricNaming(
+        "http_requests_total", lambda m, p, s: {"method": m, "path": p, "status": s},
+        (("http_request_duration_seconds", lambda m, p, s: {"path": p}),), zero_histograms=False,
+    ),
+    "node": MetricNaming(
+        "http_requests_total", lambda m, p, s: {"method": m, "route": p, "status_code": s},
+        (("api_request_duration_seconds", lambda m, p, s: {"method": m, "route": p, "status_code": s}),),
+    ),
+    "micrometer": MetricNaming(
+        None, lambda m, p, s: {},
+        (("http_server_requests_seconds", lambda m, p, s: {"exception": "None", "method": m, "outcome": _outcome(s),
+                                                           "status": s, "uri": p}),),
+    ),
+    "python": MetricNaming(
+        "http_requests_total", lambda m, p, s: {"handler": p, "method": m, "status": f"{s[0]}xx"},
+        (("http_request_duration_seconds", lambda m, p, s: {"handler": p, "method": m}),
+         ("http_request_duration_highr_seconds", lambda m, p, s: {})),
+    ),
+    "go": MetricNaming(
+        "http_requests_total", lambda m, p, s: {"code": s, "method": m.lower()},
+        (("http_request_duration_seconds", lambda m, p, s: {"code": s, "method": m.lower()}),),
+    ),
+}  # fmt: skip
+
+
+def _series(name: str, labels: dict[str, str], value: str) -> str:
+    inner = ",".join(f'{key}="{val}"' for key, val in labels.items())
+    return f"{name}{{{inner}}} {value}" if inner else f"{name} {value}"
+
+
+class Metrics:
+    """Request counter and duration histogram in Prometheus text exposition format, in one library's naming
+    (``METRIC_NAMINGS``, chosen by ``$GOLIVE_SANDBOX_METRICS``; default ``golive``: ``http_requests_total`` and
+    ``http_request_duration_seconds``)."""
+
+    def __init__(self, version: str, environment: str, naming: str = c.DEFAULT_METRICS) -> None:
+        if naming not in METRIC_NAMINGS:
+            raise ValueError(f"unknown metrics naming {naming!r}; one of {', '.join(METRIC_NAMINGS)}")
         self.version = version
         self.environment = environment
+        self.naming = METRIC_NAMINGS[naming]
         self.started = time.time()
         # Series start at 0, as instrumentation guides advise: a counter first seen at 20 has no increase, so
         # rate() would not show the first burst of 5xx answers at all.
         self.requests: dict[tuple[str, str, str], int] = {
             ("GET", path, status): 0 for path in KNOWN_PATHS for status in ("200", "500")
         }
-        self.buckets: dict[str, list[int]] = {}
-        self.sums: dict[str, float] = {}
-        self.counts: dict[str, int] = {}
+        self.buckets: dict[tuple[str, str, str], list[int]] = {}
+        self.sums: dict[tuple[str, str, str], float] = {}
+        self._lock = threading.Lock()
 
     def observe(self, method: str, path: str, status: int, seconds: float) -> None:
         key = (method, path, str(status))
-        self.requests[key] = self.requests.get(key, 0) + 1
-        counts = self.buckets.setdefault(path, [0] * len(DURATION_BUCKETS))
-        for index, bound in enumerate(DURATION_BUCKETS):
-            if seconds <= bound:
-                counts[index] += 1
-        self.sums[path] = self.sums.get(path, 0.0) + seconds
-        self.counts[path] = self.counts.get(path, 0) + 1
+        with self._lock:
+            self.requests[key] = self.requests.get(key, 0) + 1
+            counts = self.buckets.setdefault(key, [0] * len(DURATION_BUCKETS))
+            for index, bound in enumerate(DURATION_BUCKETS):
+                if seconds <= bound:
+                    counts[index] += 1
+            self.sums[key] = self.sums.get(key, 0.0) + seconds
 
     def render(self) -> str:
-        lines = [
-            "# HELP http_requests_total HTTP requests answered, by method, path and status code.",
-            "# TYPE http_requests_total counter",
-        ]
-        for (method, path, status), value in sorted(self.requests.items()):
-            lines.append(f'http_requests_total{{method="{method}",path="{path}",status="{status}"}} {value}')
-        lines += [
-            "# HELP http_request_duration_seconds Time to answer an HTTP request, by path.",
-            "# TYPE http_request_duration_seconds histogram",
-        ]
-        for path in sorted(self.buckets):
-            for bound, value in zip(DURATION_BUCKETS, self.buckets[path], strict=True):
-                lines.append(f'http_request_duration_seconds_bucket{{path="{path}",le="{bound}"}} {value}')
-            lines.append(f'http_request_duration_seconds_bucket{{path="{path}",le="+Inf"}} {self.counts[path]}')
-            lines.append(f'http_request_duration_seconds_sum{{path="{path}"}} {self.sums[path]:.6f}')
-            lines.append(f'http_request_duration_seconds_count{{path="{path}"}} {self.counts[path]}')
+        with self._lock:
+            return self._render()
+
+    def _render(self) -> str:
+        naming = self.naming
+        lines = []
+        if naming.counter:
+            totals: dict[tuple[tuple[str, str], ...], int] = {}
+            for key, value in self.requests.items():
+                labels = tuple(naming.counter_labels(*key).items())
+                totals[labels] = totals.get(labels, 0) + value
+            lines += [
+                f"# HELP {naming.counter} HTTP requests answered, by method, path and status code.",
+                f"# TYPE {naming.counter} counter",
+            ]
+            lines += [_series(naming.counter, dict(labels), str(value)) for labels, value in sorted(totals.items())]
+        keys = set(self.requests) if naming.zero_histograms else set(self.buckets)
+        for name, label_of in naming.histograms:
+            groups: dict[tuple[tuple[str, str], ...], tuple[list[int], float, int]] = {}
+            for key in keys:
+                labels = tuple(label_of(*key).items())
+                buckets, total, count = groups.get(labels, ([0] * len(DURATION_BUCKETS), 0.0, 0))
+                mine = self.buckets.get(key, [0] * len(DURATION_BUCKETS))
+                groups[labels] = ([a + b for a, b in zip(buckets, mine, strict=True)], total + self.sums.get(key, 0.0),
+                                  count + (self.requests.get(key, 0) if key in self.buckets else 0))  # fmt: skip
+            lines += [f"# HELP {name} Time to answer an HTTP request.", f"# TYPE {name} histogram"]
+            for labels, (buckets, total, count) in sorted(groups.items()):
+                series = dict(labels)
+                for bound, value in zip(DURATION_BUCKETS, buckets, strict=True):
+                    lines.append(_series(f"{name}_bucket", {**series, "le": str(bound)}, str(value)))
+                lines.append(_series(f"{name}_bucket", {**series, "le": "+Inf"}, str(count)))
+                lines.append(_series(f"{name}_sum", series, f"{total:.6f}"))
+                lines.append(_series(f"{name}_count", series, str(count)))
         lines += [
             "# HELP orchestrator_info The release this process runs.",
             "# TYPE orchestrator_info gauge",
@@ -637,7 +712,7 @@ def create_app(config: AppConfig | None = None) -> ASGIApp:
         raise ValueError(f"{c.ENV_DIALECT}={config.dialect!r}: choose one of {', '.join(c.DIALECTS)}")
     faults = Faults(config.fault_file)
     orchestrator = Orchestrator(config, faults)
-    metrics = Metrics(config.version, config.environment)
+    metrics = Metrics(config.version, config.environment, config.metrics)
 
     async def metrics_endpoint(request: Request) -> Response:
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

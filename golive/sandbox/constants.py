@@ -39,8 +39,10 @@ ENV_AMQP_URL = "GOLIVE_SANDBOX_AMQP_URL"
 ENV_REDIS_URL = "GOLIVE_SANDBOX_REDIS_URL"
 ENV_FAULT_FILE = "GOLIVE_SANDBOX_FAULT_FILE"
 ENV_DIALECT = "GOLIVE_SANDBOX_DIALECT"
+ENV_METRICS = "GOLIVE_SANDBOX_METRICS"  # the apps' metric naming (`up --metrics`): golive.promql's preset names
 ENV_STATE_DIR = "GOLIVE_SANDBOX_DIR"
 DEFAULT_STATE_DIR = "/tmp/golive-sandbox"
+DEFAULT_METRICS = "golive"
 
 # The health dialects the apps can speak (`golive sandbox up --dialect`), and each one's liveness path: the
 # one HAProxy and the ALB target groups check, and golive's http.health_path.

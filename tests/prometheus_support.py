@@ -1,0 +1,124 @@
+"""A private Prometheus (the Debian binary, dynamic port, 1 s scrapes, temp data dir) and small real services for
+it to scrape: each answers HTTP and exposes what it answered in one library's metric naming."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from golive.sandbox.app import Metrics
+
+
+class Exporter:
+    """A loopback service: ``/health`` answers 200, or 500 for ``error_rate`` of the requests (spread evenly: 0.2
+    fails every fifth); ``/metrics`` exposes every answer in a naming of golive.sandbox.app.METRIC_NAMINGS."""
+
+    def __init__(self, naming: str, error_rate: float = 0.0) -> None:
+        self.metrics = Metrics("2.1.0", "blue", naming)
+        self.error_rate = error_rate
+        self._debt = 0.0
+        self._lock = threading.Lock()
+        exporter = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                started = time.perf_counter()
+                if self.path == "/metrics":
+                    self._answer(200, exporter.metrics.render().encode(), "text/plain; version=0.0.4")
+                    return
+                status = 500 if exporter._fails() else 200
+                self._answer(status, b'{"status": "ok"}', "application/json")
+                exporter.metrics.observe("GET", "/health", status, time.perf_counter() - started)
+
+            def _answer(self, status: int, body: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.host_port = f"127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"http://{self.host_port}"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def _fails(self) -> bool:
+        with self._lock:
+            self._debt += self.error_rate
+            if self._debt >= 1.0 - 1e-9:
+                self._debt -= 1.0
+                return True
+            return False
+
+    def crash(self) -> None:
+        """Stop answering, as a crashed app does (connection refused)."""
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def targets(url: str) -> list[dict[str, Any]]:
+    return httpx.get(f"{url}/api/v1/targets", timeout=3).json()["data"]["activeTargets"]
+
+
+@contextmanager
+def private_prometheus(tmp_path: Path, jobs: dict[str, str]) -> Iterator[str]:
+    """Prometheus scraping each ``job: host:port`` every second; yields its URL once every target was scraped up."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.fail("prometheus not installed: apt-get install -y prometheus")
+    config = tmp_path / "prometheus.yml"
+    config.write_text(yaml.safe_dump({
+        "global": {"scrape_interval": "1s", "scrape_timeout": "900ms"},
+        "scrape_configs": [{"job_name": job, "static_configs": [{"targets": [where]}]} for job, where in jobs.items()],
+    }))  # fmt: skip
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (tmp_path / "prometheus.log").open("w")
+    process = subprocess.Popen(
+        [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1h"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        seen: Any = None
+        while time.monotonic() < deadline:
+            try:
+                seen = {t["labels"]["job"]: t["health"] for t in targets(url)}
+            except (httpx.HTTPError, KeyError, ValueError):
+                seen = None
+            if seen and len(seen) == len(jobs) and set(seen.values()) == {"up"}:
+                break
+            time.sleep(0.3)
+        else:
+            pytest.fail(f"private Prometheus did not scrape every target up within 30 s (seen {seen!r})")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        log.close()
