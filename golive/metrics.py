@@ -21,7 +21,6 @@ what exactly was measured (``detail``), so a message can name both:
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -212,6 +211,7 @@ class PrometheusJob:
     preset: str  # a promql.PRESETS name, or "custom" when prometheus.queries gives every query
     preset_from: str  # "prometheus.preset", "detected: http_requests_total{status_code}", "prometheus.queries"
     queries: dict[str, str]  # promql.QUERY_FIELDS -> template with {job} and {window}
+    scraped_at: dict[tuple[str, str], float]  # (job, instance) -> a scrape of that target, up, after the sample
 
     def facts(self) -> dict[str, str]:
         """What the record shows under the check's facts (``golive.facts.note("prometheus", ...)``)."""
@@ -224,12 +224,19 @@ class PrometheusJob:
         return f"preset {self.preset}'s {field}"
 
 
-def prometheus_job(prom: Prometheus, section: PrometheusSection, environment: str, url: str) -> PrometheusJob:
-    """Resolve an environment's job (``resolve_job``) and its queries (``resolve_queries``); ProbeError when
-    either cannot be found (could not look: never a skip)."""
+def prometheus_job(
+    prom: Prometheus, section: PrometheusSection, environment: str, url: str, fresh_after: float,
+    max_wait_s: float = SCRAPE_WAIT_S,
+) -> PrometheusJob:
+    """An environment's job (``resolve_job``), once its targets were scraped up after ``fresh_after`` (a sample's
+    end; 0: their last scrape, no wait: ``wait_for_fresh_scrape``), and its queries (``resolve_queries``).
+
+    ProbeError when any of the three cannot be had (could not look: never a skip).
+    """
     job, job_from = resolve_job(prom, section, environment, url)
-    preset, preset_from, queries = resolve_queries(prom, section, job)
-    return PrometheusJob(prom, section, environment, job, job_from, preset, preset_from, queries)
+    scraped_at = wait_for_fresh_scrape(prom, job, fresh_after, max_wait_s)
+    preset, preset_from, queries = resolve_queries(prom, section, job, scraped_at)
+    return PrometheusJob(prom, section, environment, job, job_from, preset, preset_from, queries, scraped_at)
 
 
 def _host_port(url: str) -> str:
@@ -272,46 +279,70 @@ def resolve_job(prom: Prometheus, section: PrometheusSection, environment: str, 
     )  # fmt: skip
 
 
-def resolve_queries(prom: Prometheus, section: PrometheusSection, job: str) -> tuple[str, str, dict[str, str]]:
+def resolve_queries(
+    prom: Prometheus, section: PrometheusSection, job: str, scraped_at: dict[tuple[str, str], float]
+) -> tuple[str, str, dict[str, str]]:
     """The preset's name, where it came from, and the query templates: ``prometheus.queries`` where set, else
-    from ``prometheus.preset`` or, without it, the preset detected from the job's request counters."""
+    from ``prometheus.preset`` or, without it, the preset detected from the request counters in the job's latest
+    scrape (``scraped_now``)."""
     explicit = {name: getattr(section.queries, name) for name in promql.QUERY_FIELDS
                 if getattr(section.queries, name) is not None}  # fmt: skip
     if len(explicit) == len(promql.QUERY_FIELDS) and section.preset is None:
         return "custom", "prometheus.queries", explicit
-    end = time.time()
-    start = end - _window_s(section.window)
     quoted = _promql_string(job)
+    window_s = _window_s(section.window)
+
+    def exposed(names: tuple[str, ...], suffix: str = "") -> list[dict[str, str]]:
+        return [labels for name in names
+                for labels in scraped_now(prom, f'{name}{suffix}{{job="{quoted}"}}', name + suffix, scraped_at,
+                                          window_s)]  # fmt: skip
+
+    def first(names: tuple[str, ...], suffix: str = "") -> str:
+        for name in names[:-1]:
+            if exposed((name,), suffix):
+                return name
+        return names[-1]
+
     if section.preset is not None:
         preset = promql.PRESETS[section.preset]
-        counter = _first_with_series(prom, quoted, preset.counters, "", start, end) or preset.counters[0]
-        preset_from = "prometheus.preset"
+        counter, preset_from = first(preset.counters), "prometheus.preset"
     else:
-        names = "|".join(re.escape(name) for name in promql.DETECTION_METRICS)
-        detected = promql.detect(prom.series(f'{{job="{quoted}",__name__=~"{names}"}}', start, end))
+        detected = promql.detect(exposed(promql.DETECTION_METRICS))
         if detected is None:
+            end = time.time()
             raise ProbeError(
-                "prometheus", f"{prom.url.rstrip('/')}/api/v1/series",
-                f"job {job} has no request counter golive knows ({', '.join(promql.DETECTION_METRICS)} with a "
-                f"status label, presets {', '.join(promql.PRESET_NAMES)}) over the last {section.window}: set "
-                f"prometheus.preset or prometheus.queries; {_job_metrics(prom, job, start, end)}",
+                "prometheus", f"{prom.url.rstrip('/')}/api/v1/query",
+                f"job {job} exposes no request counter golive knows ({', '.join(promql.DETECTION_METRICS)} with a "
+                f"status label, presets {', '.join(promql.PRESET_NAMES)}): set prometheus.preset or "
+                f"prometheus.queries; {_job_metrics(prom, job, end - window_s, end)}",
             )  # fmt: skip
         preset, counter = detected
         preset_from = f"detected: {counter}{{{preset.status_label}}}"
-    histogram = _first_with_series(prom, quoted, preset.histograms, "_bucket", start, end) or preset.histograms[0]
+    histogram = first(preset.histograms, "_bucket")
     return preset.name, preset_from, {**preset.queries(counter, histogram), **explicit}
 
 
-def _first_with_series(
-    prom: Prometheus, quoted_job: str, names: tuple[str, ...], suffix: str, start: float, end: float
-) -> str | None:
-    """The first of the metric names (with suffix) that has series for the job, or None."""
-    if len(names) == 1:
-        return names[0]
-    pattern = "|".join(re.escape(name + suffix) for name in names)
-    present = {labels.get("__name__") for labels in prom.series(f'{{job="{quoted_job}",__name__=~"{pattern}"}}',
-                                                                  start, end)}  # fmt: skip
-    return next((name for name in names if name + suffix in present), None)
+def scraped_now(
+    prom: Prometheus, selector: str, metric: str | None, scraped_at: dict[tuple[str, str], float], window_s: float
+) -> list[dict[str, str]]:
+    """The label sets (``__name__`` set to ``metric``) of the series a selector matches in their target's latest
+    scrape.
+
+    A series counts when its newest sample is from a scrape at or after the one ``wait_for_fresh_scrape`` saw for
+    its target (``scraped_at``, by job and instance): a series the target no longer exposes, or one a restarted
+    Prometheus still holds from before (never marked stale), does not. A series of no known target (a recording
+    rule's) counts when its newest sample is within the window. ``timestamp()`` must apply to the selector
+    itself (applied to a function's result it gives the evaluation time), and it drops the metric name: hence
+    one query per metric name.
+    """
+    oldest = time.time() - window_s
+    found = []
+    for sample in prom.query(f"timestamp({selector})"):
+        labels = {**sample.labels, "__name__": metric} if metric else dict(sample.labels)
+        since = scraped_at.get((labels.get("job", ""), labels.get("instance", "")))
+        if sample.value >= (since - 0.001 if since is not None else oldest):
+            found.append(labels)
+    return found
 
 
 def _job_metrics(prom: Prometheus, job: str, start: float, end: float) -> str:
@@ -327,9 +358,11 @@ def _job_metrics(prom: Prometheus, job: str, start: float, end: float) -> str:
     return f"its labels: {', '.join(labels)}; its metrics include {', '.join(shown)}{more}"
 
 
-def wait_for_fresh_scrape(prom: Prometheus, job: str, after: float, max_wait_s: float = SCRAPE_WAIT_S) -> None:
+def wait_for_fresh_scrape(
+    prom: Prometheus, job: str, after: float, max_wait_s: float = SCRAPE_WAIT_S
+) -> dict[tuple[str, str], float]:
     """Wait (bounded) until every target of ``job`` has been scraped after the wall-clock time ``after`` and
-    answered (``up`` 1, Prometheus's target health "up").
+    answered (``up`` 1, Prometheus's target health "up"); returns each target's (job, instance) -> that scrape.
 
     A target down at that scrape, or not scraped since ``after`` within ``max_wait_s``, or a job without targets,
     raises ProbeError: the figures would be old data, which never counts.
@@ -352,7 +385,7 @@ def wait_for_fresh_scrape(prom: Prometheus, job: str, after: float, max_wait_s: 
                 f"({target['lastError'] or 'no error text'}): no fresh figures to read",
             )  # fmt: skip
         if not stale:
-            return
+            return {(job, str(target["instance"])): float(target["lastScrape"]) for target in mine}
         if time.monotonic() >= deadline:
             target = stale[0]
             last = target["lastScrape"]
@@ -366,17 +399,20 @@ def wait_for_fresh_scrape(prom: Prometheus, job: str, after: float, max_wait_s: 
 
 
 def check_selectors(measured: PrometheusJob, field: str, expr: str) -> None:
-    """Every selector of a query matches series for the job, or is an `or vector(0)` operand whose metric's
-    series carry its labels (promql.fill_allowed); otherwise ProbeError naming the metric and the labels that do
-    exist (a query that matches nothing never produces a figure)."""
+    """Every selector of a query matches series in the job's latest scrape (``scraped_now``), or is an
+    `or vector(0)` operand whose metric's series there carry its labels (promql.fill_allowed); otherwise
+    ProbeError naming the metric and the labels that do exist (a query that matches nothing never produces a
+    figure)."""
     prom = measured.prom
+    window_s = _window_s(measured.section.window)
     end = time.time()
-    start = end - _window_s(measured.section.window)
+    start = end - window_s
     for selector in promql.selectors(expr):
-        if prom.series(selector.text, start, end):
+        if scraped_now(prom, selector.text, selector.metric, measured.scraped_at, window_s):
             continue
         related_selector = selector.only({"job", "__name__"})
-        related = prom.series(related_selector.text, start, end) if related_selector.text != "{}" else []
+        related = (scraped_now(prom, related_selector.text, selector.metric, measured.scraped_at, window_s)
+                   if related_selector.text != "{}" else [])  # fmt: skip
         present = {name for labels in related for name in labels} - {"__name__"}
         if promql.fill_allowed(selector, present):
             continue
@@ -396,9 +432,8 @@ def check_selectors(measured: PrometheusJob, field: str, expr: str) -> None:
                 )
             detail += f" (its labels: {', '.join(sorted(present))})"
         raise ProbeError(
-            "prometheus", f"{prom.url.rstrip('/')}/api/v1/series",
-            f"{selector.text} in {measured.where(field)} matches no series over the last {measured.section.window}: "
-            f"{detail}",
+            "prometheus", f"{prom.url.rstrip('/')}/api/v1/query",
+            f"{selector.text} in {measured.where(field)} matches no series in the job's latest scrape: {detail}",
         )  # fmt: skip
 
 

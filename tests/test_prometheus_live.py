@@ -97,9 +97,9 @@ def test_a_query_on_a_label_the_service_lacks_is_no_go_naming_the_metric_and_its
     check = run.check("test_error_ratio_prometheus")
     assert check["outcome"] == "error", check["message"]
     assert check["message"] == (
-        f"ProbeError: prometheus at {fleet.prometheus}/api/v1/series: "
+        f"ProbeError: prometheus at {fleet.prometheus}/api/v1/query: "
         'http_requests_total{job="svc-node-5xx",status=~"5.."} in prometheus.queries.error_ratio matches no series '
-        "over the last 10s: http_requests_total of job svc-node-5xx has no label status "
+        "in the job's latest scrape: http_requests_total of job svc-node-5xx has no label status "
         "(its labels: instance, job, method, route, status_code)"
     )
     assert run.check("test_p95_prometheus")["outcome"] == "passed"  # the preset still gives the p95

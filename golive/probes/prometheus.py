@@ -68,14 +68,6 @@ class Prometheus:
         except (KeyError, TypeError, AttributeError, ValueError):
             raise self._error(path, "targets answer lacks activeTargets with labels and health") from None
 
-    def series(self, selector: str, start: float, end: float) -> list[dict[str, str]]:
-        """The label sets of the series a selector matches between start and end (Unix seconds)."""
-        path = "/api/v1/series"
-        result = self._result(path, {"match[]": selector, "start": f"{start:.3f}", "end": f"{end:.3f}"})
-        if not isinstance(result, list) or not all(isinstance(item, dict) for item in result):
-            raise self._error(path, f"series answer for {selector} is not a list of label sets")
-        return [{str(k): str(v) for k, v in item.items()} for item in result]
-
     def label_names(self, selector: str, start: float, end: float) -> list[str]:
         """The label names of the series a selector matches between start and end (Unix seconds)."""
         path = "/api/v1/labels"

@@ -43,6 +43,12 @@ ENV_STATE_DIR = "GOLIVE_SANDBOX_DIR"
 DEFAULT_STATE_DIR = "/tmp/golive-sandbox"
 DEFAULT_METRICS = "golive"
 
+# `golive sandbox up --NAME VALUE` options the apps read from their environment: name -> (variable, default).
+# `up` records them in state.json and restarts blue and green when asked for other values.
+APP_OPTIONS = {
+    "metrics": (ENV_METRICS, DEFAULT_METRICS),
+}
+
 
 def version_tuple(version: str) -> tuple[int, ...]:
     """``"2.1.0"`` -> ``(2, 1, 0)``, for ordering releases."""

@@ -158,6 +158,7 @@ class State:
     processes: dict[str, ProcessRecord] = field(default_factory=dict)
     restore: dict[str, Any] = field(default_factory=dict)
     aws: dict[str, Any] = field(default_factory=dict)
+    app_options: dict[str, str] = field(default_factory=dict)  # c.APP_OPTIONS the apps run with (`up --metrics`)
 
     @classmethod
     def load(cls, path: Path) -> State:
@@ -171,6 +172,7 @@ class State:
             processes={name: ProcessRecord.from_json(rec) for name, rec in data.get("processes", {}).items()},
             restore=dict(data.get("restore", {})),
             aws=dict(data.get("aws", {})),
+            app_options=dict(data.get("app_options", {})),
         )
 
     def save(self, path: Path) -> None:
@@ -178,6 +180,7 @@ class State:
             "processes": {name: rec.to_json() for name, rec in self.processes.items()},
             "restore": self.restore,
             "aws": self.aws,
+            "app_options": self.app_options,
         }
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
@@ -347,7 +350,7 @@ class Manager:
                 command=[python, "-m", "golive.sandbox.app", "--env", env_name, "--host", c.HOST, "--port", str(port)],
                 port=port,
                 ready=lambda port=port: _http_status(f"http://{c.HOST}:{port}/health"),  # type: ignore[misc]
-                env=self._child_env(app_variables(env_name, self.paths)),
+                env=self._child_env(app_variables(env_name, self.paths, self.state.app_options)),
             )
         services["worker"] = Service(
             name="worker",
@@ -735,7 +738,8 @@ class Manager:
         for env in ENVIRONMENTS:
             env_file = self.paths.env_file(env)
             env_file.parent.mkdir(parents=True, exist_ok=True)
-            env_file.write_text("".join(f"{key}={value}\n" for key, value in app_variables(env, self.paths).items()))
+            variables = app_variables(env, self.paths, self.state.app_options)
+            env_file.write_text("".join(f"{key}={value}\n" for key, value in variables.items()))
             env_file.chmod(0o600)  # it holds credentials
         shutil.rmtree(self.paths.source, ignore_errors=True)
         (self.paths.source / "orchestrator").mkdir(parents=True)
@@ -1449,9 +1453,25 @@ class Manager:
 
     # --- the commands ----------------------------------------------------------------------------------
 
-    def up(self, config_out: Path) -> int:
+    def use_app_options(self, requested: dict[str, str | None]) -> list[str]:
+        """Record the app options ``up`` was asked for (unset: the default); stop blue and green if they run with
+        others, so that they start again with these. Returns what changed (``metrics node``)."""
+        wanted = {name: requested.get(name) or default for name, (_variable, default) in c.APP_OPTIONS.items()}
+        running = {name: self.state.app_options.get(name, default) for name, (_var, default) in c.APP_OPTIONS.items()}
+        changed = [f"{name} {value}" for name, value in wanted.items() if running[name] != value]
+        if changed:
+            for env in ENVIRONMENTS:
+                self._stop_service(env)
+        self.state.app_options = wanted
+        self.state.save(self.paths.state_file)
+        return changed
+
+    def up(self, config_out: Path, app_options: dict[str, str | None] | None = None) -> int:
         started_at = time.monotonic()
         with self.locked():
+            changed = self.use_app_options(app_options or {})
+            if changed:
+                self.out(f"restarting blue and green with {', '.join(changed)}")
             self.check_prerequisites()
             self.ensure_management()
             applied = self.ensure_database()
@@ -1614,9 +1634,11 @@ def _watermark_args(original: str) -> list[str]:
     return [text]
 
 
-def app_variables(env: str, paths: Paths) -> dict[str, str]:
-    """The variables an app runs with: `up` passes them to its process and stages them in its env file."""
+def app_variables(env: str, paths: Paths, options: dict[str, str] | None = None) -> dict[str, str]:
+    """The variables an app runs with: `up` passes them to its process and stages them in its env file;
+    ``options`` are c.APP_OPTIONS' values (unset: the defaults)."""
     version, _port = ENVIRONMENTS[env]
+    chosen = {variable: (options or {}).get(name) or default for name, (variable, default) in c.APP_OPTIONS.items()}
     return {
         c.ENV_VERSION: version,
         c.ENV_NAME: env,
@@ -1626,7 +1648,7 @@ def app_variables(env: str, paths: Paths) -> dict[str, str]:
         c.ENV_FAULT_FILE: str(paths.fault_file(env)),
         "LOG_LEVEL": "INFO",
         "DEBUG": "false",
-    }
+    } | chosen
 
 
 def write_golive_config(path: Path, paths: Paths, state: State) -> None:
@@ -1640,7 +1662,7 @@ def write_golive_config(path: Path, paths: Paths, state: State) -> None:
             "process": f"golive.sandbox.app --env {env}",
             "log_file": str(paths.log(env)),
             "env_file": str(paths.env_file(env)),
-            "required_env": list(app_variables(env, paths)),
+            "required_env": list(app_variables(env, paths, state.app_options)),
         }
     rules = yaml.safe_load(paths.prometheus_rules.read_text())["groups"]
     config = {
