@@ -43,7 +43,7 @@ PROMETHEUS = "prometheus"
 SCRAPE_WAIT_S = 30.0
 _SCRAPE_POLL_S = 0.5
 _EXAMPLES = 3
-_SHOWN_NAMES = 8  # metric names or label values listed in a message
+_SHOWN_NAMES = 6  # metric names or label values listed in a message
 
 
 @dataclass(frozen=True)
@@ -346,16 +346,16 @@ def scraped_now(
 
 
 def _job_metrics(prom: Prometheus, job: str, start: float, end: float) -> str:
-    """``the job's labels are ...; its request metrics include ...``: what a user needs to write a query."""
+    """``it has the metrics ...; its labels: ...``: what a user needs to write a query for the job."""
     selector = f'{{job="{_promql_string(job)}"}}'
-    labels = prom.label_names(selector, start, end)
+    labels = [name for name in prom.label_names(selector, start, end) if name != "__name__"]
     if not labels:
-        return f"job {job} has no series at all over that time"
+        return f"job {job} has no series at all"
     names = prom.label_values("__name__", selector, start, end)
     requestish = [name for name in names if any(word in name for word in ("request", "http", "response"))]
     shown = requestish[:_SHOWN_NAMES] or names[:_SHOWN_NAMES]
     more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
-    return f"its labels: {', '.join(labels)}; its metrics include {', '.join(shown)}{more}"
+    return f"it has {', '.join(shown)}{more}; its labels: {', '.join(labels)}"
 
 
 def wait_for_fresh_scrape(
@@ -399,7 +399,7 @@ def wait_for_fresh_scrape(
 
 
 def check_selectors(measured: PrometheusJob, field: str, expr: str) -> None:
-    """Every selector of a query matches series in the job's latest scrape (``scraped_now``), or is an
+    """Every selector of a query matches series of the job's latest scrape (``scraped_now``), or is an
     `or vector(0)` operand whose metric's series there carry its labels (promql.fill_allowed); otherwise
     ProbeError naming the metric and the labels that do exist (a query that matches nothing never produces a
     figure)."""
@@ -417,23 +417,23 @@ def check_selectors(measured: PrometheusJob, field: str, expr: str) -> None:
         if promql.fill_allowed(selector, present):
             continue
         metric = selector.metric or related_selector.text
-        of_job = f"job {measured.job}"
         if not related:
-            detail = f"{metric} has no series for {of_job}; {_job_metrics(prom, measured.job, start, end)}"
+            detail = f"job {measured.job} has no {metric}; {_job_metrics(prom, measured.job, start, end)}"
         else:
             missing = [label for label in selector.labels if label not in present]
             if missing:
-                detail = f"{metric} of {of_job} has no label {', '.join(missing)}"
+                detail = f"{metric} of job {measured.job} has no label {', '.join(missing)}"
             else:
                 values = {m.label: sorted({labels.get(m.label, "") for labels in related})[:_SHOWN_NAMES]
                           for m in selector.matchers if m.label not in {"job", "__name__"}}  # fmt: skip
-                detail = f"{metric} of {of_job} has no series with " + "; ".join(
+                detail = f"{metric} of job {measured.job} has no series with " + "; ".join(
                     f"{label} among {', '.join(repr(v) for v in vals)}" for label, vals in values.items()
                 )
-            detail += f" (its labels: {', '.join(sorted(present))})"
+            detail += f"; its labels: {', '.join(sorted(present))}"
+        # The record keeps a message's first 300 characters: what is missing comes first.
         raise ProbeError(
             "prometheus", f"{prom.url.rstrip('/')}/api/v1/query",
-            f"{selector.text} in {measured.where(field)} matches no series in the job's latest scrape: {detail}",
+            f"{selector.text} ({measured.where(field)}) matches no series: {detail}",
         )  # fmt: skip
 
 

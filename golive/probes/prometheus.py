@@ -121,7 +121,7 @@ class Prometheus:
             error = body.get("error") or "no error text"
             raise self._error(path, f"HTTP {response.status_code}: {kind}: {error}")
         if "data" not in body:
-            raise self._error(path, f"HTTP {response.status_code}: answer has no data")
+            raise self._error(path, f"HTTP {response.status_code}: answer has no data object")
         return body["data"]
 
     def _error(self, path: str, detail: str) -> ProbeError:
