@@ -41,6 +41,7 @@ PROMETHEUS = "prometheus"
 # How long to wait for Prometheus to scrape a job after golive's own sample, so the sample's requests are in
 # the figures (the sandbox scrapes every 2 s; production intervals are commonly 15 to 30 s).
 SCRAPE_WAIT_S = 30.0
+_SCRAPE_WAIT_MAX_S = 180.0  # a job scraped every minute waits up to two intervals; never longer than this
 _SCRAPE_POLL_S = 0.5
 _EXAMPLES = 3
 _SHOWN_NAMES = 6  # metric names or label values listed in a message
@@ -234,7 +235,7 @@ def prometheus_job(
     ProbeError when any of the three cannot be had (could not look: never a skip).
     """
     job, job_from = resolve_job(prom, section, environment, url)
-    scraped_at = wait_for_fresh_scrape(prom, job, fresh_after, max_wait_s)
+    scraped_at = wait_for_fresh_scrape(prom, job, fresh_after, max_wait_s, job_from)
     preset, preset_from, queries = resolve_queries(prom, section, job, scraped_at)
     return PrometheusJob(prom, section, environment, job, job_from, preset, preset_from, queries, scraped_at)
 
@@ -359,22 +360,28 @@ def _job_metrics(prom: Prometheus, job: str, start: float, end: float) -> str:
 
 
 def wait_for_fresh_scrape(
-    prom: Prometheus, job: str, after: float, max_wait_s: float = SCRAPE_WAIT_S
+    prom: Prometheus, job: str, after: float, max_wait_s: float = SCRAPE_WAIT_S, job_from: str = ""
 ) -> dict[tuple[str, str], float]:
     """Wait (bounded) until every target of ``job`` has been scraped after the wall-clock time ``after`` and
     answered (``up`` 1, Prometheus's target health "up"); returns each target's (job, instance) -> that scrape.
 
-    A target down at that scrape, or not scraped since ``after`` within ``max_wait_s``, or a job without targets,
-    raises ProbeError: the figures would be old data, which never counts.
+    The wait is ``max_wait_s``, or longer for a job scraped less often (two of its intervals, at most
+    ``_SCRAPE_WAIT_MAX_S``). A target down at that scrape, or not scraped since ``after`` within the wait, or a
+    job without targets (``job_from``: the setting that named it), raises ProbeError: the figures would be old
+    data, which never counts.
     """
     where = f"{prom.url.rstrip('/')}/api/v1/targets"
-    deadline = time.monotonic() + max_wait_s
+    started = time.monotonic()
     while True:
         targets = prom.targets()
         mine = [target for target in targets if target["job"] == job]
         if not mine:
             have = ", ".join(sorted({str(target["job"]) for target in targets})) or "none"
-            raise ProbeError("prometheus", where, f"no active target in job {job}; Prometheus has the jobs {have}")
+            named = f" ({job_from})" if job_from else ""
+            raise ProbeError("prometheus", where,
+                             f"no active target in job {job}{named}; Prometheus has the jobs {have}")  # fmt: skip
+        interval = max((target.get("scrapeInterval") or 0.0 for target in mine), default=0.0)
+        wait_s = max(max_wait_s, min(2 * interval, _SCRAPE_WAIT_MAX_S))
         stale = [target for target in mine if target["lastScrape"] is None or target["lastScrape"] < after]
         down = [target for target in mine if target not in stale and target["health"] != "up"]
         if down:
@@ -386,13 +393,13 @@ def wait_for_fresh_scrape(
             )  # fmt: skip
         if not stale:
             return {(job, str(target["instance"])): float(target["lastScrape"]) for target in mine}
-        if time.monotonic() >= deadline:
+        if time.monotonic() - started >= wait_s:
             target = stale[0]
             last = target["lastScrape"]
             when = "never scraped" if last is None else f"last scraped {after - last:.1f} s before the sample ended"
             raise ProbeError(
                 "prometheus", where,
-                f"job {job}: target {target['instance']} not scraped within {max_wait_s:g} s after golive's sample "
+                f"job {job}: target {target['instance']} not scraped within {wait_s:g} s after golive's sample "
                 f"({when}, health {target['health']}): its figures would be old data",
             )  # fmt: skip
         time.sleep(_SCRAPE_POLL_S)

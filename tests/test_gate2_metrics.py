@@ -170,6 +170,11 @@ def test_a_figure_waits_for_a_scrape_after_the_sample_and_never_reads_a_down_tar
             metrics.wait_for_fresh_scrape(prom, "api-blue", after=2e9, max_wait_s=0.3)
         with pytest.raises(ProbeError, match="no active target in job gone; Prometheus has the jobs api-blue, api"):
             metrics.wait_for_fresh_scrape(prom, "gone", after=1.0)
+    # A job scraped less often is waited for longer: two of its intervals.
+    slow = ok({"activeTargets": [{**target("api-blue", "127.0.0.1:18001"), "scrapeInterval": "400ms"}]})
+    late = pytest.raises(ProbeError, match=r"not scraped within 0\.8 s after golive's sample")
+    with api_server({"/api/v1/targets": slow}) as url, Prometheus(url, 3) as prom, late:
+        metrics.wait_for_fresh_scrape(prom, "api-blue", after=2e9, max_wait_s=0.3)
     down = ok({"activeTargets": [target("api-blue", "127.0.0.1:18001", "down")]})
     refused = pytest.raises(ProbeError, match=r"job api-blue: target 127\.0\.0\.1:18001 is down at its last scrape")
     with api_server({"/api/v1/targets": down}) as url, Prometheus(url, 3) as prom, refused:

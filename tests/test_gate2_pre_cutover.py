@@ -152,7 +152,8 @@ def test_prometheus_job_nobody_scrapes_errors_and_without_jobs_blue_is_found(san
         check = run.check(name)
         assert check["outcome"] == "error", check
         assert check["message"].endswith(
-            "no active target in job orchestrator-gone; Prometheus has the jobs orchestrator-blue, orchestrator-green"
+            "no active target in job orchestrator-gone (prometheus.jobs.blue); Prometheus has the jobs "
+            "orchestrator-blue, orchestrator-green"
         ), check["message"]
     # A short window, so that earlier tests' faults leave it soon.
     unmapped = variant(sandbox, tmp_path / "u.yaml", {"prometheus.jobs": {"green": "orchestrator-green"},

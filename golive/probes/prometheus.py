@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -49,8 +50,8 @@ class Prometheus:
         return samples[0].value
 
     def targets(self) -> list[dict[str, Any]]:
-        """Each active scrape target's job, instance, scrape URL, health ("up", "down", "unknown"), last error and
-        last scrape (Unix seconds, None when never scraped)."""
+        """Each active scrape target's job, instance, scrape URL, health ("up", "down", "unknown"), last error,
+        last scrape (Unix seconds, None when never scraped) and scrape interval (seconds, None if not given)."""
         path = "/api/v1/targets"
         data = self._data(path, {"state": "active"})
         try:
@@ -62,6 +63,7 @@ class Prometheus:
                     "health": target["health"],
                     "lastError": target.get("lastError", ""),
                     "lastScrape": _timestamp(target.get("lastScrape")),
+                    "scrapeInterval": _duration(target.get("scrapeInterval")),
                 }
                 for target in data["activeTargets"]
             ]
@@ -134,3 +136,17 @@ def _timestamp(value: object) -> float | None:
         return None
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return None if moment.year <= 1 else moment.timestamp()
+
+
+_DURATION_PART = re.compile(r"([0-9.]+)(ms|s|m|h|d)")
+_DURATION_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def _duration(value: object) -> float | None:
+    """A Prometheus duration (``15s``, ``1m30s``) in seconds; None when absent or unreadable."""
+    if not isinstance(value, str):
+        return None
+    parts = _DURATION_PART.findall(value)
+    if not parts or "".join(number + unit for number, unit in parts) != value:
+        return None
+    return sum(float(number) * _DURATION_UNIT[unit] for number, unit in parts)
