@@ -38,7 +38,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     with private_prometheus(tmp_path_factory.mktemp("prometheus"), fleet.jobs()) as url:
         fleet.prometheus = url
         yield fleet
-    for exporter in [*fleet.healthy.values(), *fleet.failing.values()]:
+    for exporter in [*fleet.healthy.values(), *fleet.failing.values(), fleet.crashing]:
         exporter.crash()
 
 
