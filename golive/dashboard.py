@@ -215,8 +215,8 @@ class Panels:
 
         with Prometheus(section.url, self.view.timeout_s("prometheus")) as prometheus:
             try:
-                job = metrics.prometheus_job(prometheus, section, self.view.name, self.view.url)
-                metrics.wait_for_fresh_scrape(prometheus, job.job, after=0.0)  # up at its last scrape, no wait
+                # Up at its last scrape (no wait: the frame shows what Prometheus has now).
+                job = metrics.prometheus_job(prometheus, section, self.view.name, self.view.url, fresh_after=0.0)
             except ProbeError as error:
                 return [Row("prometheus", error.detail, FAIL, critical=True)]
             rows = [Row("prometheus job", f"{job.job} ({job.job_from}; preset {job.preset})", OK)]

@@ -23,7 +23,6 @@ what exactly was measured (``detail``), so a message can name both:
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -44,9 +43,10 @@ PROMETHEUS = "prometheus"
 # How long to wait for Prometheus to scrape a job after golive's own sample, so the sample's requests are in
 # the figures (the sandbox scrapes every 2 s; production intervals are commonly 15 to 30 s).
 SCRAPE_WAIT_S = 30.0
+_SCRAPE_WAIT_MAX_S = 180.0  # a job scraped every minute waits up to two intervals; never longer than this
 _SCRAPE_POLL_S = 0.5
 _EXAMPLES = 3
-_SHOWN_NAMES = 8  # metric names or label values listed in a message
+_SHOWN_NAMES = 6  # metric names or label values listed in a message
 
 
 @dataclass(frozen=True)
@@ -222,6 +222,7 @@ class PrometheusJob:
     preset: str  # a promql.PRESETS name, or "custom" when prometheus.queries gives every query
     preset_from: str  # "prometheus.preset", "detected: http_requests_total{status_code}", "prometheus.queries"
     queries: dict[str, str]  # promql.QUERY_FIELDS -> template with {job} and {window}
+    scraped_at: dict[tuple[str, str], float]  # (job, instance) -> a scrape of that target, up, after the sample
 
     def facts(self) -> dict[str, str]:
         """What the record shows under the check's facts (``golive.facts.note("prometheus", ...)``)."""
@@ -234,12 +235,19 @@ class PrometheusJob:
         return f"preset {self.preset}'s {field}"
 
 
-def prometheus_job(prom: Prometheus, section: PrometheusSection, environment: str, url: str) -> PrometheusJob:
-    """Resolve an environment's job (``resolve_job``) and its queries (``resolve_queries``); ProbeError when
-    either cannot be found (could not look: never a skip)."""
+def prometheus_job(
+    prom: Prometheus, section: PrometheusSection, environment: str, url: str, fresh_after: float,
+    max_wait_s: float = SCRAPE_WAIT_S,
+) -> PrometheusJob:
+    """An environment's job (``resolve_job``), once its targets were scraped up after ``fresh_after`` (a sample's
+    end; 0: their last scrape, no wait: ``wait_for_fresh_scrape``), and its queries (``resolve_queries``).
+
+    ProbeError when any of the three cannot be had (could not look: never a skip).
+    """
     job, job_from = resolve_job(prom, section, environment, url)
-    preset, preset_from, queries = resolve_queries(prom, section, job)
-    return PrometheusJob(prom, section, environment, job, job_from, preset, preset_from, queries)
+    scraped_at = wait_for_fresh_scrape(prom, job, fresh_after, max_wait_s, job_from)
+    preset, preset_from, queries = resolve_queries(prom, section, job, scraped_at)
+    return PrometheusJob(prom, section, environment, job, job_from, preset, preset_from, queries, scraped_at)
 
 
 def _host_port(url: str) -> str:
@@ -282,76 +290,108 @@ def resolve_job(prom: Prometheus, section: PrometheusSection, environment: str, 
     )  # fmt: skip
 
 
-def resolve_queries(prom: Prometheus, section: PrometheusSection, job: str) -> tuple[str, str, dict[str, str]]:
+def resolve_queries(
+    prom: Prometheus, section: PrometheusSection, job: str, scraped_at: dict[tuple[str, str], float]
+) -> tuple[str, str, dict[str, str]]:
     """The preset's name, where it came from, and the query templates: ``prometheus.queries`` where set, else
-    from ``prometheus.preset`` or, without it, the preset detected from the job's request counters."""
+    from ``prometheus.preset`` or, without it, the preset detected from the request counters in the job's latest
+    scrape (``scraped_now``)."""
     explicit = {name: getattr(section.queries, name) for name in promql.QUERY_FIELDS
                 if getattr(section.queries, name) is not None}  # fmt: skip
     if len(explicit) == len(promql.QUERY_FIELDS) and section.preset is None:
         return "custom", "prometheus.queries", explicit
-    end = time.time()
-    start = end - _window_s(section.window)
     quoted = _promql_string(job)
+    window_s = _window_s(section.window)
+
+    def exposed(names: tuple[str, ...], suffix: str = "") -> list[dict[str, str]]:
+        return [labels for name in names
+                for labels in scraped_now(prom, f'{name}{suffix}{{job="{quoted}"}}', name + suffix, scraped_at,
+                                          window_s)]  # fmt: skip
+
+    def first(names: tuple[str, ...], suffix: str = "") -> str:
+        for name in names[:-1]:
+            if exposed((name,), suffix):
+                return name
+        return names[-1]
+
     if section.preset is not None:
         preset = promql.PRESETS[section.preset]
-        counter = _first_with_series(prom, quoted, preset.counters, "", start, end) or preset.counters[0]
-        preset_from = "prometheus.preset"
+        counter, preset_from = first(preset.counters), "prometheus.preset"
     else:
-        names = "|".join(re.escape(name) for name in promql.DETECTION_METRICS)
-        detected = promql.detect(prom.series(f'{{job="{quoted}",__name__=~"{names}"}}', start, end))
+        detected = promql.detect(exposed(promql.DETECTION_METRICS))
         if detected is None:
+            end = time.time()
             raise ProbeError(
-                "prometheus", f"{prom.url.rstrip('/')}/api/v1/series",
-                f"job {job} has no request counter golive knows ({', '.join(promql.DETECTION_METRICS)} with a "
-                f"status label, presets {', '.join(promql.PRESET_NAMES)}) over the last {section.window}: set "
-                f"prometheus.preset or prometheus.queries; {_job_metrics(prom, job, start, end)}",
+                "prometheus", f"{prom.url.rstrip('/')}/api/v1/query",
+                f"job {job} exposes no request counter golive knows ({', '.join(promql.DETECTION_METRICS)} with a "
+                f"status label, presets {', '.join(promql.PRESET_NAMES)}): set prometheus.preset or "
+                f"prometheus.queries; {_job_metrics(prom, job, end - window_s, end)}",
             )  # fmt: skip
         preset, counter = detected
         preset_from = f"detected: {counter}{{{preset.status_label}}}"
-    histogram = _first_with_series(prom, quoted, preset.histograms, "_bucket", start, end) or preset.histograms[0]
+    histogram = first(preset.histograms, "_bucket")
     return preset.name, preset_from, {**preset.queries(counter, histogram), **explicit}
 
 
-def _first_with_series(
-    prom: Prometheus, quoted_job: str, names: tuple[str, ...], suffix: str, start: float, end: float
-) -> str | None:
-    """The first of the metric names (with suffix) that has series for the job, or None."""
-    if len(names) == 1:
-        return names[0]
-    pattern = "|".join(re.escape(name + suffix) for name in names)
-    present = {labels.get("__name__") for labels in prom.series(f'{{job="{quoted_job}",__name__=~"{pattern}"}}',
-                                                                  start, end)}  # fmt: skip
-    return next((name for name in names if name + suffix in present), None)
+def scraped_now(
+    prom: Prometheus, selector: str, metric: str | None, scraped_at: dict[tuple[str, str], float], window_s: float
+) -> list[dict[str, str]]:
+    """The label sets (``__name__`` set to ``metric``) of the series a selector matches in their target's latest
+    scrape.
+
+    A series counts when its newest sample is from a scrape at or after the one ``wait_for_fresh_scrape`` saw for
+    its target (``scraped_at``, by job and instance): a series the target no longer exposes, or one a restarted
+    Prometheus still holds from before (never marked stale), does not. A series of no known target (a recording
+    rule's) counts when its newest sample is within the window. ``timestamp()`` must apply to the selector
+    itself (applied to a function's result it gives the evaluation time), and it drops the metric name: hence
+    one query per metric name.
+    """
+    oldest = time.time() - window_s
+    found = []
+    for sample in prom.query(f"timestamp({selector})"):
+        labels = {**sample.labels, "__name__": metric} if metric else dict(sample.labels)
+        since = scraped_at.get((labels.get("job", ""), labels.get("instance", "")))
+        if sample.value >= (since - 0.001 if since is not None else oldest):
+            found.append(labels)
+    return found
 
 
 def _job_metrics(prom: Prometheus, job: str, start: float, end: float) -> str:
-    """``the job's labels are ...; its request metrics include ...``: what a user needs to write a query."""
+    """``it has the metrics ...; its labels: ...``: what a user needs to write a query for the job."""
     selector = f'{{job="{_promql_string(job)}"}}'
-    labels = prom.label_names(selector, start, end)
+    labels = [name for name in prom.label_names(selector, start, end) if name != "__name__"]
     if not labels:
-        return f"job {job} has no series at all over that time"
+        return f"job {job} has no series at all"
     names = prom.label_values("__name__", selector, start, end)
     requestish = [name for name in names if any(word in name for word in ("request", "http", "response"))]
     shown = requestish[:_SHOWN_NAMES] or names[:_SHOWN_NAMES]
     more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
-    return f"its labels: {', '.join(labels)}; its metrics include {', '.join(shown)}{more}"
+    return f"it has {', '.join(shown)}{more}; its labels: {', '.join(labels)}"
 
 
-def wait_for_fresh_scrape(prom: Prometheus, job: str, after: float, max_wait_s: float = SCRAPE_WAIT_S) -> None:
+def wait_for_fresh_scrape(
+    prom: Prometheus, job: str, after: float, max_wait_s: float = SCRAPE_WAIT_S, job_from: str = ""
+) -> dict[tuple[str, str], float]:
     """Wait (bounded) until every target of ``job`` has been scraped after the wall-clock time ``after`` and
-    answered (``up`` 1, Prometheus's target health "up").
+    answered (``up`` 1, Prometheus's target health "up"); returns each target's (job, instance) -> that scrape.
 
-    A target down at that scrape, or not scraped since ``after`` within ``max_wait_s``, or a job without targets,
-    raises ProbeError: the figures would be old data, which never counts.
+    The wait is ``max_wait_s``, or longer for a job scraped less often (two of its intervals, at most
+    ``_SCRAPE_WAIT_MAX_S``). A target down at that scrape, or not scraped since ``after`` within the wait, or a
+    job without targets (``job_from``: the setting that named it), raises ProbeError: the figures would be old
+    data, which never counts.
     """
     where = f"{prom.url.rstrip('/')}/api/v1/targets"
-    deadline = time.monotonic() + max_wait_s
+    started = time.monotonic()
     while True:
         targets = prom.targets()
         mine = [target for target in targets if target["job"] == job]
         if not mine:
             have = ", ".join(sorted({str(target["job"]) for target in targets})) or "none"
-            raise ProbeError("prometheus", where, f"no active target in job {job}; Prometheus has the jobs {have}")
+            named = f" ({job_from})" if job_from else ""
+            raise ProbeError("prometheus", where,
+                             f"no active target in job {job}{named}; Prometheus has the jobs {have}")  # fmt: skip
+        interval = max((target.get("scrapeInterval") or 0.0 for target in mine), default=0.0)
+        wait_s = max(max_wait_s, min(2 * interval, _SCRAPE_WAIT_MAX_S))
         stale = [target for target in mine if target["lastScrape"] is None or target["lastScrape"] < after]
         down = [target for target in mine if target not in stale and target["health"] != "up"]
         if down:
@@ -362,53 +402,55 @@ def wait_for_fresh_scrape(prom: Prometheus, job: str, after: float, max_wait_s: 
                 f"({target['lastError'] or 'no error text'}): no fresh figures to read",
             )  # fmt: skip
         if not stale:
-            return
-        if time.monotonic() >= deadline:
+            return {(job, str(target["instance"])): float(target["lastScrape"]) for target in mine}
+        if time.monotonic() - started >= wait_s:
             target = stale[0]
             last = target["lastScrape"]
             when = "never scraped" if last is None else f"last scraped {after - last:.1f} s before the sample ended"
             raise ProbeError(
                 "prometheus", where,
-                f"job {job}: target {target['instance']} not scraped within {max_wait_s:g} s after golive's sample "
+                f"job {job}: target {target['instance']} not scraped within {wait_s:g} s after golive's sample "
                 f"({when}, health {target['health']}): its figures would be old data",
             )  # fmt: skip
         time.sleep(_SCRAPE_POLL_S)
 
 
 def check_selectors(measured: PrometheusJob, field: str, expr: str) -> None:
-    """Every selector of a query matches series for the job, or is an `or vector(0)` operand whose metric's
-    series carry its labels (promql.fill_allowed); otherwise ProbeError naming the metric and the labels that do
-    exist (a query that matches nothing never produces a figure)."""
+    """Every selector of a query matches series of the job's latest scrape (``scraped_now``), or is an
+    `or vector(0)` operand whose metric's series there carry its labels (promql.fill_allowed); otherwise
+    ProbeError naming the metric and the labels that do exist (a query that matches nothing never produces a
+    figure)."""
     prom = measured.prom
+    window_s = _window_s(measured.section.window)
     end = time.time()
-    start = end - _window_s(measured.section.window)
+    start = end - window_s
     for selector in promql.selectors(expr):
-        if prom.series(selector.text, start, end):
+        if scraped_now(prom, selector.text, selector.metric, measured.scraped_at, window_s):
             continue
         related_selector = selector.only({"job", "__name__"})
-        related = prom.series(related_selector.text, start, end) if related_selector.text != "{}" else []
+        related = (scraped_now(prom, related_selector.text, selector.metric, measured.scraped_at, window_s)
+                   if related_selector.text != "{}" else [])  # fmt: skip
         present = {name for labels in related for name in labels} - {"__name__"}
         if promql.fill_allowed(selector, present):
             continue
         metric = selector.metric or related_selector.text
-        of_job = f"job {measured.job}"
         if not related:
-            detail = f"{metric} has no series for {of_job}; {_job_metrics(prom, measured.job, start, end)}"
+            detail = f"job {measured.job} has no {metric}; {_job_metrics(prom, measured.job, start, end)}"
         else:
             missing = [label for label in selector.labels if label not in present]
             if missing:
-                detail = f"{metric} of {of_job} has no label {', '.join(missing)}"
+                detail = f"{metric} of job {measured.job} has no label {', '.join(missing)}"
             else:
                 values = {m.label: sorted({labels.get(m.label, "") for labels in related})[:_SHOWN_NAMES]
                           for m in selector.matchers if m.label not in {"job", "__name__"}}  # fmt: skip
-                detail = f"{metric} of {of_job} has no series with " + "; ".join(
+                detail = f"{metric} of job {measured.job} has no series with " + "; ".join(
                     f"{label} among {', '.join(repr(v) for v in vals)}" for label, vals in values.items()
                 )
-            detail += f" (its labels: {', '.join(sorted(present))})"
+            detail += f"; its labels: {', '.join(sorted(present))}"
+        # The record keeps a message's first 300 characters: what is missing comes first.
         raise ProbeError(
-            "prometheus", f"{prom.url.rstrip('/')}/api/v1/series",
-            f"{selector.text} in {measured.where(field)} matches no series over the last {measured.section.window}: "
-            f"{detail}",
+            "prometheus", f"{prom.url.rstrip('/')}/api/v1/query",
+            f"{selector.text} ({measured.where(field)}) matches no series: {detail}",
         )  # fmt: skip
 
 

@@ -169,8 +169,7 @@ def prometheus_window_clean(config: Path) -> bool:
     with Prometheus(section.url, 3) as prom:
         try:
             # Answers given just now may not be scraped yet: judge the window only once they are in it.
-            job = metrics.prometheus_job(prom, section, "blue", f"http://{c.HOST}:{c.BLUE_PORT}")
-            metrics.wait_for_fresh_scrape(prom, job.job, time.time())
+            job = metrics.prometheus_job(prom, section, "blue", f"http://{c.HOST}:{c.BLUE_PORT}", time.time())
             ratio = metrics.prometheus_error_ratio(job).value
             p95 = metrics.prometheus_p95(job).value
         except ProbeError:

@@ -28,6 +28,7 @@ class Exporter:
     def __init__(self, naming: str, error_rate: float = 0.0) -> None:
         self.metrics = Metrics("2.1.0", "blue", naming)
         self.error_rate = error_rate
+        self.crashed = False
         self._debt = 0.0
         self._lock = threading.Lock()
         exporter = self
@@ -67,8 +68,10 @@ class Exporter:
 
     def crash(self) -> None:
         """Stop answering, as a crashed app does (connection refused)."""
-        self.server.shutdown()
-        self.server.server_close()
+        if not self.crashed:
+            self.crashed = True
+            self.server.shutdown()
+            self.server.server_close()
 
 
 def free_port() -> int:

@@ -9,6 +9,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 from gate1_support import json_server
@@ -50,13 +52,18 @@ def vector(*values: str) -> dict:
 
 
 @contextmanager
-def api_server(answers: dict[str, dict]) -> Iterator[str]:
-    """A loopback stand-in for the Prometheus HTTP API: each path answers its JSON (pure logic around it is
-    what these tests exercise; the real Prometheus is in test_prometheus_live.py)."""
+def api_server(answers: dict[str, Any]) -> Iterator[str]:
+    """A loopback stand-in for the Prometheus HTTP API: each path answers its JSON, or what a function of the
+    ``query`` parameter returns (the logic around it is what these tests exercise; the real Prometheus is in
+    test_prometheus_live.py)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            data = json.dumps(answers.get(self.path.split("?", 1)[0], {"status": "error"})).encode()
+            path, _, query = self.path.partition("?")
+            answer = answers.get(path, {"status": "error"})
+            if callable(answer):
+                answer = answer(parse_qs(query).get("query", [""])[0])
+            data = json.dumps(answer).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
@@ -80,11 +87,28 @@ def ok(data: object) -> dict:
 
 
 SECTION = PrometheusSection(url="http://127.0.0.1:9", jobs={"blue": "orchestrator-blue"}, preset="golive")
-SERIES = ok([{"__name__": "http_requests_total", "job": "orchestrator-blue", "status": "200"}])
+# What `timestamp(SELECTOR)` finds: one series of blue's, in its latest scrape.
+FRESH = ok({"resultType": "vector", "result": [{"metric": {
+    "job": "orchestrator-blue", "instance": "127.0.0.1:18001", "status": "200"},
+    "value": [1.0, "1893456000.123"]}]})  # fmt: skip
+
+
+def queries(figure: dict) -> Any:
+    """/api/v1/query: FRESH for golive's look at the series, ``figure`` for the figure's own query."""
+    return lambda query: FRESH if query.startswith("timestamp(") else figure
+
+
+def target(job: str, instance: str, health: str = "up", last: str = "2030-01-01T00:00:00.123456789Z") -> dict:
+    return {"labels": {"job": job, "instance": instance}, "scrapePool": job, "health": health, "lastError": "",
+            "lastScrape": last, "scrapeUrl": f"http://{instance}/metrics"}  # fmt: skip
+
+
+TARGETS = ok({"activeTargets": [target("api-blue", "127.0.0.1:18001"), target("api-green", "127.0.0.1:18002")]})
+BLUE_UP = ok({"activeTargets": [target("orchestrator-blue", "127.0.0.1:18001")]})
 
 
 def a_job(prom: Prometheus, section: PrometheusSection = SECTION) -> metrics.PrometheusJob:
-    return metrics.prometheus_job(prom, section, "blue", "http://127.0.0.1:18001")
+    return metrics.prometheus_job(prom, section, "blue", "http://127.0.0.1:18001", fresh_after=1.0)
 
 
 @pytest.mark.parametrize(
@@ -96,13 +120,14 @@ def a_job(prom: Prometheus, section: PrometheusSection = SECTION) -> metrics.Pro
     ],
 )
 def test_prometheus_figures_that_measure_nothing_raise(answer, expected):
-    answers = {"/api/v1/query": answer, "/api/v1/series": SERIES}
+    answers = {"/api/v1/query": queries(answer), "/api/v1/targets": BLUE_UP}
     with api_server(answers) as url, Prometheus(url, 3) as prom, pytest.raises(ProbeError, match=expected):
         metrics.prometheus_error_ratio(a_job(prom))
 
 
 def test_prometheus_figures_name_job_window_and_server():
-    with api_server({"/api/v1/query": vector("0.0125"), "/api/v1/series": SERIES}) as url, Prometheus(url, 3) as prom:
+    answers = {"/api/v1/query": queries(vector("0.0125")), "/api/v1/targets": BLUE_UP}
+    with api_server(answers) as url, Prometheus(url, 3) as prom:
         job = a_job(prom)
         measured = metrics.prometheus_p95(job)
     assert measured.value == 0.0125 and measured.source == "prometheus"
@@ -111,12 +136,17 @@ def test_prometheus_figures_name_job_window_and_server():
                            "preset_from": "prometheus.preset"}  # fmt: skip
 
 
-def target(job: str, instance: str, health: str = "up", last: str = "2030-01-01T00:00:00.123456789Z") -> dict:
-    return {"labels": {"job": job, "instance": instance}, "scrapePool": job, "health": health, "lastError": "",
-            "lastScrape": last, "scrapeUrl": f"http://{instance}/metrics"}  # fmt: skip
+def test_only_series_of_the_latest_scrape_count():
+    """A series a target no longer exposes (or one a restarted Prometheus still holds, never marked stale)
+    answers queries for minutes: golive counts a series only if its newest sample is from the latest scrape."""
+    def series(instance: str, at: str) -> dict:
+        return {"metric": {"job": "j", "instance": instance}, "value": [1.0, at]}
 
-
-TARGETS = ok({"activeTargets": [target("api-blue", "127.0.0.1:18001"), target("api-green", "127.0.0.1:18002")]})
+    answer = ok({"resultType": "vector", "result": [
+        series("a:1", "1000.000"), series("a:1", "999.5"), series("b:1", "1000.0"), series("rule", "1e12")]})
+    with api_server({"/api/v1/query": answer}) as url, Prometheus(url, 3) as prom:
+        found = metrics.scraped_now(prom, "m", "m", {("j", "a:1"): 1000.0004, ("j", "b:1"): 1002.0}, window_s=60)
+    assert found == [{"__name__": "m", "job": "j", "instance": name} for name in ("a:1", "rule")]
 
 
 def test_the_job_is_found_by_the_environment_url_or_instances_else_an_error_naming_the_key():
@@ -141,6 +171,11 @@ def test_a_figure_waits_for_a_scrape_after_the_sample_and_never_reads_a_down_tar
             metrics.wait_for_fresh_scrape(prom, "api-blue", after=2e9, max_wait_s=0.3)
         with pytest.raises(ProbeError, match="no active target in job gone; Prometheus has the jobs api-blue, api"):
             metrics.wait_for_fresh_scrape(prom, "gone", after=1.0)
+    # A job scraped less often is waited for longer: two of its intervals.
+    slow = ok({"activeTargets": [{**target("api-blue", "127.0.0.1:18001"), "scrapeInterval": "400ms"}]})
+    late = pytest.raises(ProbeError, match=r"not scraped within 0\.8 s after golive's sample")
+    with api_server({"/api/v1/targets": slow}) as url, Prometheus(url, 3) as prom, late:
+        metrics.wait_for_fresh_scrape(prom, "api-blue", after=2e9, max_wait_s=0.3)
     down = ok({"activeTargets": [target("api-blue", "127.0.0.1:18001", "down")]})
     refused = pytest.raises(ProbeError, match=r"job api-blue: target 127\.0\.0\.1:18001 is down at its last scrape")
     with api_server({"/api/v1/targets": down}) as url, Prometheus(url, 3) as prom, refused:

@@ -3,12 +3,15 @@ naming the figure, its source and the threshold."""
 
 from __future__ import annotations
 
+import json
 import re
 
+import httpx
 import psycopg
 from gate1_support import gate1_baseline, prometheus_window_clean, sandbox_command, variant, wait_for
 
 from golive.sandbox import constants as c
+from golive.sandbox.manager import state_dir
 
 FILE = "validations/test_pre_cutover.py"
 STEP_FILE = "validations/test_pre_cutover_step.py"
@@ -16,6 +19,7 @@ STEP_FILE = "validations/test_pre_cutover_step.py"
 API_PATHS = ["/api/agents", "/api/messages", "/api/status", "/api/health"]
 BLUE_API = re.escape(f"http://{c.HOST}:{c.BLUE_PORT} ({', '.join(API_PATHS)})")
 PROMETHEUS = f"http://{c.HOST}:{c.PROMETHEUS_PORT}"
+BLUE_HEALTH = f"http://{c.HOST}:{c.BLUE_PORT}/health"
 
 
 def synthetic_leftovers() -> int:
@@ -132,24 +136,69 @@ def test_prometheus_down_fails_the_metric_checks(sandbox, run_gate, tmp_path, cl
     for name in ("test_error_ratio_prometheus", "test_p95_prometheus"):
         check = run.check(name)
         assert check["outcome"] == "error" and check["component"] == "prometheus", check
-        assert f"prometheus at http://127.0.0.1:{closed_port}/api/v1/query: cannot connect" in check["message"]
+        # The first thing read is whether blue's job was scraped after golive's sample.
+        assert f"prometheus at http://127.0.0.1:{closed_port}/api/v1/targets: cannot connect" in check["message"]
     assert run.check("test_p95_sampled")["outcome"] == "passed"
 
 
-def test_prometheus_without_data_fails(sandbox, run_gate, tmp_path):
-    """An empty Prometheus answer (a job nobody scrapes) is a failure, not a pass; no job mapping is a skip."""
+def clean_after_traffic(config):
+    """A few requests to blue (a short window may have none), then whether its Prometheus figures are clean."""
+    with httpx.Client(timeout=3) as client:
+        for _ in range(20):
+            client.get(BLUE_HEALTH)
+    return prometheus_window_clean(config)
+
+
+def test_prometheus_job_nobody_scrapes_errors_and_without_jobs_blue_is_found(sandbox, run_gate, tmp_path):
+    """A job with no target is an error naming the jobs there are; without prometheus.jobs.blue the job is found
+    among Prometheus's targets by blue's URL and named in the record (it used to skip as not configured)."""
     config = variant(sandbox, tmp_path / "j.yaml", {"prometheus.jobs": {"blue": "orchestrator-gone"}})
     run = run_gate(config, "immediate", FILE, "-k", "prometheus")
     assert run.code == 2
     for name in ("test_error_ratio_prometheus", "test_p95_prometheus"):
         check = run.check(name)
-        assert check["outcome"] == "error" and "query returned no data" in check["message"], check
-        assert 'job="orchestrator-gone"' in check["message"]
-    unmapped = variant(sandbox, tmp_path / "u.yaml", {"prometheus.jobs": {"green": "orchestrator-green"}})
+        assert check["outcome"] == "error", check
+        assert check["message"].endswith(
+            "no active target in job orchestrator-gone (prometheus.jobs.blue); Prometheus has the jobs "
+            "orchestrator-blue, orchestrator-green"
+        ), check["message"]
+    # A short window, so that earlier tests' faults leave it soon.
+    unmapped = variant(sandbox, tmp_path / "u.yaml", {"prometheus.jobs": {"green": "orchestrator-green"},
+                                                      "prometheus.window": "8s"})  # fmt: skip
+    wait_for("blue's Prometheus figures within thresholds", lambda: clean_after_traffic(unmapped), 30)
     run = run_gate(unmapped, "immediate", FILE, "-k", "prometheus")
-    assert run.code == 0
-    assert run.check("test_p95_prometheus")["outcome"] == "skipped"
-    assert run.check("test_p95_prometheus")["message"] == "not configured: prometheus.jobs.blue"
+    assert run.code == 0, run.record["reasons"]
+    assert run.check("test_p95_prometheus")["facts"]["prometheus"] == {
+        "job": "orchestrator-blue", "preset": "golive", "preset_from": "detected: http_requests_total{status}",
+        "job_from": f"discovered: target {c.HOST}:{c.BLUE_PORT} at {c.HOST}:{c.BLUE_PORT} (environments.blue.url)",
+    }  # fmt: skip
+
+
+def test_sandbox_in_micrometer_naming_is_detected_and_its_5xx_are_no_go(sandbox, run_gate, tmp_path):
+    """`up --metrics micrometer`: the configuration `up` writes (no queries, no preset) reads Micrometer's
+    http_server_requests_seconds; 20 % 5xx is NO-GO from it; plain `up` goes back to the golive naming."""
+    sandbox_command("up", "--config-out", str(sandbox), "--metrics", "micrometer")
+    short = variant(sandbox, tmp_path / "m.yaml", {"prometheus.window": "8s"})  # earlier faults leave it soon
+    try:
+        state = json.loads((state_dir() / "state.json").read_text())
+        assert state["app_options"]["metrics"] == "micrometer"
+        assert "http_server_requests_seconds_count{" in httpx.get(f"http://{c.HOST}:{c.BLUE_PORT}/metrics").text
+        wait_for("blue's Prometheus figures within thresholds", lambda: clean_after_traffic(short), 30)
+        run = run_gate(short, "immediate", FILE, "-k", "prometheus")
+        assert run.code == 0, run.record["reasons"]
+        noted = run.check("test_error_ratio_prometheus")["facts"]["prometheus"]
+        assert (noted["preset"], noted["preset_from"]) == (
+            "micrometer", "detected: http_server_requests_seconds_count{status}"), noted
+        sandbox_command("fault", "blue", "--error-rate", "0.2")
+        run = run_gate(short, "immediate", FILE, "-k", "error_ratio_prometheus")
+        assert run.code == 2
+        check = run.check("test_error_ratio_prometheus")
+        assert check["outcome"] == "failed" and "exceeds 0.0010 (thresholds.error_rate)" in check["message"], check
+    finally:
+        sandbox_command("up", "--config-out", str(sandbox))
+    assert json.loads((state_dir() / "state.json").read_text())["app_options"]["metrics"] == "golive"
+    assert 'http_requests_total{method="GET",path="/health",status="200"}' in httpx.get(
+        f"http://{c.HOST}:{c.BLUE_PORT}/metrics").text
 
 
 def test_worker_stopped_fails_consumers_and_the_synthetic_transaction(sandbox, run_gate, tmp_path):

@@ -61,7 +61,7 @@ def test_dialect_healthy_is_go_everywhere_and_each_fault_is_no_go(dialect, sandb
     path, keys = WRITTEN[dialect]
     assert http["health_path"] == path and http.get("health") == keys  # no dialect, no pointer: detected
     assert "waivers" not in yaml.safe_load(config.read_text())
-    assert json.loads((state_dir() / "state.json").read_text())["options"] == {"dialect": dialect}
+    assert json.loads((state_dir() / "state.json").read_text())["app_options"]["dialect"] == dialect
 
     # `golive watch` for 60 s while the gates run: no trigger fires on a healthy service in its own dialect.
     triggers = {"error_rate": {"above": 0.10, "for_s": 5}, "p95_ms": {"above": 2000, "for_s": 5},

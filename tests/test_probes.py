@@ -903,9 +903,11 @@ def test_prometheus_targets_and_rule_names(canned: CannedServer) -> None:
             "status": "success",
             "data": {
                 "activeTargets": [
-                    {"labels": {"job": "blue", "instance": "127.0.0.1:18001"}, "health": "up", "lastError": ""},
+                    {"labels": {"job": "blue", "instance": "127.0.0.1:18001"}, "health": "up", "lastError": "",
+                     "scrapeUrl": "http://127.0.0.1:18001/metrics", "lastScrape": "2026-12-02T01:08:39.425050222Z",
+                     "scrapeInterval": "1m30s"},
                     {"labels": {"job": "green", "instance": "127.0.0.1:18002"}, "health": "down",
-                     "lastError": "connection refused"},
+                     "lastError": "connection refused", "lastScrape": "0001-01-01T00:00:00Z"},
                 ],
                 "droppedTargets": [],
             },
@@ -925,10 +927,13 @@ def test_prometheus_targets_and_rule_names(canned: CannedServer) -> None:
         },
     )  # fmt: skip
     with prometheus.Prometheus(canned.url, TIMEOUT_S) as prom:
+        # lastScrape as Unix seconds (RFC 3339 with nanoseconds in the answer); Go's zero time is never.
         assert prom.targets() == [
-            {"job": "blue", "instance": "127.0.0.1:18001", "health": "up", "lastError": ""},
-            {"job": "green", "instance": "127.0.0.1:18002", "health": "down", "lastError": "connection refused"},
-        ]
+            {"job": "blue", "instance": "127.0.0.1:18001", "scrapeUrl": "http://127.0.0.1:18001/metrics",
+             "health": "up", "lastError": "", "lastScrape": pytest.approx(1796173719.425050), "scrapeInterval": 90.0},
+            {"job": "green", "instance": "127.0.0.1:18002", "scrapeUrl": "", "health": "down",
+             "lastError": "connection refused", "lastScrape": None, "scrapeInterval": None},
+        ]  # fmt: skip
         assert prom.rule_names() == {"HighErrorRate", "job:errors:rate5m"}
     assert "state=active" in canned.requests[0]
 

@@ -38,7 +38,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     with private_prometheus(tmp_path_factory.mktemp("prometheus"), fleet.jobs()) as url:
         fleet.prometheus = url
         yield fleet
-    for exporter in [*fleet.healthy.values(), *fleet.failing.values()]:
+    for exporter in [*fleet.healthy.values(), *fleet.failing.values(), fleet.crashing]:
         exporter.crash()
 
 
@@ -90,19 +90,29 @@ def test_a_query_on_a_label_the_service_lacks_is_no_go_naming_the_metric_and_its
     """The fail-open of old: `status` on a service labelled `status_code`, at 20 % 5xx, read as 0 and passed."""
     query = ('(sum(rate(http_requests_total{{job="{job}",status=~"5.."}}[{window}])) or vector(0))'
              ' / sum(rate(http_requests_total{{job="{job}"}}[{window}]))')  # fmt: skip
+    p95 = 'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{{job="{job}"}}[{window}])))'
     config = config_for(tmp_path, fleet.prometheus, fleet.failing["node"].url,
-                        prometheus__queries={"error_ratio": query})  # fmt: skip
+                        prometheus__queries={"error_ratio": query, "p95_ms": p95})  # fmt: skip
     run = run_gate(config, "immediate", FILE, "-k", "prometheus")
     assert run.code == 2
     check = run.check("test_error_ratio_prometheus")
     assert check["outcome"] == "error", check["message"]
     assert check["message"] == (
-        f"ProbeError: prometheus at {fleet.prometheus}/api/v1/series: "
-        'http_requests_total{job="svc-node-5xx",status=~"5.."} in prometheus.queries.error_ratio matches no series '
-        "over the last 10s: http_requests_total of job svc-node-5xx has no label status "
-        "(its labels: instance, job, method, route, status_code)"
+        f"ProbeError: prometheus at {fleet.prometheus}/api/v1/query: "
+        'http_requests_total{job="svc-node-5xx",status=~"5.."} (prometheus.queries.error_ratio) matches no series: '
+        "http_requests_total of job svc-node-5xx has no label status; its labels: instance, job, method, route, "
+        "status_code"
     )
-    assert run.check("test_p95_prometheus")["outcome"] == "passed"  # the preset still gives the p95
+    # A metric the service does not have (it names its histogram api_request_duration_seconds): its labels and
+    # request metrics are listed.
+    check = run.check("test_p95_prometheus")
+    assert check["outcome"] == "error", check["message"]
+    assert check["message"].endswith(
+        'http_request_duration_seconds_bucket{job="svc-node-5xx"} (prometheus.queries.p95_ms) matches no series: '
+        "job svc-node-5xx has no http_request_duration_seconds_bucket; it has api_request_duration_seconds_bucket, "
+        "api_request_duration_seconds_count, api_request_duration_seconds_sum, http_requests_total and 7 more; its "
+        "labels: environment, instance, job, le, method, route, status_code, version"
+    ), check["message"]
 
 
 def test_a_crashed_target_makes_the_prometheus_checks_error_not_pass_on_old_data(fleet, run_gate, tmp_path):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from gate1_support import gate1_baseline, prometheus_window_clean, wait_for
 
+from golive.sandbox import constants as c
 from golive.sandbox.cli import main as sandbox_cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,6 +67,11 @@ def test_crashed_blue_is_no_go_and_clearing_it_is_go(settled, run_gate):
     crashed = run_gate(config, "immediate", reports=reports)
     assert crashed.code == 2
     assert {"test_health_endpoint_reports_ok", "test_version_is_the_release_under_test"} <= failing(crashed.record)
+    # Prometheus still holds blue's healthy figures of the last 30 s: they must not count (issue 10).
+    for name in ("test_error_ratio_prometheus", "test_p95_prometheus"):
+        check = crashed.check(name)
+        assert check["outcome"] == "error", check
+        assert f"job orchestrator-blue: target {c.HOST}:{c.BLUE_PORT} is down at its last scrape" in check["message"]
     assert sandbox_main("fault", "blue", "--clear") == 0
     wait_for("blue's Prometheus figures within thresholds", lambda: prometheus_window_clean(config), 60)
     cleared = run_gate(config, "immediate", reports=reports)

@@ -40,9 +40,8 @@ def _sampling_fact(request, target):
 @pytest.fixture(scope="session")
 def target_job(prometheus, target, target_sample):
     """The target's Prometheus job and queries, once Prometheus has scraped it, up, after golive's sample."""
-    job = metrics.prometheus_job(prometheus, target.view.prometheus, target.name, target.url)
-    metrics.wait_for_fresh_scrape(prometheus, job.job, target_sample.finished_at)
-    return job
+    return metrics.prometheus_job(prometheus, target.view.prometheus, target.name, target.url,
+                                  fresh_after=target_sample.finished_at)
 
 
 def _assert_at_most(measured, allowed, setting):

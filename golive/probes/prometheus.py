@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -49,8 +50,8 @@ class Prometheus:
         return samples[0].value
 
     def targets(self) -> list[dict[str, Any]]:
-        """Each active scrape target's job, instance, scrape URL, health ("up", "down", "unknown"), last error and
-        last scrape (Unix seconds, None when never scraped)."""
+        """Each active scrape target's job, instance, scrape URL, health ("up", "down", "unknown"), last error,
+        last scrape (Unix seconds, None when never scraped) and scrape interval (seconds, None if not given)."""
         path = "/api/v1/targets"
         data = self._data(path, {"state": "active"})
         try:
@@ -62,19 +63,12 @@ class Prometheus:
                     "health": target["health"],
                     "lastError": target.get("lastError", ""),
                     "lastScrape": _timestamp(target.get("lastScrape")),
+                    "scrapeInterval": _duration(target.get("scrapeInterval")),
                 }
                 for target in data["activeTargets"]
             ]
         except (KeyError, TypeError, AttributeError, ValueError):
             raise self._error(path, "targets answer lacks activeTargets with labels and health") from None
-
-    def series(self, selector: str, start: float, end: float) -> list[dict[str, str]]:
-        """The label sets of the series a selector matches between start and end (Unix seconds)."""
-        path = "/api/v1/series"
-        result = self._result(path, {"match[]": selector, "start": f"{start:.3f}", "end": f"{end:.3f}"})
-        if not isinstance(result, list) or not all(isinstance(item, dict) for item in result):
-            raise self._error(path, f"series answer for {selector} is not a list of label sets")
-        return [{str(k): str(v) for k, v in item.items()} for item in result]
 
     def label_names(self, selector: str, start: float, end: float) -> list[str]:
         """The label names of the series a selector matches between start and end (Unix seconds)."""
@@ -129,7 +123,7 @@ class Prometheus:
             error = body.get("error") or "no error text"
             raise self._error(path, f"HTTP {response.status_code}: {kind}: {error}")
         if "data" not in body:
-            raise self._error(path, f"HTTP {response.status_code}: answer has no data")
+            raise self._error(path, f"HTTP {response.status_code}: answer has no data object")
         return body["data"]
 
     def _error(self, path: str, detail: str) -> ProbeError:
@@ -142,3 +136,17 @@ def _timestamp(value: object) -> float | None:
         return None
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return None if moment.year <= 1 else moment.timestamp()
+
+
+_DURATION_PART = re.compile(r"([0-9.]+)(ms|s|m|h|d)")
+_DURATION_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def _duration(value: object) -> float | None:
+    """A Prometheus duration (``15s``, ``1m30s``) in seconds; None when absent or unreadable."""
+    if not isinstance(value, str):
+        return None
+    parts = _DURATION_PART.findall(value)
+    if not parts or "".join(number + unit for number, unit in parts) != value:
+        return None
+    return sum(float(number) * _DURATION_UNIT[unit] for number, unit in parts)

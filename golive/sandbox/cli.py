@@ -15,6 +15,7 @@ import pika.exceptions
 import psycopg
 import redis
 
+from golive.promql import PRESET_NAMES
 from golive.sandbox import constants as c
 from golive.sandbox.manager import (
     ALARMS,
@@ -88,6 +89,11 @@ def _parser() -> argparse.ArgumentParser:
         choices=c.DIALECTS,
         default=c.DEFAULT_DIALECT,
         help=f"how blue and green answer health (default {c.DEFAULT_DIALECT}); apps restart when it changes",
+    )
+    up.add_argument(
+        "--metrics",
+        choices=PRESET_NAMES,
+        help=f"the metric naming blue and green expose (default: {c.DEFAULT_METRICS}); another restarts them",
     )
     commands.add_parser("status", help="each piece with PID, port, up/down; exit 1 if one is down")
     commands.add_parser("down", help="stop every sandbox process and restore shared-service settings")
@@ -300,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     manager = Manager()
     try:
         if args.command == "up":
-            return manager.up(args.config_out, {"dialect": args.dialect})
+            return manager.up(args.config_out, {"dialect": args.dialect, "metrics": args.metrics})
         if args.command == "status":
             return manager.status()
         if args.command == "down":

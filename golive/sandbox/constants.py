@@ -51,6 +51,13 @@ DEFAULT_DIALECT = "golive"
 LIVENESS_PATHS = {"golive": "/health", "ietf": "/health", "spring": "/actuator/health", "flags": "/health"}
 # The dependencies the apps report, as `fault --dependency-down` names them.
 DEPENDENCIES = ("database", "rabbitmq", "redis")
+# `golive sandbox up --NAME VALUE` options the apps read from their environment: name -> (variable, default).
+# `up` records them in state.json and restarts blue and green (and HAProxy, whose check follows the dialect)
+# when asked for other values.
+APP_OPTIONS = {
+    "dialect": (ENV_DIALECT, DEFAULT_DIALECT),
+    "metrics": (ENV_METRICS, DEFAULT_METRICS),
+}
 
 
 def version_tuple(version: str) -> tuple[int, ...]:

@@ -80,9 +80,6 @@ SYNTHETIC = {
     "delete_path": "/api/tasks/{id}",
 }
 PLANTED_SECRET_FILE = "settings_local.py"
-# `up` options the apps take, the variable each is passed in, and its default (not passed when default).
-APP_OPTION_VARIABLES = {"dialect": c.ENV_DIALECT}
-APP_OPTION_DEFAULTS = {"dialect": c.DEFAULT_DIALECT}
 
 
 class SandboxError(Exception):
@@ -161,12 +158,11 @@ class State:
     processes: dict[str, ProcessRecord] = field(default_factory=dict)
     restore: dict[str, Any] = field(default_factory=dict)
     aws: dict[str, Any] = field(default_factory=dict)
-    # How the apps were asked to behave at `up` ({"dialect": "spring"}): passed to them as variables.
-    options: dict[str, str] = field(default_factory=dict)
+    app_options: dict[str, str] = field(default_factory=dict)  # c.APP_OPTIONS the apps run with (`up --metrics`)
 
     @property
     def dialect(self) -> str:
-        return self.options.get("dialect", c.DEFAULT_DIALECT)
+        return self.app_options.get("dialect", c.DEFAULT_DIALECT)
 
     @classmethod
     def load(cls, path: Path) -> State:
@@ -180,7 +176,7 @@ class State:
             processes={name: ProcessRecord.from_json(rec) for name, rec in data.get("processes", {}).items()},
             restore=dict(data.get("restore", {})),
             aws=dict(data.get("aws", {})),
-            options=dict(data.get("options", {})),
+            app_options=dict(data.get("app_options", {})),
         )
 
     def save(self, path: Path) -> None:
@@ -188,7 +184,7 @@ class State:
             "processes": {name: rec.to_json() for name, rec in self.processes.items()},
             "restore": self.restore,
             "aws": self.aws,
-            "options": self.options,
+            "app_options": self.app_options,
         }
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
@@ -359,7 +355,7 @@ class Manager:
                 command=[python, "-m", "golive.sandbox.app", "--env", env_name, "--host", c.HOST, "--port", str(port)],
                 port=port,
                 ready=lambda port=port: _http_status(f"http://{c.HOST}:{port}{liveness}"),  # type: ignore[misc]
-                env=self._child_env(app_variables(env_name, self.paths, self.state.options)),
+                env=self._child_env(app_variables(env_name, self.paths, self.state.app_options)),
             )
         services["worker"] = Service(
             name="worker",
@@ -747,7 +743,7 @@ class Manager:
         for env in ENVIRONMENTS:
             env_file = self.paths.env_file(env)
             env_file.parent.mkdir(parents=True, exist_ok=True)
-            variables = app_variables(env, self.paths, self.state.options)
+            variables = app_variables(env, self.paths, self.state.app_options)
             env_file.write_text("".join(f"{key}={value}\n" for key, value in variables.items()))
             env_file.chmod(0o600)  # it holds credentials
         shutil.rmtree(self.paths.source, ignore_errors=True)
@@ -1467,17 +1463,27 @@ class Manager:
 
     # --- the commands ----------------------------------------------------------------------------------
 
-    def up(self, config_out: Path, options: dict[str, str] | None = None) -> int:
-        """``options``: how the apps behave (``{"dialect": "spring"}``); absent ones take their defaults, and
-        apps (and HAProxy, whose health check follows the dialect) started with other options restart."""
+    def use_app_options(self, requested: dict[str, str | None]) -> list[str]:
+        """Record the app options ``up`` was asked for (unset: the default); stop blue and green (and HAProxy, whose
+        health check follows the dialect) if they run with others, so that they start again with these. Returns
+        what changed (``metrics node``)."""
+        wanted = {name: requested.get(name) or default for name, (_variable, default) in c.APP_OPTIONS.items()}
+        running = {name: self.state.app_options.get(name, default) for name, (_var, default) in c.APP_OPTIONS.items()}
+        changed = [f"{name} {value}" for name, value in wanted.items() if running[name] != value]
+        if changed:
+            for name in ("haproxy", *ENVIRONMENTS):
+                if self._stop_service(name):
+                    raise SandboxError(f"{name} did not stop; run `golive sandbox down`")
+        self.state.app_options = wanted
+        self.state.save(self.paths.state_file)
+        return changed
+
+    def up(self, config_out: Path, app_options: dict[str, str | None] | None = None) -> int:
         started_at = time.monotonic()
-        wanted = {key: value for key, value in (options or {}).items() if value != APP_OPTION_DEFAULTS.get(key)}
         with self.locked():
-            if wanted != self.state.options:
-                for name in ("haproxy", *ENVIRONMENTS):
-                    if self._stop_service(name):
-                        raise SandboxError(f"{name} did not stop; run `golive sandbox down`")
-                self.state.options = wanted
+            changed = self.use_app_options(app_options or {})
+            if changed:
+                self.out(f"restarting blue and green with {', '.join(changed)}")
             self.check_prerequisites()
             self.ensure_management()
             applied = self.ensure_database()
@@ -1504,8 +1510,9 @@ class Manager:
             self._wait("HAProxy's health checks of blue and green", self._haproxy_sees_both, "haproxy")
             self.start_fresh_app_logs()
             write_golive_config(config_out, self.paths, self.state)
-            if self.state.options:
-                self.out("apps: " + ", ".join(f"{key} {value}" for key, value in sorted(self.state.options.items())))
+            chosen = {key: value for key, value in self.state.app_options.items() if value != c.APP_OPTIONS[key][1]}
+            if chosen:
+                self.out("apps: " + ", ".join(f"{key} {value}" for key, value in sorted(chosen.items())))
             rows = self._status_rows()
         if started:
             self.out(f"started: {', '.join(started)}")
@@ -1543,7 +1550,7 @@ class Manager:
             survivors += processes.wait_gone(strays, 5.0)
             processes.wait_reaped(watched, 3.0)
             self.state.aws = {}  # moto keeps its resources in memory: they went with it
-            self.state.options = {}
+            self.state.app_options = {}
             self._restore_shared_services()
             self.clear_fault_files()
         if survivors:
@@ -1646,10 +1653,11 @@ def _watermark_args(original: str) -> list[str]:
 
 
 def app_variables(env: str, paths: Paths, options: dict[str, str] | None = None) -> dict[str, str]:
-    """The variables an app runs with: `up` passes them to its process and stages them in its env file."""
+    """The variables an app runs with: `up` passes them to its process and stages them in its env file;
+    ``options`` are c.APP_OPTIONS' values (unset: the defaults)."""
     version, _port = ENVIRONMENTS[env]
+    chosen = {variable: (options or {}).get(name) or default for name, (variable, default) in c.APP_OPTIONS.items()}
     return {
-        **{APP_OPTION_VARIABLES[key]: value for key, value in (options or {}).items()},
         c.ENV_VERSION: version,
         c.ENV_NAME: env,
         c.ENV_PG_DSN: c.PRIMARY_DSN,
@@ -1658,7 +1666,7 @@ def app_variables(env: str, paths: Paths, options: dict[str, str] | None = None)
         c.ENV_FAULT_FILE: str(paths.fault_file(env)),
         "LOG_LEVEL": "INFO",
         "DEBUG": "false",
-    }
+    } | chosen
 
 
 def write_golive_config(path: Path, paths: Paths, state: State) -> None:
@@ -1672,7 +1680,7 @@ def write_golive_config(path: Path, paths: Paths, state: State) -> None:
             "process": f"golive.sandbox.app --env {env}",
             "log_file": str(paths.log(env)),
             "env_file": str(paths.env_file(env)),
-            "required_env": list(app_variables(env, paths, state.options)),
+            "required_env": list(app_variables(env, paths, state.app_options)),
         }
     rules = yaml.safe_load(paths.prometheus_rules.read_text())["groups"]
     config = {
