@@ -140,7 +140,7 @@ def detect(name: str, url: str, timeout_s: float) -> Detected:
         live: health.Answer | None = None
         for index, path in enumerate(LIVENESS_PATHS):
             answer = _ask(client, path)
-            if isinstance(answer, str) and index == 0 and "cannot connect" in answer:
+            if isinstance(answer, str) and index == 0:  # refused or silent: the service is not there to ask
                 raise InitError(f"{name} at {mask_url(url)}: {answer}; nothing written")
             if isinstance(answer, str):
                 notes.append(f"{path}: {answer}")
