@@ -316,7 +316,9 @@ def _render(request: Request, detected: list[Detected], scrape: Scrape | None, w
     lines.append("")
     if green is not None and (green.health_path, green.http_keys) != (blue.health_path, blue.http_keys):
         lines.append(f"# {green.name} answers health elsewhere or otherwise than {blue.name}: its own http keys.")
-        environments[green.name]["http"] = {"health_path": green.health_path, "health": green.http_keys}
+        # Overrides merge key by key over the shared http: a path blue has and green has not is written as null.
+        own = {"ready_path": None, "version_path": None, **green.http_keys}
+        environments[green.name]["http"] = {"health_path": green.health_path, "health": own}
     lines += _dump({"environments": environments})
 
     http: dict[str, Any] = {"timeout_s": 5, "health_path": blue.health_path, "health": blue.http_keys}

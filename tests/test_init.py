@@ -160,3 +160,23 @@ def test_the_rendered_file_loads_with_golives_loader(tmp_path):
     assert settings.release.version == "3.0.0" and result.variables == ("PGPASSWORD",)
     assert "pw@" not in result.text and "'maindb' is not a name golive knows" in result.text
     assert "# TODO: no second --url" in result.text
+
+
+def test_a_live_environment_answering_otherwise_gets_its_own_http_keys(tmp_path):
+    from golive import health
+
+    blue = health.interpret(health.Answer(f"{BLUE}/health", 200, "application/json", '{"status": "healthy"}'),
+                            health.Spec(), health.Answer(f"{BLUE}/ready", 200, "application/json",
+                                                         '{"postgres": {"connected": true}, "version": "2.1.0"}'))
+    green = health.interpret(health.Answer(f"{GREEN}/actuator/health", 200, "application/json",
+                                           '{"status": "UP", "components": {"db": {"status": "UP"}}}'),
+                             health.Spec())  # fmt: skip
+    detected = [init.Detected("blue", BLUE, "/health", "/ready", None, blue),
+                init.Detected("green", GREEN, "/actuator/health", None, None, green)]  # fmt: skip
+    result = init._render(init.Request((BLUE, GREEN)), detected, None, "2026-01-01T00:00:00Z")
+    settings = parse_settings(result.text, tmp_path / "golive.yaml", "test", {})
+    views = settings.environments
+    assert (views["blue"].http.health_path, views["blue"].http.health.ready_path) == ("/health", "/ready")
+    assert views["green"].http.health_path == "/actuator/health" and views["green"].http.health.ready_path is None
+    assert views["green"].http.health.dialect == "spring" and views["blue"].http.health.dialect == "flags"
+    assert "# TODO: green reports no version: set release.previous." in result.text
