@@ -30,7 +30,7 @@ import httpx
 import yaml
 
 from golive import health, metrics
-from golive.config import ConfigError, parse_settings
+from golive.config import ConfigError, _amqp_url, _postgres_dsn, _redis_url, parse_settings
 from golive.config import Prometheus as PrometheusSection
 from golive.masking import mask_url
 from golive.probes import http as http_probe
@@ -276,6 +276,14 @@ def generate(request: Request, now: datetime | None = None) -> Result:
                               request.timeout_s)  # fmt: skip
         except InitError:
             raise InitError(f"--prometheus {mask_url(prometheus)}: not an http(s) URL") from None
+    # Bad input is said before anything is asked, in the loader's own words (the value is never shown).
+    for flag, given, valid in (("--dsn", request.dsn, _postgres_dsn), ("--amqp", request.amqp, _amqp_url),
+                               ("--redis", request.redis, _redis_url)):  # fmt: skip
+        if given is not None:
+            try:
+                valid(given)
+            except ValueError as error:
+                raise InitError(f"{flag}: {error}; nothing written") from None
     detected = [detect(name, url, request.timeout_s) for name, url in zip(NAMES, urls, strict=False)]
     scrape = scrape_jobs(request.prometheus, detected, request.timeout_s) if request.prometheus else None
     when = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -119,10 +119,16 @@ def test_kubernetes_plain_text_probes_are_detected(tmp_path):
     assert "# TODO: no second --url" in text and "# TODO: no --prometheus" in text
 
 
-def test_a_malformed_url_is_one_line(tmp_path):
-    done = golive_init("--url", "ftp://user:pw@example", "--out", str(tmp_path / "golive.yaml"))
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [(["--url", "ftp://user:pw@example"], "not an http(s) URL"),
+     (["--url", BLUE, "--dsn", "mysql://user:pw@db/app"], "--dsn: not a PostgreSQL DSN"),
+     (["--url", BLUE, "--prometheus", "prometheus:9090"], "--prometheus prometheus:9090: not an http(s) URL")],
+)  # fmt: skip
+def test_malformed_input_is_one_line_before_anything_is_asked(tmp_path, argv, said):
+    done = golive_init(*argv, "--out", str(tmp_path / "golive.yaml"))
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
-    assert "not an http(s) URL" in done.stderr and "pw" not in done.stderr
+    assert said in done.stderr and "pw" not in done.stderr and not (tmp_path / "golive.yaml").exists()
 
 
 # --- pure logic ---------------------------------------------------------------------------------------------
