@@ -89,6 +89,17 @@ def _parser() -> argparse.ArgumentParser:
     config = commands.add_parser("config", help="about the configuration file: `golive config schema`")
     config.add_argument("action", choices=("schema",), help="schema: print its JSON Schema (for editors)")
 
+    init = commands.add_parser("init", help="a commented starting golive.yaml, from what the running service answers")
+    init.add_argument("--url", action="append", required=True, metavar="URL",
+                      help="the candidate (blue) first, then the live environment (green)")
+    init.add_argument("--prometheus", metavar="URL", help="find each environment's scrape job and metric naming")
+    init.add_argument("--dsn", metavar="DSN", help="the PostgreSQL DSN (a password in it becomes ${PGPASSWORD})")
+    init.add_argument("--amqp", metavar="URL", help="the RabbitMQ URL (a password becomes ${RABBITMQ_PASSWORD})")
+    init.add_argument("--redis", metavar="URL", help="the Redis URL (a password becomes ${REDIS_PASSWORD})")
+    init.add_argument("--out", default="golive.yaml", metavar="FILE", help="where to write (default: golive.yaml)")
+    init.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    init.add_argument("--timeout", type=_positive, default=2.0, metavar="S", help="per request (default: 2 s)")
+
     checklist = commands.add_parser("checklist", help="the human items still open for this release")
     checklist.add_argument("--all", action="store_true", help="list signed items too")
     _config_options(checklist)
@@ -231,6 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(json.dumps(json_schema(), indent=2))
         return 0
+    if arguments.command == "init":
+        return _init(arguments)
     try:
         if arguments.command == "checks":
             return _checks(arguments.markdown)
@@ -255,6 +268,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"golive: {error}", file=sys.stderr)
         return 2
     return 2
+
+
+def _init(arguments: argparse.Namespace) -> int:
+    from golive import init
+
+    request = init.Request(tuple(arguments.url), arguments.prometheus, arguments.dsn, arguments.amqp,
+                           arguments.redis, arguments.timeout)  # fmt: skip
+    try:
+        result = init.run(request, Path(arguments.out), arguments.force)
+    except init.InitError as error:
+        print(f"golive init: {error}", file=sys.stderr)
+        return 2
+    for line in result.summary:
+        print(f"  {line}")
+    print(f"wrote {arguments.out}: review its TODO lines, then run `golive gate 1 --golive-config {arguments.out}`")
+    if result.variables:
+        print(f"set {', '.join(result.variables)} in the environment before running a gate (the file references them)")
+    return 0
 
 
 _TIMELINE_DEFAULTS = {"init": "timeline initialised", "start": "deployment started (T+0)",
