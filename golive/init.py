@@ -215,14 +215,16 @@ def scrape_jobs(url: str, environments: Sequence[Detected], timeout_s: float) ->
             raise InitError(f"--prometheus: {error}; nothing written") from None
         for environment in environments:
             try:
-                jobs[environment.name], _ = metrics.resolve_job(prom, section, environment.name, environment.url)
+                job, job_from = metrics.resolve_job(prom, section, environment.name, environment.url)
             except ProbeError as error:
                 problems.append(error.detail)
                 continue
+            jobs[environment.name] = job
             if preset is None:
                 try:
-                    name, _source, _queries = metrics.resolve_queries(prom, section, jobs[environment.name])
-                    preset = name
+                    # after=0: the targets' last scrapes as they are, no wait (they must be up).
+                    scraped = metrics.wait_for_fresh_scrape(prom, job, 0.0, job_from=job_from)
+                    preset, _source, _queries = metrics.resolve_queries(prom, section, job, scraped)
                 except ProbeError as error:
                     problems.append(error.detail)
     return Scrape(jobs, preset, problems)
