@@ -280,7 +280,9 @@ def _dependencies(answer: Answer, body: dict[str, Any], spec: Spec, dialect: str
     elif dialect == "ietf":
         sources = [(body.get("checks"), True)]
     elif dialect == "spring":
-        sources = [(body.get("components"), True), (body.get("details"), True)]
+        # MicroProfile Health (Quarkus, Open Liberty) shares Spring's UP/DOWN and lists its procedures as
+        # "checks": [{"name": "database", "status": "UP", "data": {...}}] (MicroProfile Health 2+ wire format).
+        sources = [(body.get("components"), True), (body.get("details"), True), (body.get("checks"), True)]
     else:
         sources = [(body, False), *((body.get(name), True) for name in _CONTAINERS)]
     for container, every_key in sources:

@@ -145,6 +145,19 @@ def test_spring_boot_2_1_details():
     assert reading.dialect == "spring" and texts(reading) == {"database": "UP"}
 
 
+def test_microprofile_health_checks_list():
+    """MicroProfile Health (Quarkus, Open Liberty): UP/DOWN with a list of named procedures."""
+    body = {"status": "DOWN", "checks": [
+        {"name": "Database connections health check", "status": "UP", "data": {"<default>": "UP"}},
+        {"name": "redis", "status": "DOWN", "data": {"reason": "connection refused"}},
+    ]}  # fmt: skip
+    reading = read(body, 503)
+    assert reading.state == "unhealthy"
+    assert texts(reading)["redis"] == "DOWN"
+    healthy = read({"status": "UP", "checks": [{"name": "postgres", "status": "UP"}]})
+    assert healthy.ok and texts(healthy) == {"database": "UP"}
+
+
 # --- Kubernetes-style plain text ---------------------------------------------------------------------------
 
 
