@@ -161,6 +161,19 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.option.golive_catalog:
         run.is_controller = False  # only collection: markers are checked, nothing is decided or written
         return
+    if _decides_nothing(config):
+        # Listing, collecting or planning runs no check: no verdict, record, report or timeline line, and
+        # pytest's own exit status. The configuration is read when it can be, for --setup-only's fixtures.
+        run.is_controller = False
+        try:
+            path, source = resolve_path(config.option.golive_config, os.environ, config.invocation_params.dir)
+            run.settings = load_settings(path, source)
+            run.masker = run.settings.masker
+            run.environment = run.settings.select(config.option.golive_env)
+            run.env_name = run.environment.name
+        except ConfigError:
+            pass
+        return
     run.env_name = config.option.golive_env
     unknown = _unknown_markers(config, expression)
     if unknown:
@@ -197,6 +210,20 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(RunRecorder(run), "golive-recorder")
         if config.pluginmanager.hasplugin("xdist"):
             config.pluginmanager.register(XdistWatcher(run), "golive-xdist")
+
+
+# pytest options under which a run lists, collects or plans checks but runs none (dest -> option).
+_NO_DECISION_OPTIONS = {
+    "collectonly": "--collect-only", "markers": "--markers", "showfixtures": "--fixtures",
+    "show_fixtures_per_test": "--fixtures-per-test", "help": "--help", "version": "--version",
+    "setuponly": "--setup-only", "setupplan": "--setup-plan",
+}
+
+
+def _decides_nothing(config: pytest.Config) -> str | None:
+    """The option that makes this run run no check (``--collect-only``, ``--fixtures``...), if any."""
+    return next((option for dest, option in _NO_DECISION_OPTIONS.items() if getattr(config.option, dest, None)),
+                None)
 
 
 _EXPRESSION_WORDS = {"and", "or", "not", "True", "False", "None"}
