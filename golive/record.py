@@ -57,6 +57,7 @@ class RunFacts:
     finished_at: datetime
     config: str | None
     html_report: str | None
+    partial: dict[str, object] | None = None  # {"ran": N, "of": M, "by": [...]} when a subset of the gate ran
 
 
 def build_record(facts: RunFacts, decision: Decision, results: Sequence[CheckResult]) -> dict[str, Any]:
@@ -72,6 +73,7 @@ def build_record(facts: RunFacts, decision: Decision, results: Sequence[CheckRes
         "duration_s": round((facts.finished_at - facts.started_at).total_seconds(), 3),
         "config": facts.config,
         "html_report": facts.html_report,
+        "partial": facts.partial,
         "reasons": list(decision.reasons),
         "notes": list(decision.notes),
         "counts": count(results),

@@ -147,7 +147,7 @@ def test_prometheus_without_data_fails(sandbox, run_gate, tmp_path):
         assert 'job="orchestrator-gone"' in check["message"]
     unmapped = variant(sandbox, tmp_path / "u.yaml", {"prometheus.jobs": {"green": "orchestrator-green"}})
     run = run_gate(unmapped, "immediate", FILE, "-k", "prometheus")
-    assert run.code == 0
+    assert run.partial_go
     assert run.check("test_p95_prometheus")["outcome"] == "skipped"
     assert run.check("test_p95_prometheus")["message"] == "not configured: prometheus.jobs.blue"
 
@@ -210,7 +210,7 @@ def test_the_50_percent_step(sandbox, run_gate):
     """With --golive-phase 50: weights 50/50 and traffic on both versions pass; weights 0/100 fail."""
     sandbox_command("helper", "cutover", "--blue", "50")
     run = run_gate(sandbox, "immediate", STEP_FILE, "--golive-phase", "50")
-    assert run.code == 0, run.record["reasons"]
+    assert run.partial_go, run.record["reasons"]
     assert run.outcomes() == {"test_weights_half_and_half": "passed", "test_traffic_reaches_both_versions": "passed"}
     assert run.check("test_weights_half_and_half")["component"] == "load_balancer"
 

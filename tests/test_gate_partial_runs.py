@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from html import escape as html_escape
+from pathlib import Path
 
 import pytest
-from test_gate_exit_codes import CHECKS, run, suite
+from test_gate_exit_codes import CHECKS, MINIMAL_CONFIG, XDIST, latest_record, run, suite
 
 __all__ = ["suite"]  # the fixture, shared with the verdict matrix
 
@@ -42,3 +44,89 @@ def test_markers_need_no_configuration(pytester, suite):
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
     result.stdout.fnmatch_lines(["@pytest.mark.pre:*", "@pytest.mark.critical:*"])
     assert not (pytester.path / "reports").exists()
+
+
+WAIVED_FIRST = """\
+import pytest
+
+pytestmark = pytest.mark.pre
+
+@pytest.mark.critical
+def test_crit():
+    assert False, "known defect"
+
+def test_second():
+    pass
+
+def test_third():
+    pass
+"""
+WAIVER = ('waivers: [{check: "validations/test_a.py::test_crit", reason: "known", approved_by: "Release Manager",'
+          ' expires: "2999-12-31"}]\n')
+
+
+@pytest.mark.parametrize(
+    ("stop", "xdist"),
+    [(["-x"], []), (["-x"], ["-n", "2"]), (["--maxfail=1"], ["-n", "2"]), ([], [])],
+    ids=["-x", "-x -n 2", "--maxfail=1 -n 2", "PYTEST_ADDOPTS=-x"],
+)
+def test_a_run_stopped_at_a_waived_failure_is_never_go(pytester, suite, monkeypatch, xdist, stop):
+    (pytester.path / "golive.yaml").write_text(MINIMAL_CONFIG + WAIVER)
+    suite("test_a.py", WAIVED_FIRST)
+    suite("test_b.py", CHECKS)
+    if not stop:
+        monkeypatch.setenv("PYTEST_ADDOPTS", "-x")
+    result = run(pytester, "-m", "pre", *stop, *xdist)
+    assert result.ret == 2
+    record = latest_record(pytester)
+    assert record["verdict"] == "NO-GO" and record["counts"]["waived"] == 1
+    ran = len(record["checks"])
+    assert ran < 6
+    assert record["reasons"][0] == f"stopped after {ran} of 6 selected checks: the others never ran"
+
+
+@pytest.mark.parametrize("xdist", XDIST)
+@pytest.mark.parametrize(
+    ("narrowing", "ran", "by"),
+    [
+        (["-k", "critical or warning"], 2, ["-k 'critical or warning'"]),
+        (["--deselect", "validations/test_checks.py::test_not_configured"], 3, [
+            "--deselect validations/test_checks.py::test_not_configured"]),
+        (["validations/test_checks.py"], 3, ["paths: validations/test_checks.py"]),
+        (["validations/test_checks.py::test_critical_passes"], 1, [
+            "paths: validations/test_checks.py::test_critical_passes"]),
+    ],
+    ids=["-k", "--deselect", "file", "node id"],
+)
+def test_a_subset_of_the_gate_is_at_most_review_and_says_so(pytester, suite, xdist, narrowing, ran, by):
+    suite("test_checks.py", CHECKS)
+    suite("test_more.py", "import pytest\n\n@pytest.mark.pre\ndef test_more():\n    pass\n\n"
+                          "@pytest.mark.immediate\ndef test_other_gate():\n    pass\n")
+    result = run(pytester, "-m", "pre", *narrowing, *xdist)
+    assert result.ret == 1
+    record = latest_record(pytester)
+    assert record["verdict"] == "REVIEW"
+    assert record["partial"] == {"ran": ran, "of": 4, "by": by}
+    assert len(record["checks"]) == ran
+    assert all(check["outcome"] in ("passed", "skipped") for check in record["checks"])
+    reason = f"partial: {ran} of 4 checks (deselected by {', '.join(by)})"
+    assert record["reasons"] == [reason]
+    result.stdout.fnmatch_lines([f"*{reason}*", "*verdict: REVIEW (exit 1)*"])
+    html = (pytester.path / "reports" / Path(record["html_report"]).name).read_text()
+    assert 'id="golive-partial"' in html and html_escape(reason) in html
+
+
+def test_the_whole_gate_is_not_partial(pytester, suite):
+    suite("test_checks.py", CHECKS)
+    assert run(pytester, "-m", "pre", "validations").ret == 0
+    assert latest_record(pytester)["partial"] is None
+
+
+def test_last_failed_and_stepwise_runs_are_partial(pytester, suite):
+    suite("test_checks.py", CHECKS + "\ndef test_warn():\n    assert False\n")
+    assert run(pytester, "-m", "pre", "--sw").ret == 2  # stepwise stops at the failure: an interrupted run
+    assert run(pytester, "-m", "pre", "--lf").ret == 1
+    assert latest_record(pytester)["partial"] == {"ran": 1, "of": 4, "by": ["--lf"]}
+    suite("test_checks.py", CHECKS + "\ndef test_warn():\n    pass\n")
+    assert run(pytester, "-m", "pre", "--sw").ret == 1  # stepwise starts at the check that failed last time
+    assert latest_record(pytester)["partial"] == {"ran": 1, "of": 4, "by": ["--sw"]}
