@@ -8,11 +8,12 @@ import os
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from golive import attestations, catalog, history
+from golive import attestations, catalog, history, record
 from golive import watch as watch_module
 from golive.attestations import AttestationError
 from golive.catalog import CatalogError
@@ -118,7 +119,8 @@ def _settings(arguments: argparse.Namespace) -> Settings:
 def run_gate(gate: str, pytest_args: Sequence[str]) -> tuple[int, dict[str, object] | None]:
     """Run one gate in a child pytest and check it left a decision record agreeing with its exit code.
 
-    A child that died without deciding (a crash, a kill, an ``os._exit`` inside a check) is a NO-GO.
+    A child that died without deciding (a crash, a kill, an ``os._exit`` inside a check) is a NO-GO, and so is
+    one whose record does not carry the run id handed to it: a record left at that path by an earlier run.
     """
     expression = GATES[gate]
     args = _joined_path_options(pytest_args)
@@ -131,13 +133,17 @@ def run_gate(gate: str, pytest_args: Sequence[str]) -> tuple[int, dict[str, obje
         if record_path is None:
             record_path = Path(scratch) / "record.json"
             extra = ["--golive-json", str(record_path)]
-        code = subprocess.call([sys.executable, "-m", "pytest", "-m", expression, *extra, *args])
+        run_id = uuid.uuid4().hex
+        code = subprocess.call([sys.executable, "-m", "pytest", "-m", expression, *extra, *args],
+                               env={**os.environ, record.RUN_ID_VARIABLE: run_id})
         if code == 4:  # a pytest usage error, before any check ran: pytest said why
             return 4, None
         try:
             document = json.loads(record_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             document = None
+        if not isinstance(document, dict) or document.get("run_id") != run_id:
+            document = None  # absent, unreadable, or left at that path by an earlier run
         if document is None or document.get("exit_code") != code or code not in (0, 1, 2):
             print(
                 f"golive: the gate run ended with exit {code} without a matching decision record: NO-GO",

@@ -647,6 +647,7 @@ def _write_record(config: pytest.Config, run: GateRun) -> None:
         config=f"{settings.path} (from {settings.source})" if settings else None,
         html_report=str(run.html_path) if run.html_path else None,
         partial=_as_record(partial(run.conditions)),
+        run_id=os.environ.get(record.RUN_ID_VARIABLE) or None,
     )
     document = record.build_record(facts, run.decision, run.results)
     extra = Path(config.option.golive_json) if config.option.golive_json else None

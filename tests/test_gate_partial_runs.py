@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 from html import escape as html_escape
 from pathlib import Path
 
@@ -130,3 +132,18 @@ def test_last_failed_and_stepwise_runs_are_partial(pytester, suite):
     suite("test_checks.py", CHECKS + "\ndef test_warn():\n    pass\n")
     assert run(pytester, "-m", "pre", "--sw").ret == 1  # stepwise starts at the check that failed last time
     assert latest_record(pytester)["partial"] == {"ran": 1, "of": 4, "by": ["--sw"]}
+
+
+def test_golive_gate_never_takes_an_earlier_runs_record_for_this_one(pytester, suite):
+    suite("test_checks.py", CHECKS)
+    record_path = pytester.path / "out" / "decision.json"
+    gate = (sys.executable, "-m", "golive", "gate", "1", "--golive-json", str(record_path))
+    assert pytester.run(*gate, timeout=120).ret == 0
+    earlier = json.loads(record_path.read_text())
+    assert earlier["verdict"] == "GO" and earlier["run_id"]
+    # A check that ends the interpreter with status 0 before golive decides: no record is written this time.
+    suite("test_exits.py", "import os\nimport pytest\n\n@pytest.mark.pre\ndef test_exits_zero():\n    os._exit(0)\n")
+    result = pytester.run(*gate, timeout=120)
+    assert result.ret == 2
+    assert result.stderr.lines == ["golive: the gate run ended with exit 0 without a matching decision record: NO-GO"]
+    assert json.loads(record_path.read_text()) == earlier  # the stale GO is left as it was, and not believed
