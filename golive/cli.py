@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -132,10 +135,13 @@ def run_gate(gate: str, pytest_args: Sequence[str]) -> tuple[int, dict[str, obje
         extra: list[str] = []
         if record_path is None:
             record_path = Path(scratch) / "record.json"
-            extra = ["--golive-json", str(record_path)]
+            extra = [f"--golive-json={record_path}"]  # one argument: pytest would take a separate PATH for a test path
         run_id = uuid.uuid4().hex
-        code = subprocess.call([sys.executable, "-m", "pytest", "-m", expression, *extra, *args],
-                               env={**os.environ, record.RUN_ID_VARIABLE: run_id})
+        code, stopped_by = _run_child([sys.executable, "-m", "pytest", "-m", expression, *extra, *args],
+                                      {**os.environ, record.RUN_ID_VARIABLE: run_id})
+        if stopped_by:
+            print(f"golive: the gate run was interrupted by {stopped_by} (pytest exit {code}): NO-GO", file=sys.stderr)
+            return 2, None
         if code == 4:  # a pytest usage error, before any check ran: pytest said why
             return 4, None
         try:
@@ -151,6 +157,43 @@ def run_gate(gate: str, pytest_args: Sequence[str]) -> tuple[int, dict[str, obje
             )
             return 2, document
         return code, document
+
+
+_GRACE_S = 30.0  # how long an interrupted pytest may take to write its NO-GO record before it is killed
+
+
+def _run_child(command: list[str], environ: dict[str, str]) -> tuple[int, str | None]:
+    """Run pytest in its own process group; SIGINT or SIGTERM to golive reaches all of it (xdist workers too).
+
+    Returns the exit status and the signal that interrupted the run, if one did. No process of the group is
+    left behind.
+    """
+    child = subprocess.Popen(command, env=environ, process_group=0)
+    received: list[int] = []
+
+    def forward(signum: int, frame: object) -> None:
+        received.append(signum)
+        _signal_group(child.pid, signum)
+
+    handled = (signal.SIGINT, signal.SIGTERM) if threading.current_thread() is threading.main_thread() else ()
+    previous = {signum: signal.signal(signum, forward) for signum in handled}
+    try:
+        while True:
+            try:
+                code = child.wait(timeout=_GRACE_S if received else None)
+                break
+            except subprocess.TimeoutExpired:
+                _signal_group(child.pid, signal.SIGKILL)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        _signal_group(child.pid, signal.SIGKILL)  # whatever the run left (an xdist worker) goes with it
+    return code, signal.Signals(received[0]).name if received else None
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group has already gone
+        os.killpg(pgid, signum)
 
 
 _PATH_OPTIONS = ("--golive-config", "--golive-json", "--golive-reports", "--html")

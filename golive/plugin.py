@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import sys
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -94,6 +96,7 @@ class GateRun:
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)  # node id -> what the check read (golive.facts)
     session: pytest.Session | None = None
     subset_args: list[str] | None = None  # paths or node ids inside validations/ that narrowed the gate
+    previous_sigterm: Any = None  # the SIGTERM handler before the run's own, put back when it ends
 
 
 GATE_RUN = pytest.StashKey[GateRun]()
@@ -404,10 +407,21 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     # --lf skips collecting files without a recorded failure; a gate run collects them all to count its checks
     # (the last-failed filter on the collected checks still applies).
-    if gate_run(session.config) is not None and not _decides_nothing(session.config):
+    run = gate_run(session.config)
+    if run is not None and not _decides_nothing(session.config):
         wrapper = session.config.pluginmanager.get_plugin("lfplugin-collwrapper")
         if wrapper is not None:
             session.config.pluginmanager.unregister(wrapper)
+    if run is not None and run.is_controller:
+        # Until golive decides, the latest decision is "did not finish", never an earlier run's GO; a SIGTERM
+        # ends the run the way Ctrl-C does (pytest's interrupted session: a NO-GO record), not silently.
+        _write_record(session.config, run, provisional=True)
+        if threading.current_thread() is threading.main_thread():
+            run.previous_sigterm = signal.signal(signal.SIGTERM, _terminate)
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"terminated by {signal.Signals(signum).name}")
 
 
 def check_metadata(item: pytest.Item) -> dict[str, str]:
@@ -631,14 +645,21 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     run = gate_run(config)
     if run is not None and run.session is not None and run.decision is not None:
         run.session.exitstatus = run.decision.exit_code
+    if run is not None and run.previous_sigterm is not None:
+        signal.signal(signal.SIGTERM, run.previous_sigterm)
 
 
 def _as_record(subset: Partial | None) -> dict[str, object] | None:
     return subset.as_record() if subset else None
 
 
-def _write_record(config: pytest.Config, run: GateRun) -> None:
-    assert run.decision is not None
+_UNFINISHED = Decision(Verdict.NO_GO, 2, ("the run did not finish: it ended before golive decided",))
+
+
+def _write_record(config: pytest.Config, run: GateRun, provisional: bool = False) -> None:
+    """Write the decision record; ``provisional``: the NO-GO that stands if the run never gets to decide."""
+    decision = _UNFINISHED if provisional else run.decision
+    assert decision is not None
     settings = run.settings
     facts = record.RunFacts(
         gate=run.gate, expression=run.expression, environment=run.env_name,
@@ -649,15 +670,21 @@ def _write_record(config: pytest.Config, run: GateRun) -> None:
         partial=_as_record(partial(run.conditions)),
         run_id=os.environ.get(record.RUN_ID_VARIABLE) or None,
     )
-    document = record.build_record(facts, run.decision, run.results)
-    extra = Path(config.option.golive_json) if config.option.golive_json else None
+    document = record.build_record(facts, decision, [] if provisional else run.results)
+    # Not the provisional one to --golive-json: a PATH that exists on xdist workers' command lines moves their rootdir.
+    extra = Path(config.option.golive_json) if config.option.golive_json and not provisional else None
     assert run.json_path is not None
     try:
         record.write_record(document, run.json_path, run.reports_dir, extra)
     except OSError as error:
+        if provisional:
+            return  # the final write says why it cannot write
+        assert run.decision is not None
         # Without its record the decision cannot be signed: the run is not trustworthy.
         sys.stderr.write(f"golive: cannot write the decision record: {error}\n")
         run.decision = Decision(Verdict.NO_GO, 2, (*run.decision.reasons, f"decision record not written: {error}"))
+    if provisional or run.decision is None:
+        return
     try:
         Timeline.in_reports(run.reports_dir).add(
             "gate",

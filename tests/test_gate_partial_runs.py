@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
 import sys
+import time
 from html import escape as html_escape
 from pathlib import Path
 
@@ -147,3 +151,41 @@ def test_golive_gate_never_takes_an_earlier_runs_record_for_this_one(pytester, s
     assert result.ret == 2
     assert result.stderr.lines == ["golive: the gate run ended with exit 0 without a matching decision record: NO-GO"]
     assert json.loads(record_path.read_text()) == earlier  # the stale GO is left as it was, and not believed
+
+
+@pytest.mark.parametrize(("signum", "xdist"), [(signal.SIGTERM, ["-n", "2"]), (signal.SIGINT, [])],
+                         ids=["SIGTERM -n 2", "SIGINT"])
+def test_an_interrupted_golive_gate_leaves_no_go_and_no_process(pytester, suite, signum, xdist):
+    suite("test_checks.py", CHECKS)
+    gate = [sys.executable, "-m", "golive", "gate", "1", *xdist]
+    assert pytester.run(*gate, timeout=120).ret == 0
+    assert latest_record(pytester)["verdict"] == "GO"
+    started = pytester.path / "started"
+    suite("test_slow.py", f"""
+        import os, time
+        import pytest
+
+        @pytest.mark.pre
+        def test_slow():
+            open({str(started)!r}, "w").write(str(os.getpid()))
+            time.sleep(120)
+        """)
+    environ = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    wrapper = subprocess.Popen(gate, cwd=pytester.path, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    deadline = time.monotonic() + 60
+    while not started.exists() or not started.read_text():
+        assert wrapper.poll() is None and time.monotonic() < deadline, "the slow check never started"
+        time.sleep(0.1)
+    check_pid = int(started.read_text())
+    wrapper.send_signal(signum)
+    _, stderr = wrapper.communicate(timeout=60)
+    assert wrapper.returncode == 2
+    assert stderr.strip().splitlines()[-1] == (
+        f"golive: the gate run was interrupted by {signum.name} (pytest exit 2): NO-GO")
+    assert "Traceback" not in stderr
+    record = latest_record(pytester)
+    assert record["verdict"] == "NO-GO", record
+    assert any(reason.startswith("interrupted") for reason in record["reasons"]), record["reasons"]
+    with pytest.raises(ProcessLookupError):  # the process running the check (an xdist worker) is gone too
+        os.kill(check_pid, 0)
