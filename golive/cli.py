@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from golive import attestations, catalog, history
+from golive import attestations, catalog, history, record
 from golive import watch as watch_module
 from golive.attestations import AttestationError
 from golive.catalog import CatalogError
@@ -129,7 +133,8 @@ def _settings(arguments: argparse.Namespace) -> Settings:
 def run_gate(gate: str, pytest_args: Sequence[str]) -> tuple[int, dict[str, object] | None]:
     """Run one gate in a child pytest and check it left a decision record agreeing with its exit code.
 
-    A child that died without deciding (a crash, a kill, an ``os._exit`` inside a check) is a NO-GO.
+    A child that died without deciding (a crash, a kill, an ``os._exit`` inside a check) is a NO-GO, and so is
+    one whose record does not carry the run id handed to it: a record left at that path by an earlier run.
     """
     expression = GATES[gate]
     args = _joined_path_options(pytest_args)
@@ -141,14 +146,21 @@ def run_gate(gate: str, pytest_args: Sequence[str]) -> tuple[int, dict[str, obje
         extra: list[str] = []
         if record_path is None:
             record_path = Path(scratch) / "record.json"
-            extra = ["--golive-json", str(record_path)]
-        code = subprocess.call([sys.executable, "-m", "pytest", "-m", expression, *extra, *args])
+            extra = [f"--golive-json={record_path}"]  # one argument: pytest would take a separate PATH for a test path
+        run_id = uuid.uuid4().hex
+        code, stopped_by = _run_child([sys.executable, "-m", "pytest", "-m", expression, *extra, *args],
+                                      {**os.environ, record.RUN_ID_VARIABLE: run_id})
+        if stopped_by:
+            print(f"golive: the gate run was interrupted by {stopped_by} (pytest exit {code}): NO-GO", file=sys.stderr)
+            return 2, None
         if code == 4:  # a pytest usage error, before any check ran: pytest said why
             return 4, None
         try:
             document = json.loads(record_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             document = None
+        if not isinstance(document, dict) or document.get("run_id") != run_id:
+            document = None  # absent, unreadable, or left at that path by an earlier run
         if document is None or document.get("exit_code") != code or code not in (0, 1, 2):
             print(
                 f"golive: the gate run ended with exit {code} without a matching decision record: NO-GO",
@@ -156,6 +168,43 @@ def run_gate(gate: str, pytest_args: Sequence[str]) -> tuple[int, dict[str, obje
             )
             return 2, document
         return code, document
+
+
+_GRACE_S = 30.0  # how long an interrupted pytest may take to write its NO-GO record before it is killed
+
+
+def _run_child(command: list[str], environ: dict[str, str]) -> tuple[int, str | None]:
+    """Run pytest in its own process group; SIGINT or SIGTERM to golive reaches all of it (xdist workers too).
+
+    Returns the exit status and the signal that interrupted the run, if one did. No process of the group is
+    left behind.
+    """
+    child = subprocess.Popen(command, env=environ, process_group=0)
+    received: list[int] = []
+
+    def forward(signum: int, frame: object) -> None:
+        received.append(signum)
+        _signal_group(child.pid, signum)
+
+    handled = (signal.SIGINT, signal.SIGTERM) if threading.current_thread() is threading.main_thread() else ()
+    previous = {signum: signal.signal(signum, forward) for signum in handled}
+    try:
+        while True:
+            try:
+                code = child.wait(timeout=_GRACE_S if received else None)
+                break
+            except subprocess.TimeoutExpired:
+                _signal_group(child.pid, signal.SIGKILL)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        _signal_group(child.pid, signal.SIGKILL)  # whatever the run left (an xdist worker) goes with it
+    return code, signal.Signals(received[0]).name if received else None
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group has already gone
+        os.killpg(pgid, signum)
 
 
 _PATH_OPTIONS = ("--golive-config", "--golive-json", "--golive-reports", "--html")

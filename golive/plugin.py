@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import sys
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -31,6 +33,7 @@ from golive.verdict import (
     CheckResult,
     Decision,
     Outcome,
+    Partial,
     Phase,
     RunConditions,
     Severity,
@@ -40,6 +43,7 @@ from golive.verdict import (
     combine_phases,
     count,
     decide,
+    partial,
 )
 
 pytest_plugins = ["golive.fixtures"]
@@ -91,6 +95,8 @@ class GateRun:
     latencies: list[dict[str, Any]] = field(default_factory=list)  # pictures for the report, from checks
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)  # node id -> what the check read (golive.facts)
     session: pytest.Session | None = None
+    subset_args: list[str] | None = None  # paths or node ids inside validations/ that narrowed the gate
+    previous_sigterm: Any = None  # the SIGTERM handler before the run's own, put back when it ends
 
 
 GATE_RUN = pytest.StashKey[GateRun]()
@@ -161,7 +167,24 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.option.golive_catalog:
         run.is_controller = False  # only collection: markers are checked, nothing is decided or written
         return
+    if _decides_nothing(config):
+        # Listing, collecting or planning runs no check: no verdict, record, report or timeline line, and
+        # pytest's own exit status. The configuration is read when it can be, for --setup-only's fixtures.
+        run.is_controller = False
+        try:
+            path, source = resolve_path(config.option.golive_config, os.environ, config.invocation_params.dir)
+            run.settings = load_settings(path, source)
+            run.masker = run.settings.masker
+            run.environment = run.settings.select(config.option.golive_env)
+            run.env_name = run.environment.name
+        except ConfigError:
+            pass
+        return
     run.env_name = config.option.golive_env
+    run.subset_args = _subset_args(config, validations_dir)
+    if run.subset_args:
+        # Collect the whole gate, to count it, and deselect down to what was named (pytest_collection_modifyitems).
+        config.args = [str(validations_dir)]
     unknown = _unknown_markers(config, expression)
     if unknown:
         # pytest would raise a usage error (exit 4) mid-session under strict markers, or select nothing:
@@ -197,6 +220,69 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(RunRecorder(run), "golive-recorder")
         if config.pluginmanager.hasplugin("xdist"):
             config.pluginmanager.register(XdistWatcher(run), "golive-xdist")
+
+
+# pytest options under which a run lists, collects or plans checks but runs none (dest -> option).
+_NO_DECISION_OPTIONS = {
+    "collectonly": "--collect-only", "markers": "--markers", "showfixtures": "--fixtures",
+    "show_fixtures_per_test": "--fixtures-per-test", "help": "--help", "version": "--version",
+    "setuponly": "--setup-only", "setupplan": "--setup-plan",
+}
+
+
+def _decides_nothing(config: pytest.Config) -> str | None:
+    """The option that makes this run run no check (``--collect-only``, ``--fixtures``...), if any."""
+    return next((option for dest, option in _NO_DECISION_OPTIONS.items() if getattr(config.option, dest, None)),
+                None)
+
+
+def _subset_args(config: pytest.Config, validations_dir: Path) -> list[str] | None:
+    """The command line's paths or node ids when they all lie inside the validations and name less than all."""
+    base = config.invocation_params.dir
+    targets = [(base / arg.split("::", 1)[0]).resolve() for arg in config.args]
+    if not all(target.is_relative_to(validations_dir) for target in targets):
+        return None
+    if all(target == validations_dir and "::" not in arg for target, arg in zip(targets, config.args, strict=True)):
+        return None
+    return list(config.args)
+
+
+def _named_by(item: pytest.Item, args: list[str], base: Path) -> bool:
+    """Whether one of the command line's paths or node ids (``file.py::Class::test[param]``) names the item."""
+    for arg in args:
+        path, _, rest = arg.partition("::")
+        target = (base / path).resolve()
+        if not (item.path == target or item.path.is_relative_to(target)):
+            continue
+        inside = item.nodeid.partition("::")[2]
+        if not rest or inside == rest or inside.startswith((f"{rest}::", f"{rest}[")):
+            return True
+    return False
+
+
+def _narrowed_by(config: pytest.Config, run: GateRun) -> tuple[str, ...]:
+    """How a run's options narrow a gate's checks (-m chooses the gate and narrows nothing)."""
+    option = config.option
+    ways = []
+    if getattr(option, "keyword", ""):
+        ways.append(f"-k {option.keyword!r}")
+    ways += [f"--deselect {nodeid}" for nodeid in getattr(option, "deselect", None) or ()]
+    if getattr(option, "lf", False):
+        ways.append("--lf")
+    if getattr(option, "stepwise", False) or getattr(option, "stepwise_skip", False):
+        ways.append("--sw")
+    if run.subset_args:
+        ways.append("paths: " + " ".join(run.subset_args))
+    return tuple(ways)
+
+
+def _gate_matcher(expression: str) -> Any:
+    """A test of whether an item is in the gate, with pytest's own -m semantics."""
+    from _pytest.mark import MarkMatcher  # pytest's -m matching; no public API offers it
+    from _pytest.mark.expression import Expression
+
+    compiled = Expression.compile(expression) if expression else None
+    return lambda item: compiled is None or compiled.evaluate(MarkMatcher.from_markers(item.iter_markers()))
 
 
 _EXPRESSION_WORDS = {"and", "or", "not", "True", "False", "None"}
@@ -270,8 +356,13 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Any:
 # --- running: attach metadata, mask secrets, gather results -------------------------------------------
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Checks of a cutover step run only when that step is named (--golive-phase); the catalog lists them all."""
+    """Checks of a cutover step run only when that step is named (--golive-phase); the catalog lists them all.
+
+    Runs before pytest's own deselection (-k, -m, --deselect, --lf, --sw) to count the gate's checks, and
+    narrows to the paths or node ids the command line named (it collected the whole gate to count it).
+    """
     run = gate_run(config)
     if run is None or config.option.golive_catalog:
         return
@@ -284,6 +375,53 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    if _decides_nothing(config):
+        return
+    in_gate = _gate_matcher(run.expression)
+    run.conditions.gate_checks = sum(
+        1 for item in items if item.path.is_relative_to(run.validations_dir) and in_gate(item)
+    )
+    if run.subset_args:
+        base = config.invocation_params.dir
+        named = [item for item in items if _named_by(item, run.subset_args, base)]
+        if len(named) < len(items):
+            config.hook.pytest_deselected(items=[item for item in items if item not in named])
+            items[:] = named
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """How many checks this run selected; a worker tells the controller how many the gate has."""
+    run = gate_run(session.config)
+    if run is None or session.config.option.golive_catalog or _decides_nothing(session.config):
+        return
+    run.conditions.selected_checks = sum(
+        1 for item in session.items if item.path.is_relative_to(run.validations_dir)
+    )
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["golive_gate_checks"] = run.conditions.gate_checks
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # --lf skips collecting files without a recorded failure; a gate run collects them all to count its checks
+    # (the last-failed filter on the collected checks still applies).
+    run = gate_run(session.config)
+    if run is not None and not _decides_nothing(session.config):
+        wrapper = session.config.pluginmanager.get_plugin("lfplugin-collwrapper")
+        if wrapper is not None:
+            session.config.pluginmanager.unregister(wrapper)
+    if run is not None and run.is_controller:
+        # Until golive decides, the latest decision is "did not finish", never an earlier run's GO; a SIGTERM
+        # ends the run the way Ctrl-C does (pytest's interrupted session: a NO-GO record), not silently.
+        _write_record(session.config, run, provisional=True)
+        if threading.current_thread() is threading.main_thread():
+            run.previous_sigterm = signal.signal(signal.SIGTERM, _terminate)
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"terminated by {signal.Signals(signum).name}")
 
 
 def check_metadata(item: pytest.Item) -> dict[str, str]:
@@ -441,7 +579,16 @@ class XdistWatcher:
     def __init__(self, run: GateRun) -> None:
         self.run = run
 
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        root, validations = node.config.rootpath, self.run.validations_dir
+        self.run.conditions.selected_checks = sum(
+            1 for nodeid in ids if (root / nodeid.split("::", 1)[0]).resolve().is_relative_to(validations)
+        )
+
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        gate_checks = (getattr(node, "workeroutput", None) or {}).get("golive_gate_checks")
+        if isinstance(gate_checks, int):
+            self.run.conditions.gate_checks = gate_checks
         if error:
             worker = getattr(getattr(node, "gateway", None), "id", "worker")
             self.run.conditions.worker_crashes.append(f"{worker} went down: {_first_line(str(error))}")
@@ -477,6 +624,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 category=meta.get("category", ""), facts=run.facts.get(nodeid, {}),
             )
         )
+    run.conditions.narrowed_by = _narrowed_by(session.config, run)
     run.results, notes = apply_waivers(results, _waiver_rules(run.settings), date.today())
     run.decision = decide(run.results, run.conditions, notes)
     _write_record(session.config, run)
@@ -497,10 +645,21 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     run = gate_run(config)
     if run is not None and run.session is not None and run.decision is not None:
         run.session.exitstatus = run.decision.exit_code
+    if run is not None and run.previous_sigterm is not None:
+        signal.signal(signal.SIGTERM, run.previous_sigterm)
 
 
-def _write_record(config: pytest.Config, run: GateRun) -> None:
-    assert run.decision is not None
+def _as_record(subset: Partial | None) -> dict[str, object] | None:
+    return subset.as_record() if subset else None
+
+
+_UNFINISHED = Decision(Verdict.NO_GO, 2, ("the run did not finish: it ended before golive decided",))
+
+
+def _write_record(config: pytest.Config, run: GateRun, provisional: bool = False) -> None:
+    """Write the decision record; ``provisional``: the NO-GO that stands if the run never gets to decide."""
+    decision = _UNFINISHED if provisional else run.decision
+    assert decision is not None
     settings = run.settings
     facts = record.RunFacts(
         gate=run.gate, expression=run.expression, environment=run.env_name,
@@ -508,16 +667,24 @@ def _write_record(config: pytest.Config, run: GateRun) -> None:
         started_at=run.started_at, finished_at=datetime.now(UTC).replace(microsecond=0),
         config=f"{settings.path} (from {settings.source})" if settings else None,
         html_report=str(run.html_path) if run.html_path else None,
+        partial=_as_record(partial(run.conditions)),
+        run_id=os.environ.get(record.RUN_ID_VARIABLE) or None,
     )
-    document = record.build_record(facts, run.decision, run.results)
-    extra = Path(config.option.golive_json) if config.option.golive_json else None
+    document = record.build_record(facts, decision, [] if provisional else run.results)
+    # Not the provisional one to --golive-json: a PATH that exists on xdist workers' command lines moves their rootdir.
+    extra = Path(config.option.golive_json) if config.option.golive_json and not provisional else None
     assert run.json_path is not None
     try:
         record.write_record(document, run.json_path, run.reports_dir, extra)
     except OSError as error:
+        if provisional:
+            return  # the final write says why it cannot write
+        assert run.decision is not None
         # Without its record the decision cannot be signed: the run is not trustworthy.
         sys.stderr.write(f"golive: cannot write the decision record: {error}\n")
         run.decision = Decision(Verdict.NO_GO, 2, (*run.decision.reasons, f"decision record not written: {error}"))
+    if provisional or run.decision is None:
+        return
     try:
         Timeline.in_reports(run.reports_dir).add(
             "gate",
@@ -608,4 +775,5 @@ class HtmlReportHooks:
             attestations=records, attestation_error=problem, waivers=_waiver_rules(settings), timeline=timeline,
             mask=run.masker, latencies=run.latencies,
             p95_threshold_ms=settings.document.thresholds.p95_ms if settings else None,
+            partial=subset.describe() if (subset := partial(run.conditions)) else None,
         )

@@ -14,6 +14,8 @@ from typing import Any
 
 from golive.verdict import CheckResult, Decision, count
 
+RUN_ID_VARIABLE = "GOLIVE_RUN_ID"  # the run id `golive gate` hands to pytest; the record must carry it back
+
 # Gate names for the marker expressions of CONTRACT section 2; any other expression is named by its slug.
 _KNOWN_GATES = {
     "pre": "pre",
@@ -57,6 +59,8 @@ class RunFacts:
     finished_at: datetime
     config: str | None
     html_report: str | None
+    partial: dict[str, object] | None = None  # {"ran": N, "of": M, "by": [...]} when a subset of the gate ran
+    run_id: str | None = None  # handed down by `golive gate` ($GOLIVE_RUN_ID): proves the record is this run's
 
 
 def build_record(facts: RunFacts, decision: Decision, results: Sequence[CheckResult]) -> dict[str, Any]:
@@ -72,6 +76,8 @@ def build_record(facts: RunFacts, decision: Decision, results: Sequence[CheckRes
         "duration_s": round((facts.finished_at - facts.started_at).total_seconds(), 3),
         "config": facts.config,
         "html_report": facts.html_report,
+        "partial": facts.partial,
+        "run_id": facts.run_id,
         "reasons": list(decision.reasons),
         "notes": list(decision.notes),
         "counts": count(results),

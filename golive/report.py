@@ -75,6 +75,7 @@ class ReportFacts:
     mask: Callable[[str], str] = str
     latencies: Sequence[dict[str, Any]] = ()
     p95_threshold_ms: float | None = None
+    partial: str | None = None  # "partial: N of M checks (deselected by ...)" when a subset of the gate ran
 
 
 def _e(facts: ReportFacts, value: object) -> str:
@@ -95,7 +96,9 @@ def banner(facts: ReportFacts) -> str:
         f"<tr><td>marker expression</td><td>{e(facts.expression or '<all>')}</td></tr>"
         f"<tr><td>started (UTC)</td><td>{e(facts.started_at)}</td></tr>"
         f"<tr><td>duration</td><td>{facts.duration_s:.1f} s</td></tr>"
-        f"<tr><td>configuration</td><td>{e(facts.config)}</td></tr></table>"
+        f"<tr><td>configuration</td><td>{e(facts.config)}</td></tr>"
+        + (f'<tr id="golive-partial"><td>checks</td><td>{e(facts.partial)}</td></tr>' if facts.partial else "")
+        + "</table>"
         f"{_counts(facts)}{_blocking(facts)}</div>"
     )
 

@@ -94,6 +94,33 @@ class RunConditions:
     internal_error: str | None = None
     usage_error: bool = False
     pytest_failed: bool = False  # pytest itself counted failures
+    selected_checks: int | None = None  # checks the run selected to run (None: not known)
+    gate_checks: int | None = None  # checks the gate has, before -k, --lf, --deselect, --sw or paths narrowed it
+    narrowed_by: tuple[str, ...] = ()  # how the selection was narrowed (`-k 'health'`, `--lf`, ...)
+
+
+@dataclass(frozen=True)
+class Partial:
+    """A gate run that selected only some of the gate's checks: at most a REVIEW, and it says so."""
+
+    ran: int
+    of: int
+    by: tuple[str, ...]
+
+    def describe(self) -> str:
+        how = ", ".join(self.by) or "a plugin or conftest"
+        return f"partial: {self.ran} of {self.of} checks (deselected by {how})"
+
+    def as_record(self) -> dict[str, object]:
+        return {"ran": self.ran, "of": self.of, "by": list(self.by)}
+
+
+def partial(conditions: RunConditions) -> Partial | None:
+    """The run's subset of the gate, or None when it selected the whole gate (or the counts are not known)."""
+    selected, total = conditions.selected_checks, conditions.gate_checks
+    if selected is None or total is None or selected >= total:
+        return None
+    return Partial(ran=selected, of=total, by=conditions.narrowed_by)
 
 
 @dataclass(frozen=True)
@@ -189,11 +216,30 @@ def decide(results: Sequence[CheckResult], conditions: RunConditions, notes: Seq
     untrusted += [f"xdist worker crashed: {crash}" for crash in conditions.worker_crashes]
     if conditions.internal_error:
         untrusted.append(f"internal error: {conditions.internal_error}")
+    selected = conditions.selected_checks
+    if selected is not None and len(results) < selected:
+        # -x, --maxfail or anything else that ends the run early: the checks it never ran were never looked at.
+        untrusted.append(f"stopped after {len(results)} of {selected} selected checks: the others never ran")
+        untrusted += [_reason(r) for r in results if r.counts_against or r.outcome is Outcome.WAIVED]
     if not results and not untrusted:
         untrusted.append("no check selected: nothing was verified")
+    subset = partial(conditions)
     if untrusted:
-        return Decision(Verdict.NO_GO, 2, tuple(untrusted), tuple(notes))
+        return Decision(Verdict.NO_GO, 2, (*untrusted, *_described(subset)), tuple(notes))
+    decision = _decide_checks(results, conditions, notes)
+    if subset is None:
+        return decision
+    if decision.verdict is Verdict.GO:  # a subset of the gate is never the gate's GO
+        return Decision(Verdict.REVIEW, 1, (subset.describe(),), decision.notes)
+    return replace(decision, reasons=(*decision.reasons, subset.describe()))
 
+
+def _described(subset: Partial | None) -> tuple[str, ...]:
+    return (subset.describe(),) if subset else ()
+
+
+def _decide_checks(results: Sequence[CheckResult], conditions: RunConditions, notes: Sequence[str]) -> Decision:
+    """The verdict from the checks' own results, once the run as a whole can be trusted."""
     critical = [r for r in results if r.counts_against and r.severity is Severity.CRITICAL]
     warnings = [r for r in results if r.counts_against and r.severity is Severity.WARNING]
     if critical:

@@ -78,6 +78,14 @@ class GateRun:
         assert matches, f"no check {name!r} in the record; have: {[c['id'] for c in self.record['checks']]}"
         return matches[0]
 
+    @property
+    def partial_go(self) -> bool:
+        """A subset of a gate (paths, node ids or -k) whose checks would have made the gate GO: since a subset is
+        never the gate's GO (issue 11) it is the partial REVIEW, exit 1, whose one reason is that it was partial."""
+        reasons = self.record.get("reasons", [])
+        return (self.code == 1 and self.record.get("verdict") == "REVIEW" and bool(self.record.get("partial"))
+                and len(reasons) == 1 and reasons[0].startswith("partial: "))
+
     def outcomes(self) -> dict[str, str]:
         return {c["id"].rsplit("::", 1)[-1]: c["outcome"] for c in self.record["checks"]}
 

@@ -19,7 +19,7 @@ def test_healthy_sandbox_passes_every_monitoring_check(sandbox, run_gate):
     run = run_gate(sandbox, "pre", MODULE, "-k", "not test_signed")
     assert run.outcomes() == dict.fromkeys(AUTOMATED, "passed"), run.stdout
     assert run.check("test_alert_rules_loaded")["component"] == "prometheus"
-    assert run.code == 0
+    assert run.partial_go
 
 
 def test_unreachable_prometheus_is_no_go(sandbox, run_gate, tmp_path, closed_port):

@@ -67,7 +67,7 @@ def test_traffic_through_haproxy_is_read_from_its_admin_socket(sandbox, run_gate
     cut_over(100)
     run = run_gate(config, "extended", "-k", "traffic or front_door")
     assert run.outcomes() == {"test_load_balancer_sends_all_traffic_to_candidate": "passed",
-                              "test_front_door_answers_from_candidate": "passed"} and run.code == 0  # fmt: skip
+                              "test_front_door_answers_from_candidate": "passed"} and run.partial_go  # fmt: skip
 
     sandbox_command("helper", "haproxy-weights", "--blue", "0", "--green", "100")
     run = run_gate(config, "extended", "-k", "traffic or front_door")

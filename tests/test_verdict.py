@@ -7,6 +7,7 @@ import pytest
 from golive.verdict import (
     CheckResult,
     Outcome,
+    Partial,
     Phase,
     RunConditions,
     Severity,
@@ -16,6 +17,7 @@ from golive.verdict import (
     combine_phases,
     count,
     decide,
+    partial,
 )
 
 CRIT, WARN = Severity.CRITICAL, Severity.WARNING
@@ -138,3 +140,28 @@ def test_waivers_do_not_cover_checks_that_could_not_look_unless_they_say_so():
     assert "could not reach its component" in notes[0]
     explicit = WaiverRule("v.py::test_x", "known", "RM", date(2026, 12, 31), covers_unreachable=True)
     assert apply_waivers([unreachable], [explicit], today)[0][0].outcome is Outcome.WAIVED
+
+
+def test_a_run_that_stopped_before_every_selected_check_ran_is_no_go():
+    waived = CheckResult(id="v.py::test_crit", outcome=Outcome.WAIVED, waiver="known")
+    decision = decide([waived, result(Outcome.PASSED)], RunConditions(selected_checks=5))
+    assert decision.verdict is Verdict.NO_GO and decision.exit_code == 2
+    assert decision.reasons[0] == "stopped after 2 of 5 selected checks: the others never ran"
+    assert decide([waived, result(Outcome.PASSED)], RunConditions(selected_checks=2)).verdict is Verdict.GO
+
+
+def test_a_subset_of_the_gate_is_at_most_review():
+    conditions = RunConditions(selected_checks=1, gate_checks=4, narrowed_by=("-k 'health'",))
+    decision = decide([result(Outcome.PASSED)], conditions)
+    assert (decision.verdict, decision.exit_code) == (Verdict.REVIEW, 1)
+    assert decision.reasons == ("partial: 1 of 4 checks (deselected by -k 'health')",)
+    assert partial(conditions) == Partial(ran=1, of=4, by=("-k 'health'",))
+    assert partial(conditions).as_record() == {"ran": 1, "of": 4, "by": ["-k 'health'"]}  # type: ignore[union-attr]
+    failing = decide([result(Outcome.FAILED)], conditions)
+    assert failing.verdict is Verdict.NO_GO and failing.reasons[-1].startswith("partial: 1 of 4 checks")
+    whole = RunConditions(selected_checks=4, gate_checks=4)
+    assert partial(whole) is None
+    assert decide([result(Outcome.PASSED)] * 4, whole).verdict is Verdict.GO
+    unnamed = RunConditions(selected_checks=1, gate_checks=2)
+    assert decide([result(Outcome.PASSED)], unnamed).reasons == (
+        "partial: 1 of 2 checks (deselected by a plugin or conftest)",)
