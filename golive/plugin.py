@@ -8,6 +8,7 @@ it through ``pytest_runtest_logreport``); workers run checks and attach severity
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import signal
@@ -171,14 +172,8 @@ def pytest_configure(config: pytest.Config) -> None:
         # Listing, collecting or planning runs no check: no verdict, record, report or timeline line, and
         # pytest's own exit status. The configuration is read when it can be, for --setup-only's fixtures.
         run.is_controller = False
-        try:
-            path, source = resolve_path(config.option.golive_config, os.environ, config.invocation_params.dir)
-            run.settings = load_settings(path, source)
-            run.masker = run.settings.masker
-            run.environment = run.settings.select(config.option.golive_env)
-            run.env_name = run.environment.name
-        except ConfigError:
-            pass
+        with contextlib.suppress(ConfigError):
+            _load_configuration(config, run)
         return
     run.env_name = config.option.golive_env
     run.subset_args = _subset_args(config, validations_dir)
@@ -197,11 +192,7 @@ def pytest_configure(config: pytest.Config) -> None:
             _finish_without_session(config, run)
         pytest.exit(f"golive: {run.conditions.selection_error}", returncode=2)
     try:
-        path, source = resolve_path(config.option.golive_config, os.environ, config.invocation_params.dir)
-        run.settings = load_settings(path, source)
-        run.masker = run.settings.masker
-        run.environment = run.settings.select(config.option.golive_env)
-        run.env_name = run.environment.name
+        _load_configuration(config, run)
     except ConfigError as error:
         run.conditions.config_error = str(error)
         if is_controller:
@@ -286,6 +277,15 @@ def _gate_matcher(expression: str) -> Any:
 
 
 _EXPRESSION_WORDS = {"and", "or", "not", "True", "False", "None"}
+
+
+def _load_configuration(config: pytest.Config, run: GateRun) -> None:
+    """Read the configuration and pick the environment under test into ``run``; ConfigError when it cannot."""
+    path, source = resolve_path(config.option.golive_config, os.environ, config.invocation_params.dir)
+    run.settings = load_settings(path, source)
+    run.masker = run.settings.masker
+    run.environment = run.settings.select(config.option.golive_env)
+    run.env_name = run.environment.name
 
 
 def _unknown_markers(config: pytest.Config, expression: str) -> list[str]:
