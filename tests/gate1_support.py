@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -175,3 +176,13 @@ def prometheus_window_clean(config: Path) -> bool:
         except ProbeError:
             return False
     return ratio is not None and p95 is not None and ratio <= 0.001 and p95 <= 200
+
+
+def stop_process(process: subprocess.Popen[bytes], grace_s: float = 5) -> None:
+    """Terminate a server a test started; kill it if it has not gone within ``grace_s``."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)

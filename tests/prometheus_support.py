@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from gate1_support import stop_process
 
 from golive.sandbox.app import Metrics
 
@@ -118,10 +119,5 @@ def private_prometheus(tmp_path: Path, jobs: dict[str, str]) -> Iterator[str]:
             pytest.fail(f"private Prometheus did not scrape every target up within 30 s (seen {seen!r})")
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop_process(process, grace_s=10)
         log.close()

@@ -26,6 +26,7 @@ import httpx
 import pika
 import psycopg
 import pytest
+from gate1_support import stop_process
 
 from golive.config import Http
 from golive.probes import aws, http, postgres, prometheus, rabbitmq
@@ -92,15 +93,6 @@ def answers_tcp(port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
 
 
 class CannedServer:
@@ -728,7 +720,7 @@ def private_redis() -> Iterator[str]:
         wait_until(lambda: answers_tcp(port), 10, "redis-server")
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        stop(process)
+        stop_process(process)
 
 
 def test_redis_hit_rate_is_hits_over_lookups(private_redis: str) -> None:
@@ -807,7 +799,7 @@ def moto_url() -> Iterator[str]:
         wait_until(answers, 30, "moto_server")
         yield url
     finally:
-        stop(process)
+        stop_process(process)
 
 
 def test_aws_client_is_bounded_and_retries_once(aws_credentials: None) -> None:
