@@ -499,6 +499,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     # Credentials never reach the terminal, the HTML report or the record, whatever a check raised.
     report.longrepr = run.masker.deep(report.longrepr)
     report.sections = [(title, run.masker(content)) for title, content in report.sections]
+    report.user_properties = run.masker.deep(list(report.user_properties))  # facts and pictures reach JUnit XML
     return report
 
 

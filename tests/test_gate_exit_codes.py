@@ -388,3 +388,27 @@ def test_what_a_check_read_is_in_the_record(pytester, suite, xdist):
         "prometheus": {"job": "api", "preset": "micrometer"},
     }
     assert "facts" not in checks["test_reads_nothing"]
+
+
+SECRET_FACT = """\
+import pytest
+
+from golive import facts
+
+pytestmark = pytest.mark.pre
+
+def test_reads():
+    facts.note("health", {"endpoint": "http://probe:${HEALTH_PASSWORD}@127.0.0.1:9/health"})
+"""
+
+
+def test_a_secret_in_what_a_check_read_is_masked_in_the_record_and_junit(pytester, suite, monkeypatch):
+    monkeypatch.setenv("HEALTH_PASSWORD", "s3cr3t-w0rd")
+    pytester.path.joinpath("golive.yaml").write_text(MINIMAL_CONFIG.replace(
+        '"http://127.0.0.1:9", role: candidate', '"http://probe:${HEALTH_PASSWORD}@127.0.0.1:9", role: candidate'))
+    suite("test_facts.py", SECRET_FACT.replace("${HEALTH_PASSWORD}", "s3cr3t-w0rd"))
+    assert run(pytester, "-m", "pre", "--junitxml=junit.xml", "-o", "junit_family=xunit1").ret == 0
+    record = (pytester.path / "reports" / "latest-pre.json").read_text()
+    junit = (pytester.path / "junit.xml").read_text()
+    assert "***" in record and "***" in junit
+    assert "s3cr3t-w0rd" not in record and "s3cr3t-w0rd" not in junit
