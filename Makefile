@@ -34,8 +34,9 @@ typecheck: $(STAMP)
 
 # Bytecode caches on: the tests start a few hundred Python processes (gates, workers, CLIs); compiling golive
 # and rewriting validations/ afresh in each costs about a second per gate run where the caller disabled them.
+# Two processes side by side: the tests that share the machine's one sandbox, and the rest (scripts/run-tests).
 unit: $(STAMP) system services
-	PYTEST_ADDOPTS= PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest tests -p no:cacheprovider -q
+	scripts/run-tests $(BIN)/python
 
 test: lint typecheck unit
 

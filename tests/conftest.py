@@ -18,6 +18,24 @@ import pytest
 pytest_plugins = ["pytester"]
 
 SANDBOX_LOCK = "/tmp/golive-tests-sandbox.lock"
+PARTS = ("sandbox", "others")  # scripts/run-tests runs each part in its own process: GOLIVE_TESTS_PART=PART
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ``GOLIVE_TESTS_PART=sandbox`` only the tests that use the sandbox run, with ``=others`` only the
+    rest: scripts/run-tests runs both parts side by side (the sandbox is one per machine, so its tests take
+    turns in one process while the others run beside them)."""
+    part = os.environ.get("GOLIVE_TESTS_PART")
+    if part is None:
+        return
+    if part not in PARTS:
+        raise pytest.UsageError(f"GOLIVE_TESTS_PART={part!r}: expected one of {', '.join(PARTS)}")
+    wanted = part == "sandbox"
+    keep = [item for item in items if ("sandbox_session" in getattr(item, "fixturenames", ())) == wanted]
+    dropped = [item for item in items if item not in keep]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 @pytest.fixture

@@ -100,7 +100,7 @@ def test_dialect_healthy_is_go_everywhere_and_each_fault_is_no_go(dialect, sandb
     faults: list[tuple[list[str], tuple[str, ...], str]] = [
         (["--crash"], ("-k", "test_health_endpoint_reports_ok"), f"{BLUE}{path}: cannot connect"),
         (["--dependency-down", "redis"], ("-k", "test_health_dependencies_ok"), "redis"),
-        (["--error-rate", "0.2"], ("-k", "test_error_ratio_sampled"), "error ratio 0.2000"),
+        (["--error-rate", "0.2"], ("-k", "test_error_ratio_sampled"), "exceeds 0.0010 (thresholds.error_rate)"),
         (["--latency-ms", "400"], ("-k", "test_p95_sampled"), "p95"),
     ]
     for fault, selection, cause in faults:
