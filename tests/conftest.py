@@ -20,6 +20,16 @@ pytest_plugins = ["pytester"]
 SANDBOX_LOCK = "/tmp/golive-tests-sandbox.lock"
 
 
+@pytest.fixture(autouse=True)
+def _forget_unanswered() -> Iterator[None]:
+    """An origin that hung in one test is not taken as hung in the next (a port can be handed out again)."""
+    from golive.probes import http
+
+    http.forget_unanswered()
+    yield
+    http.forget_unanswered()
+
+
 @pytest.fixture
 def closed_port() -> int:
     """A loopback port nobody listens on: connections are refused at once."""
