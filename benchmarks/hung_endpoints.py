@@ -124,8 +124,9 @@ def main() -> int:
                         reports = Path(tempfile.mkdtemp(dir=tmp))
                         wall, code, checks = run_gate(config, marker, reports, workers)
                         within = "ok" if wall <= BOUND_S else "OVER"
-                        print(f"{scenario:30} {gate:7} {mode:8} {wall:6.1f}s {BOUND_S:5.0f}s {VERDICTS.get(code, code)!s:8}"
-                              f" {checks} {within}", flush=True)
+                        verdict = VERDICTS.get(code, str(code))
+                        line = f"{scenario:30} {gate:7} {mode:8} {wall:6.1f}s {BOUND_S:5.0f}s {verdict:8} {checks}"
+                        print(f"{line} {within}", flush=True)
             finally:
                 stop.set()
     return 0

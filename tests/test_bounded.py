@@ -111,9 +111,9 @@ def test_a_trickling_body_ends_at_the_total_deadline(stop: threading.Event) -> N
 
 
 def test_trickling_headers_end_at_the_total_deadline(stop: threading.Event) -> None:
-    with raw_server(lambda conn: trickle(stop, conn, b"HTTP/1.1 200 OK\r\nX-Slow: ")) as server:
-        with http.make_client(server.url, TIMEOUT_S) as client:
-            error = ends(lambda: http.get_health(client, http_settings()))
+    head = b"HTTP/1.1 200 OK\r\nX-Slow: "
+    with raw_server(lambda conn: trickle(stop, conn, head)) as server, http.make_client(server.url, TIMEOUT_S) as c:
+        error = ends(lambda: http.get_health(c, http_settings()))
     assert isinstance(error, ProbeError) and error.detail == "no answer within 0.5s", error
 
 
@@ -137,27 +137,27 @@ def test_a_huge_answer_is_cut_at_the_body_cap(stop: threading.Event) -> None:
 
 def test_an_origin_that_hung_is_not_asked_again_in_the_run() -> None:
     held: list[socket.socket] = []
-    with raw_server(lambda conn: held.append(conn) or time.sleep(3)) as server:
-        with http.make_client(server.url, TIMEOUT_S) as client:
-            first = ends(lambda: http.request(client, "GET", "/health"))
-            assert isinstance(first, ProbeError) and first.detail == "no answer within 0.5s", first
-            # Another check, another path, another client: fails at once with the first failure's message.
-            with http.make_client(server.url + "/api", TIMEOUT_S) as other:
-                again = ends(lambda: http.request(other, "GET", "/items"))
-            assert isinstance(again, ProbeError), again
-            assert again.detail == (
-                f"GET {server.url}/health: no answer within 0.5s (earlier in this run; not asked again)"
-            )  # fmt: skip
-            assert again.endpoint == f"{server.url}/api/items"
-            sample = ends(lambda: sampling.sample(server.url, ["/health"], 10, 2, 1.0, TIMEOUT_S))
-            assert (sample.completed, sample.error_examples) == (
-                0, (f"GET {server.url}/health: no answer within 0.5s (earlier in this run; not sampled)",)
-            )  # fmt: skip
-            assert server.connections == 1  # one timeout in all, not one per check
-            # A dashboard frame or a watch reading starts afresh: asked again.
-            http.forget_unanswered()
-            ends(lambda: http.request(client, "GET", "/health"))
-            assert server.connections == 2
+    with raw_server(lambda conn: held.append(conn) or time.sleep(3)) as server, \
+            http.make_client(server.url, TIMEOUT_S) as client, \
+            http.make_client(server.url + "/api", TIMEOUT_S) as other:  # fmt: skip
+        first = ends(lambda: http.request(client, "GET", "/health"))
+        assert isinstance(first, ProbeError) and first.detail == "no answer within 0.5s", first
+        # Another check, another path, another client: fails at once with the first failure's message.
+        again = ends(lambda: http.request(other, "GET", "/items"))
+        assert isinstance(again, ProbeError), again
+        assert again.detail == (
+            f"GET {server.url}/health: no answer within 0.5s (earlier in this run; not asked again)"
+        )  # fmt: skip
+        assert again.endpoint == f"{server.url}/api/items"
+        sample = ends(lambda: sampling.sample(server.url, ["/health"], 10, 2, 1.0, TIMEOUT_S))
+        assert (sample.completed, sample.error_examples) == (
+            0, (f"GET {server.url}/health: no answer within 0.5s (earlier in this run; not sampled)",)
+        )  # fmt: skip
+        assert server.connections == 1  # one timeout in all, not one per check
+        # A dashboard frame or a watch reading starts afresh: asked again.
+        http.forget_unanswered()
+        ends(lambda: http.request(client, "GET", "/health"))
+        assert server.connections == 2
 
 
 def test_sampling_a_trickling_service_is_cut_off_and_counted_as_errors(stop: threading.Event) -> None:
