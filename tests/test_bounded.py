@@ -197,3 +197,26 @@ def http_settings() -> Any:
     from golive.config import Http
 
     return Http()
+
+
+@pytest.mark.parametrize("component", ["postgres", "redis", "rabbitmq"])
+def test_a_service_that_hung_is_not_connected_to_again_in_the_run(component: str) -> None:
+    from golive.probes import postgres, rabbitmq
+    from golive.probes import redis as redis_probe
+
+    with raw_server(lambda conn: time.sleep(5)) as server:
+        port = server.url.rsplit(":", 1)[1]
+        connect, where = {
+            "postgres": (lambda: postgres.connect(f"postgresql://golive:s3cret@127.0.0.1:{port}/app", 1.0),
+                         f"127.0.0.1:{port}/app"),
+            "redis": (lambda: redis_probe.connect(f"redis://:s3cret@127.0.0.1:{port}/0", 1.0), f"127.0.0.1:{port}/0"),
+            "rabbitmq": (lambda: rabbitmq.connect(f"amqp://guest:s3cret@127.0.0.1:{port}/%2F", 1.0),
+                         f"127.0.0.1:{port}/%2F"),
+        }[component]  # fmt: skip
+        first = ends(connect)
+        assert isinstance(first, ProbeError) and "within" in first.detail, first  # libpq waits 2 s at least
+        again = ends(connect)
+        assert isinstance(again, ProbeError), again
+        assert again.detail == f"{where}: {first.detail} (earlier in this run; not asked again)"
+        assert "s3cret" not in str(again)
+        assert server.connections == 1

@@ -17,6 +17,7 @@ import httpx
 
 from golive import facts, health
 from golive.config import MAX_BODY_BYTES
+from golive.probes import errors
 from golive.probes.errors import ProbeError
 
 if TYPE_CHECKING:
@@ -62,29 +63,6 @@ def client_for(url: str, settings: Http, **limits: int) -> Client:
     return make_client(url, settings.timeout_s, settings.verify_tls, max_body_bytes=settings.max_body_bytes, **limits)
 
 
-class _Unanswered:
-    """Origins that gave no answer in time during this run, each with the first failure's message."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._seen: dict[str, str] = {}
-
-    def first(self, origin: str) -> str | None:
-        with self._lock:
-            return self._seen.get(origin)
-
-    def remember(self, origin: str, message: str) -> None:
-        with self._lock:
-            self._seen.setdefault(origin, message)
-
-    def forget(self) -> None:
-        with self._lock:
-            self._seen.clear()
-
-
-_UNANSWERED = _Unanswered()
-
-
 def origin_of(url: str | httpx.URL) -> str:
     """``scheme://host:port`` of a URL: what a hung service is remembered by."""
     parsed = httpx.URL(str(url))
@@ -94,17 +72,15 @@ def origin_of(url: str | httpx.URL) -> str:
 
 def unanswered(url: str | httpx.URL) -> str | None:
     """The first failure's message when the origin of ``url`` already gave no answer in time in this run."""
-    return _UNANSWERED.first(origin_of(url))
+    return errors.unanswered(origin_of(url))
 
 
 def remember_unanswered(url: str | httpx.URL, message: str) -> None:
     """Note that the origin of ``url`` gave no answer in time (``message`` says what happened, where)."""
-    _UNANSWERED.remember(origin_of(url), message)
+    errors.remember_unanswered(origin_of(url), message)
 
 
-def forget_unanswered() -> None:
-    """Start afresh: a dashboard frame or a watch interval asks every service again."""
-    _UNANSWERED.forget()
+forget_unanswered = errors.forget_unanswered
 
 
 def url_of(client: httpx.Client, path: str) -> str:
@@ -126,9 +102,7 @@ def request(
     failure, an answer not complete within the client's total timeout, or one larger than its body cap raises
     ProbeError. An origin that gave no answer in time earlier in the run is not asked again."""
     url = url_of(client, path)
-    earlier = unanswered(url)
-    if earlier is not None:
-        raise ProbeError(component, url, f"{earlier} (earlier in this run; not asked again)")
+    errors.not_asked_again(component, origin_of(url), url)
     total_s = getattr(client, "total_timeout_s", None) or client.timeout.read or 30.0
     cap = getattr(client, "max_body_bytes", MAX_BODY_BYTES)
     fetch = _Fetch(client, method, path, params, json, cap)

@@ -16,7 +16,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import TupleRow
 
 from golive.masking import Masker, mask_url, password_of
-from golive.probes.errors import ProbeError
+from golive.probes.errors import ProbeError, not_asked_again, remember_unanswered
 
 # libpq refuses a connect_timeout below 2 s (psycopg enforces the same floor).
 _MIN_CONNECT_TIMEOUT_S = 2
@@ -52,6 +52,8 @@ def connect(dsn: str, timeout_s: float, application_name: str = "golive") -> Pro
     the hard guarantee.
     """
     where = endpoint(dsn)
+    service = f"postgres://{where.split('/', 1)[0]}"
+    not_asked_again("postgres", service, where)
     masker = Masker([password_of(dsn) or ""])
     connect_timeout = max(_MIN_CONNECT_TIMEOUT_S, math.ceil(timeout_s))
     timeout_ms = max(1, math.ceil(timeout_s * 1000))
@@ -65,6 +67,7 @@ def connect(dsn: str, timeout_s: float, application_name: str = "golive") -> Pro
             options=f"{existing} -c default_transaction_read_only=on -c statement_timeout={timeout_ms}".strip(),
         )
     except psycopg.errors.ConnectionTimeout:
+        remember_unanswered(service, f"{where}: no answer within {connect_timeout}s")
         raise ProbeError("postgres", where, f"no answer within {connect_timeout}s") from None
     except psycopg.Error as exc:
         raise ProbeError("postgres", where, masker(_first_line(exc))) from None
