@@ -220,3 +220,33 @@ def test_a_service_that_hung_is_not_connected_to_again_in_the_run(component: str
         assert again.detail == f"{where}: {first.detail} (earlier in this run; not asked again)"
         assert "s3cret" not in str(again)
         assert server.connections == 1
+
+
+def test_a_locked_integrity_table_is_named_and_the_wait_bounded() -> None:
+    import uuid
+
+    import psycopg
+
+    from golive.probes import postgres
+
+    schema = f"golive_lock_{uuid.uuid4().hex[:8]}"
+    admin = psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True, connect_timeout=5)
+    try:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        admin.execute(f"CREATE TABLE {schema}.messages (id int)")
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", connect_timeout=5) as holder:
+            holder.execute(f"LOCK TABLE {schema}.messages IN ACCESS EXCLUSIVE MODE")  # held until rollback
+            reader = postgres.connect("postgresql://postgres@127.0.0.1:5432/postgres", 1.0)
+            try:
+                error = ends(lambda: postgres.row_counts(reader, [f"{schema}.messages"]))
+                checksum = ends(lambda: postgres.table_checksum(reader, f"{schema}.messages"))
+            finally:
+                reader.close()
+            holder.rollback()
+    finally:
+        admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        admin.close()
+    for failure in (error, checksum):
+        assert isinstance(failure, ProbeError), failure
+        assert failure.detail.startswith(f"table {schema}.messages: LockNotAvailable: "), failure.detail
+        assert "lock timeout" in failure.detail

@@ -45,7 +45,8 @@ def endpoint(dsn: str) -> str:
 
 
 def connect(dsn: str, timeout_s: float, application_name: str = "golive") -> ProbeConnection:
-    """A read-only autocommit session whose connect and every statement are bounded by timeout_s.
+    """A read-only autocommit session whose connect and every statement are bounded by timeout_s (a lock wait by
+    four fifths of it, so a locked table says "lock timeout").
 
     default_transaction_read_only stops accidental writes; SQL that explicitly asks for a read-write
     transaction could still write, so a role without write privileges (pg_read_all_data, pg_monitor) is
@@ -64,7 +65,8 @@ def connect(dsn: str, timeout_s: float, application_name: str = "golive") -> Pro
             autocommit=True,
             connect_timeout=connect_timeout,
             application_name=application_name,
-            options=f"{existing} -c default_transaction_read_only=on -c statement_timeout={timeout_ms}".strip(),
+            options=f"{existing} -c default_transaction_read_only=on -c statement_timeout={timeout_ms}"
+            f" -c lock_timeout={max(1, timeout_ms * 4 // 5)}".strip(),  # before the statement's: says "lock"
         )
     except psycopg.errors.ConnectionTimeout:
         remember_unanswered(service, f"{where}: no answer within {connect_timeout}s")
@@ -218,8 +220,18 @@ def row_counts(conn: psycopg.Connection[Any], tables: Iterable[str]) -> dict[str
     counts: dict[str, int] = {}
     for table in tables:
         query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*table.split(".")))
-        counts[table] = int(scalar(conn, query.as_string(conn)))
+        with _naming_table(table):
+            counts[table] = int(scalar(conn, query.as_string(conn)))
     return counts
+
+
+@contextmanager
+def _naming_table(table: str) -> Iterator[None]:
+    """A table that could not be read (locked past the timeout, missing) is named first in the message."""
+    try:
+        yield
+    except ProbeError as error:
+        raise ProbeError(error.component, error.endpoint, f"table {table}: {error.detail}") from None
 
 
 def wal_receiver_status(standby_conn: psycopg.Connection[Any]) -> str | None:
@@ -285,7 +297,8 @@ def table_checksum(conn: psycopg.Connection[Any], table: str) -> str:
     query = sql.SQL(
         "SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text COLLATE \"C\"), '')) FROM {} AS t"
     ).format(sql.Identifier(*table.split(".")))
-    return str(scalar(conn, query.as_string(conn)))
+    with _naming_table(table):
+        return str(scalar(conn, query.as_string(conn)))
 
 
 @dataclass(frozen=True)
