@@ -250,3 +250,16 @@ def test_a_locked_integrity_table_is_named_and_the_wait_bounded() -> None:
         assert isinstance(failure, ProbeError), failure
         assert failure.detail.startswith(f"table {schema}.messages: LockNotAvailable: "), failure.detail
         assert "lock timeout" in failure.detail
+
+
+def test_sampling_stops_when_no_connection_gets_an_answer() -> None:
+    """A hung service is not sampled for the whole sampling window: when every connection's first request
+    timed out, no request is measured (one timeout, not the window), and the run remembers the service."""
+    with raw_server(lambda conn: time.sleep(3)) as server:
+        sample = ends(lambda: sampling.sample(server.url, ["/health"], 100, 4, 30.0, TIMEOUT_S))
+        assert server.connections == 4  # the four warm-ups; nothing after them
+    assert (sample.completed, sample.p95_ms, sample.error_ratio) == (0, None, 1.0)
+    assert sample.error_examples == (
+        "GET /health: no answer within 0.5s (every connection's first request; none measured)",
+    )  # fmt: skip
+    assert http.unanswered(server.url) is not None

@@ -177,6 +177,7 @@ def sample(
     started = deadline = 0.0  # set once collection is over, just before the workers start
 
     warm = threading.Barrier(workers)
+    warm_timeouts: list[str] = []
 
     def worker() -> None:
         nonlocal next_index, completed
@@ -186,11 +187,18 @@ def sample(
         try:
             # One unmeasured request per worker opens its connection and warms the code paths: at 100 requests
             # and concurrency 10, ten cold first requests would otherwise be the slowest 10 % (the p95).
-            with contextlib.suppress(Exception):
+            try:
                 connection.status(method, paths[0])
+            except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
+                if isinstance(exc, socket.timeout | TimeoutError):
+                    with lock:
+                        warm_timeouts.append(f"{method} {paths[0]}: {_describe(exc, timeout_s)}")
             # Measure only once every worker is warm: a cold request in flight slows the measured ones beside it.
             with contextlib.suppress(threading.BrokenBarrierError):
                 warm.wait(timeout=max(0.0, deadline - time.monotonic()))
+            with lock:
+                if len(warm_timeouts) == workers:
+                    return  # not one connection got an answer in time: the service hangs, measuring would wait
             while True:
                 with lock:
                     if next_index >= requests or time.monotonic() >= deadline:
@@ -244,9 +252,12 @@ def sample(
             gc.enable()
     with lock:
         latencies_ms.sort()
-        if errors and not latencies_ms and all(_timed_out(error) for error in errors):
+        examples = list(dict.fromkeys(errors))
+        if len(warm_timeouts) == workers and not completed:
+            examples.insert(0, f"{warm_timeouts[0]} (every connection's first request; none measured)")
+        if examples and not latencies_ms and all(_timed_out(example) for example in examples):
             # Not one answer, every request timed out: the service hangs; later checks need not wait for it.
-            remember_unanswered(base_url, f"{mask_url(base_url)} {errors[0]}")
+            remember_unanswered(base_url, f"{mask_url(base_url)} {examples[0]}")
     return Sample(
         url=mask_url(base_url),
         paths=tuple(paths),
@@ -259,7 +270,7 @@ def sample(
         p95_ms=_rounded(percentile(latencies_ms, 0.95)),
         p99_ms=_rounded(percentile(latencies_ms, 0.99)),
         # A few distinct examples are enough to say what went wrong.
-        error_examples=tuple(mask_url(e) for e in dict.fromkeys(errors))[:3],
+        error_examples=tuple(mask_url(e) for e in examples)[:3],
     )
 
 
