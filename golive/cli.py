@@ -141,6 +141,9 @@ def run_gate(gate: str, pytest_args: Sequence[str]) -> tuple[int, dict[str, obje
     if any(arg == "-m" or (arg.startswith("-m") and not arg.startswith("--")) for arg in args):
         print("golive: gate sets the marker expression itself; drop -m", file=sys.stderr)
         return 2, None
+    if _decides_nothing(args):
+        # Listing, collecting or planning the gate's checks: pytest's answer is the answer, with no verdict.
+        return _run_child([sys.executable, "-m", "pytest", "-m", expression, *args], dict(os.environ))[0], None
     with tempfile.TemporaryDirectory(prefix="golive-gate-") as scratch:
         record_path = _json_option(args)
         extra: list[str] = []
@@ -170,6 +173,11 @@ def run_gate(gate: str, pytest_args: Sequence[str]) -> tuple[int, dict[str, obje
         return code, document
 
 
+def _decides_nothing(args: Sequence[str]) -> bool:
+    flags = {flag for options in record.NO_DECISION_OPTIONS.values() for flag in options}
+    return any(arg in flags for arg in args)
+
+
 _GRACE_S = 30.0  # how long an interrupted pytest may take to write its NO-GO record before it is killed
 
 
@@ -180,6 +188,7 @@ def _run_child(command: list[str], environ: dict[str, str]) -> tuple[int, str | 
     left behind.
     """
     child = subprocess.Popen(command, env=environ, process_group=0)
+    terminal = _hand_terminal_to(child.pid)
     received: list[int] = []
 
     def forward(signum: int, frame: object) -> None:
@@ -199,7 +208,37 @@ def _run_child(command: list[str], environ: dict[str, str]) -> tuple[int, str | 
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         _signal_group(child.pid, signal.SIGKILL)  # whatever the run left (an xdist worker) goes with it
+        if terminal is not None:
+            _take_terminal_back(terminal)
     return code, signal.Signals(received[0]).name if received else None
+
+
+def _hand_terminal_to(pgid: int) -> int | None:
+    """At a terminal, make the run's process group the foreground one: ``--pdb``, ``--trace`` and
+    ``breakpoint()`` read the keyboard (a background group reading it is stopped), and Ctrl-C reaches every
+    process of the run from the terminal itself. Returns the terminal's descriptor, or None when golive runs
+    without one (CI, a pipe) or in the background."""
+    if threading.current_thread() is not threading.main_thread():
+        return None  # only the main thread may change signal dispositions (SIGTTOU, to take it back)
+    try:
+        fd = sys.stdin.fileno()
+        if not os.isatty(fd) or os.tcgetpgrp(fd) != os.getpgrp():
+            return None
+        os.tcsetpgrp(fd, pgid)
+    except (OSError, ValueError):
+        return None
+    _signal_group(pgid, signal.SIGCONT)  # had it read the terminal before it was given it, it was stopped
+    return fd
+
+
+def _take_terminal_back(fd: int) -> None:
+    # golive is in the background now: asking for the terminal back would stop it, unless SIGTTOU is ignored.
+    previous = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        with contextlib.suppress(OSError):
+            os.tcsetpgrp(fd, os.getpgrp())
+    finally:
+        signal.signal(signal.SIGTTOU, previous)
 
 
 def _signal_group(pgid: int, signum: int) -> None:

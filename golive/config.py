@@ -207,9 +207,13 @@ def _health_paths(value: Any) -> Any:
     return value
 
 
+MAX_BODY_BYTES = 4 * 1024 * 1024  # what golive reads of one HTTP answer at most, unless http.max_body_bytes
+
+
 class Http(Section):
     timeout_s: Seconds = 5.0
     verify_tls: bool = True
+    max_body_bytes: Annotated[int, Field(gt=0)] = MAX_BODY_BYTES
     health_path: UrlPath = "/health"
     health: HealthAnswers = Field(default_factory=HealthAnswers)
     endpoints: list[Endpoint] = Field(default_factory=list)
@@ -530,6 +534,13 @@ class EnvironmentView:
         """The network timeout for a component: its own ``timeout_s``, else ``http.timeout_s``."""
         own = getattr(getattr(self, section, None), "timeout_s", None)
         return float(own if own is not None else self.http.timeout_s)
+
+    def max_timeout_s(self) -> float:
+        """The longest network timeout of any component configured for this environment (what bounds of a
+        dashboard frame or a watch reading are made of)."""
+        sections = ("postgres", "rabbitmq", "redis", "prometheus", "aws")
+        return max([self.timeout_s(name) for name in sections if getattr(self, name, None) is not None]
+                   + [self.http.timeout_s])  # fmt: skip
 
 
 @dataclass(frozen=True)

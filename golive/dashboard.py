@@ -12,9 +12,11 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from golive.config import EnvironmentView, Settings, Thresholds
+from golive.probes.bounded import Overdue, side_by_side
 from golive.probes.errors import ProbeError
 
 OK, WARN, FAIL, OFF = "ok", "warn", "FAIL", "-"
@@ -80,7 +82,7 @@ class Panels:
     def application(self) -> list[Row]:
         from golive.probes import http as http_probe
 
-        with http_probe.make_client(self.view.url, self.view.http.timeout_s, self.view.http.verify_tls) as client:
+        with http_probe.client_for(self.view.url, self.view.http) as client:
             health = http_probe.get_health(client, self.view.http)
         state = OK if health.ok else WARN if health.state == "degraded" else FAIL
         rows = [Row("health", health.describe(), state, critical=True)]
@@ -178,7 +180,7 @@ class Panels:
         if not self.view.http.endpoints:
             return [Row("endpoints", "not configured", OFF)]
         rows = []
-        with http_probe.make_client(self.view.url, self.view.http.timeout_s, self.view.http.verify_tls) as client:
+        with http_probe.client_for(self.view.url, self.view.http) as client:
             for endpoint in self.view.http.endpoints:
                 try:
                     answer = http_probe.request(client, endpoint.method, endpoint.path)
@@ -276,13 +278,30 @@ PANELS: tuple[tuple[str, str, bool], ...] = (
 )
 
 
+def frame_bound_s(view: EnvironmentView) -> float:
+    """How long one frame may take: the performance sample and two of the slowest component's timeouts.
+    A panel not measured by then shows as down."""
+    return SAMPLE_MAX_S + 2 * view.max_timeout_s() + 1.0
+
+
 def frame(settings: Settings, view: EnvironmentView, clock: Callable[[], float] = time.monotonic) -> Frame:
-    """Measure every panel of one environment, side by side."""
+    """Measure every panel of one environment, side by side, within ``frame_bound_s``. Every service is asked
+    afresh: an endpoint that hung in the last frame is not taken as hung in this one."""
+    from golive.probes import http as http_probe
+
     started = clock()
+    http_probe.forget_unanswered()
     panels = Panels(settings, view)
-    with ThreadPoolExecutor(max_workers=len(PANELS), thread_name_prefix="golive-dashboard") as pool:
-        jobs = [pool.submit(_guard, title, getattr(panels, method), critical) for title, method, critical in PANELS]
-        measured = [job.result() for job in jobs]
+    bound_s = frame_bound_s(view)
+    jobs = {title: partial(_guard, title, getattr(panels, method), critical) for title, method, critical in PANELS}
+    results = side_by_side(jobs, bound_s)
+    measured = []
+    for title, _method, critical in PANELS:
+        result = results[title]
+        if isinstance(result, Overdue):
+            result = Panel(title, [Row("unreachable", f"no reading within {bound_s:g}s (one frame's bound)", FAIL,
+                                       critical)])  # fmt: skip
+        measured.append(result)
     return Frame(view.name, measured, clock() - started)
 
 

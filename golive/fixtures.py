@@ -72,7 +72,7 @@ class Environment:
         """An httpx client with this environment's base URL, the configured timeout and TLS verification."""
         from golive.probes import http as http_probe
 
-        client = http_probe.make_client(self.view.url, self.view.http.timeout_s, self.view.http.verify_tls)
+        client = http_probe.client_for(self.view.url, self.view.http)
         self._closers.append(client.close)
         return client
 

@@ -213,18 +213,10 @@ def pytest_configure(config: pytest.Config) -> None:
             config.pluginmanager.register(XdistWatcher(run), "golive-xdist")
 
 
-# pytest options under which a run lists, collects or plans checks but runs none (dest -> option).
-_NO_DECISION_OPTIONS = {
-    "collectonly": "--collect-only", "markers": "--markers", "showfixtures": "--fixtures",
-    "show_fixtures_per_test": "--fixtures-per-test", "help": "--help", "version": "--version",
-    "setuponly": "--setup-only", "setupplan": "--setup-plan",
-}
-
-
 def _decides_nothing(config: pytest.Config) -> str | None:
     """The option that makes this run run no check (``--collect-only``, ``--fixtures``...), if any."""
-    return next((option for dest, option in _NO_DECISION_OPTIONS.items() if getattr(config.option, dest, None)),
-                None)
+    return next((options[0] for dest, options in record.NO_DECISION_OPTIONS.items()
+                 if getattr(config.option, dest, None)), None)  # fmt: skip
 
 
 def _subset_args(config: pytest.Config, validations_dir: Path) -> list[str] | None:

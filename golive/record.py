@@ -16,6 +16,14 @@ from golive.verdict import CheckResult, Decision, count
 
 RUN_ID_VARIABLE = "GOLIVE_RUN_ID"  # the run id `golive gate` hands to pytest; the record must carry it back
 
+# pytest options under which a run lists, collects or plans checks but runs none: such a run decides nothing
+# and records nothing (pytest's option dest -> its command-line spellings).
+NO_DECISION_OPTIONS: dict[str, tuple[str, ...]] = {
+    "collectonly": ("--collect-only", "--co"), "markers": ("--markers",), "showfixtures": ("--fixtures",),
+    "show_fixtures_per_test": ("--fixtures-per-test",), "help": ("--help", "-h"), "version": ("--version", "-V"),
+    "setuponly": ("--setup-only",), "setupplan": ("--setup-plan",),
+}
+
 # Gate names for the marker expressions of CONTRACT section 2; any other expression is named by its slug.
 _KNOWN_GATES = {
     "pre": "pre",

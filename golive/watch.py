@@ -12,12 +12,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from golive.config import ConfigError, EnvironmentView, Settings
+from golive.probes.bounded import Overdue, side_by_side
 from golive.probes.errors import ProbeError
 from golive.timeline import Timeline, TimelineError
 from golive.triggers import Evaluator, Firing, Reading, rules_from
@@ -34,13 +34,23 @@ class Probes:
     view: EnvironmentView
     interval_s: float
 
+    @property
+    def reading_bound_s(self) -> float:
+        """How long one reading may take: its sample's duration and two of the slowest component's timeouts.
+        A measurement not taken by then is no data (which counts against health)."""
+        return self._sample_s + 2 * self.view.max_timeout_s() + 0.5
+
+    @property
+    def _sample_s(self) -> float:
+        return max(0.2, 0.8 * self.interval_s)
+
     def http(self) -> tuple[float, float | None, dict[str, str]]:
         """(error ratio, p95 ms, notes) from a small sample of the environment's sampling paths."""
         from golive.probes import sampling
 
         measured = sampling.sample(
             self.view.url, self.view.http.sampling_paths, requests=SAMPLE_REQUESTS, concurrency=SAMPLE_CONCURRENCY,
-            max_duration_s=max(0.2, 0.8 * self.interval_s), timeout_s=self.view.http.timeout_s,
+            max_duration_s=self._sample_s, timeout_s=self.view.http.timeout_s,
             verify_tls=self.view.http.verify_tls,
         )
         if measured.completed == 0:
@@ -52,7 +62,7 @@ class Probes:
         from golive.probes import http as http_probe
 
         notes: dict[str, str] = {}
-        with http_probe.make_client(self.view.url, self.view.http.timeout_s, self.view.http.verify_tls) as client:
+        with http_probe.client_for(self.view.url, self.view.http) as client:
             try:
                 health = http_probe.get_health(client, self.view.http)
             except ProbeError as error:
@@ -97,20 +107,26 @@ class Probes:
 
 def take_reading(probes: Probes, clock: Callable[[], float], want_memory: bool) -> Reading:
     """Run every probe at once; a probe that raises leaves its measurement empty (no data)."""
+    from golive.probes import http as http_probe
+
     started = clock()
+    http_probe.forget_unanswered()  # each reading asks every service afresh
     notes: dict[str, str] = {}
     values: dict[str, Any] = {}
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="golive-watch") as pool:
-        jobs: dict[str, Future[Any]] = {"http": pool.submit(probes.http), "app": pool.submit(probes.app_and_database)}
-        if probes.view.postgres is not None:
-            jobs["database"] = pool.submit(probes.database)
-        if want_memory:
-            jobs["memory"] = pool.submit(probes.memory)
-        for name, job in jobs.items():
-            try:
-                values[name] = job.result()
-            except ProbeError as error:
-                notes[name] = error.detail
+    jobs: dict[str, Callable[[], Any]] = {"http": probes.http, "app": probes.app_and_database}
+    if probes.view.postgres is not None:
+        jobs["database"] = probes.database
+    if want_memory:
+        jobs["memory"] = probes.memory
+    for name, result in side_by_side(jobs, probes.reading_bound_s).items():
+        if isinstance(result, Overdue):
+            notes[name] = f"no reading within {result.bound_s:g}s (one reading's bound)"
+        elif isinstance(result, ProbeError):
+            notes[name] = result.detail
+        elif isinstance(result, BaseException):
+            raise result
+        else:
+            values[name] = result
     error_ratio = p95 = None
     if "http" in values:
         error_ratio, p95, extra = values["http"]

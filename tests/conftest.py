@@ -38,6 +38,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+@pytest.fixture(autouse=True)
+def _forget_unanswered() -> Iterator[None]:
+    """An origin that hung in one test is not taken as hung in the next (a port can be handed out again)."""
+    from golive.probes import http
+
+    http.forget_unanswered()
+    yield
+    http.forget_unanswered()
+
+
 @pytest.fixture
 def closed_port() -> int:
     """A loopback port nobody listens on: connections are refused at once."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -189,3 +190,55 @@ def test_an_interrupted_golive_gate_leaves_no_go_and_no_process(pytester, suite,
     assert any(reason.startswith("interrupted") for reason in record["reasons"]), record["reasons"]
     with pytest.raises(ProcessLookupError):  # the process running the check (an xdist worker) is gone too
         os.kill(check_pid, 0)
+
+
+def test_golive_gate_passes_listing_through_without_a_verdict(pytester, suite):
+    suite("test_checks.py", CHECKS)
+    result = pytester.run(sys.executable, "-m", "golive", "gate", "1", "--collect-only", "-q", timeout=120)
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["*test_checks.py::test_*"])
+    assert not VERDICT.search(result.stdout.str() + result.stderr.str())
+    assert "NO-GO" not in result.stderr.str()
+    assert not (pytester.path / "reports").exists()
+
+
+def test_golive_gate_at_a_terminal_gives_pdb_the_keyboard(pytester, suite):
+    """`golive gate 1 --pdb` at a terminal: the debugger gets the keyboard (a run in a background process
+    group reading it would be stopped, and the gate would never end), and the failure still decides NO-GO."""
+    import pty
+    import select
+
+    suite("test_checks.py", CHECKS + "\n@pytest.mark.critical\ndef test_fails():\n    assert False\n")
+    environ = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a session of its own whose controlling terminal is the pty
+        os.chdir(pytester.path)
+        os.execve(sys.executable, [sys.executable, "-m", "golive", "gate", "1", "--pdb", "-p", "no:xdist"], environ)
+    seen = b""
+
+    def read_until(marker: bytes, within_s: float) -> bool:
+        nonlocal seen
+        deadline = time.monotonic() + within_s
+        while marker not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:  # the child closed the terminal
+                    return marker in seen
+                if not chunk:
+                    break
+                seen += chunk
+        return marker in seen
+
+    try:
+        assert read_until(b"(Pdb)", 90), f"no debugger prompt: {seen.decode(errors='replace')[-2000:]}"
+        os.write(fd, b"c\n")
+        read_until(b"\x00never", 90)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 2, seen.decode(errors="replace")[-2000:]

@@ -101,7 +101,7 @@ def test_external_integrations_answer(target):
         expected = " or ".join(map(str, integration.expect))
         parts = urlsplit(integration.url)
         origin, path = f"{parts.scheme}://{parts.netloc}", urlunsplit(("", "", parts.path or "/", parts.query, ""))
-        with http_probe.make_client(origin, http_settings.timeout_s, http_settings.verify_tls) as client:
+        with http_probe.client_for(origin, http_settings) as client:
             try:
                 status = http_probe.request(client, "GET", path).status_code
             except ProbeError as exc:

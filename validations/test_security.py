@@ -35,7 +35,7 @@ def test_public_urls_send_hsts(golive_settings):
     section = golive_settings.document.http
     missing = []
     for url in https_urls:
-        with http_probe.make_client(url, section.timeout_s, section.verify_tls) as client:
+        with http_probe.client_for(url, section) as client:
             response = http_probe.request(client, "GET", "")
         if not response.headers.get("strict-transport-security"):
             missing.append(f"{url} (HTTP {response.status_code})")

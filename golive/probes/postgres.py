@@ -16,7 +16,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import TupleRow
 
 from golive.masking import Masker, mask_url, password_of
-from golive.probes.errors import ProbeError
+from golive.probes.errors import ProbeError, not_asked_again, remember_unanswered
 
 # libpq refuses a connect_timeout below 2 s (psycopg enforces the same floor).
 _MIN_CONNECT_TIMEOUT_S = 2
@@ -45,13 +45,16 @@ def endpoint(dsn: str) -> str:
 
 
 def connect(dsn: str, timeout_s: float, application_name: str = "golive") -> ProbeConnection:
-    """A read-only autocommit session whose connect and every statement are bounded by timeout_s.
+    """A read-only autocommit session whose connect and every statement are bounded by timeout_s (a lock wait by
+    four fifths of it, so a locked table says "lock timeout").
 
     default_transaction_read_only stops accidental writes; SQL that explicitly asks for a read-write
     transaction could still write, so a role without write privileges (pg_read_all_data, pg_monitor) is
     the hard guarantee.
     """
     where = endpoint(dsn)
+    service = f"postgres://{where.split('/', 1)[0]}"
+    not_asked_again("postgres", service, where)
     masker = Masker([password_of(dsn) or ""])
     connect_timeout = max(_MIN_CONNECT_TIMEOUT_S, math.ceil(timeout_s))
     timeout_ms = max(1, math.ceil(timeout_s * 1000))
@@ -62,9 +65,11 @@ def connect(dsn: str, timeout_s: float, application_name: str = "golive") -> Pro
             autocommit=True,
             connect_timeout=connect_timeout,
             application_name=application_name,
-            options=f"{existing} -c default_transaction_read_only=on -c statement_timeout={timeout_ms}".strip(),
+            options=f"{existing} -c default_transaction_read_only=on -c statement_timeout={timeout_ms}"
+            f" -c lock_timeout={max(1, timeout_ms * 4 // 5)}".strip(),  # before the statement's: says "lock"
         )
     except psycopg.errors.ConnectionTimeout:
+        remember_unanswered(service, f"{where}: no answer within {connect_timeout}s")
         raise ProbeError("postgres", where, f"no answer within {connect_timeout}s") from None
     except psycopg.Error as exc:
         raise ProbeError("postgres", where, masker(_first_line(exc))) from None
@@ -215,8 +220,18 @@ def row_counts(conn: psycopg.Connection[Any], tables: Iterable[str]) -> dict[str
     counts: dict[str, int] = {}
     for table in tables:
         query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*table.split(".")))
-        counts[table] = int(scalar(conn, query.as_string(conn)))
+        with _naming_table(table):
+            counts[table] = int(scalar(conn, query.as_string(conn)))
     return counts
+
+
+@contextmanager
+def _naming_table(table: str) -> Iterator[None]:
+    """A table that could not be read (locked past the timeout, missing) is named first in the message."""
+    try:
+        yield
+    except ProbeError as error:
+        raise ProbeError(error.component, error.endpoint, f"table {table}: {error.detail}") from None
 
 
 def wal_receiver_status(standby_conn: psycopg.Connection[Any]) -> str | None:
@@ -282,7 +297,8 @@ def table_checksum(conn: psycopg.Connection[Any], table: str) -> str:
     query = sql.SQL(
         "SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text COLLATE \"C\"), '')) FROM {} AS t"
     ).format(sql.Identifier(*table.split(".")))
-    return str(scalar(conn, query.as_string(conn)))
+    with _naming_table(table):
+        return str(scalar(conn, query.as_string(conn)))
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pika.adapters.utils.connection_workflow import AMQPConnectorException, AMQP
 
 from golive.masking import Masker, mask_url, password_of
 from golive.probes import http
-from golive.probes.errors import ProbeError
+from golive.probes.errors import ProbeError, not_asked_again, remember_unanswered
 
 # pika logs a full traceback at ERROR for every failed connect; the ProbeError already says what happened,
 # and those tracebacks would fill the captured log of every failing check.
@@ -57,6 +57,8 @@ def vhost_of(url: str) -> str:
 def connect(url: str, timeout_s: float) -> pika.BlockingConnection:
     """An AMQP connection whose socket connect, handshake and blocked state are bounded by timeout_s."""
     where = endpoint(url)
+    service = f"amqp://{where.split('/', 1)[0]}"
+    not_asked_again("rabbitmq", service, where)
     params = pika.URLParameters(url)
     params.socket_timeout = timeout_s
     params.stack_timeout = timeout_s
@@ -69,6 +71,7 @@ def connect(url: str, timeout_s: float) -> pika.BlockingConnection:
         return pika.BlockingConnection(params)
     except AMQPConnectorStackTimeout:
         detail = f"no AMQP handshake within {timeout_s:g}s"
+        remember_unanswered(service, f"{where}: {detail}")
     except (pika.exceptions.AMQPError, AMQPConnectorException, OSError) as exc:
         detail = _describe(exc)
     raise ProbeError("rabbitmq", where, Masker([password_of(url) or ""])(detail)) from None

@@ -11,7 +11,7 @@ from redis.connection import parse_url
 from redis.retry import Retry
 
 from golive.masking import Masker, mask_url, password_of
-from golive.probes.errors import ProbeError
+from golive.probes.errors import ProbeError, not_asked_again, remember_unanswered
 
 
 def endpoint(url: str) -> str:
@@ -31,11 +31,17 @@ def connect(url: str, timeout_s: float) -> redis.Redis:
         # One attempt: retries would multiply the time a dead server costs.
         retry=Retry(NoBackoff(), 0),
     )
+    where = endpoint(url)
+    service = f"redis://{where.rsplit('/', 1)[0]}"
+    not_asked_again("redis", service, where)
     try:
         client.ping()
     except redis.RedisError as exc:
         client.close()
-        raise _probe_error(endpoint(url), exc, timeout_s, Masker([password_of(url) or ""])) from None
+        error = _probe_error(where, exc, timeout_s, Masker([password_of(url) or ""]))
+        if isinstance(exc, redis.TimeoutError):
+            remember_unanswered(service, f"{where}: {error.detail}")
+        raise error from None
     return client
 
 

@@ -4,8 +4,10 @@ C worker threads, each with its own keep-alive ``http.client`` connection (the s
 at a few milliseconds per request, a shared httpx client's own overhead under the GIL showed up as 2-3x the
 p95 that ``hey`` measured on the same endpoint; see benchmarks/p95_vs_hey.py). Each worker first sends one
 unmeasured warm-up request (a connection's first request measures connection set-up, not the service). Every
-socket operation is bounded by ``timeout_s`` and no request starts after ``max_duration_s``, so a sample takes
-at most ``max_duration_s`` plus two timeouts (the warm-up and the last request).
+request is bounded by ``timeout_s`` as a whole (not per read: a trickling answer is cut off) and no request
+starts after ``max_duration_s``; a sample takes at most ``max_duration_s`` plus two timeouts (the warm-up and
+the last request), after which requests still in flight are cut off (their sockets shut) and counted as errors.
+An origin that gave golive no answer in time earlier in the run (golive.probes.http) is not sampled again.
 An error is a transport failure (refused, reset, timed out) or an HTTP 5xx answer; 4xx answers are the
 service working as designed (401 on an endpoint that needs credentials) and count as successes.
 """
@@ -21,14 +23,15 @@ import ssl
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from golive.masking import mask_url
+from golive.probes.http import remember_unanswered, unanswered
 
 _SERVER_ERROR = 500
+_CHUNK = 65536
 
 
 @dataclass(frozen=True)
@@ -100,9 +103,12 @@ class _Connection:
         if self.connection is None:
             self.connection = self._open()
         try:
+            deadline = time.monotonic() + self.timeout_s
             self.connection.request(method, self.prefix + path, headers={"User-Agent": "golive-sampler"})
             response = self.connection.getresponse()
-            response.read()
+            while response.read1(_CHUNK):  # one read at a time, so a trickle cannot outlast the deadline
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"answer not complete within {self.timeout_s:g}s")
             if response.will_close:
                 self.close()
             return response.status
@@ -122,10 +128,18 @@ class _Connection:
                 self.connection.close()
             self.connection = None
 
+    def cut_off(self) -> None:
+        """From another thread: end the request in flight now (shutting the socket wakes a blocked read)."""
+        connection = self.connection
+        sock = getattr(connection, "sock", None) if connection is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
 
 def _describe(error: BaseException, timeout_s: float) -> str:
     if isinstance(error, socket.timeout | TimeoutError):
-        return f"no answer within {timeout_s:g}s"
+        return str(error) if str(error).startswith("answer not complete") else f"no answer within {timeout_s:g}s"
     if isinstance(error, ConnectionRefusedError | socket.gaierror):
         return f"cannot connect ({error.strerror or type(error).__name__})"
     text = str(error).strip()
@@ -149,7 +163,13 @@ def sample(
     if base.scheme not in ("http", "https") or not base.hostname:
         raise ValueError(f"not an http(s) URL: {mask_url(base_url)}")
     workers = max(1, min(concurrency, requests))
+    earlier = unanswered(base_url)
+    if earlier is not None:
+        return Sample(url=mask_url(base_url), paths=tuple(paths), requested=requests, concurrency=workers,
+                      completed=0, errors=0, duration_s=0.0, p50_ms=None, p95_ms=None, p99_ms=None,
+                      error_examples=(mask_url(f"{earlier} (earlier in this run; not sampled)"),))  # fmt: skip
     lock = threading.Lock()
+    connections: list[_Connection] = []
     next_index = 0
     latencies_ms: list[float] = []
     errors: list[str] = []
@@ -157,18 +177,28 @@ def sample(
     started = deadline = 0.0  # set once collection is over, just before the workers start
 
     warm = threading.Barrier(workers)
+    warm_timeouts: list[str] = []
 
     def worker() -> None:
         nonlocal next_index, completed
         connection = _Connection(base, timeout_s, verify_tls)
+        with lock:
+            connections.append(connection)
         try:
             # One unmeasured request per worker opens its connection and warms the code paths: at 100 requests
             # and concurrency 10, ten cold first requests would otherwise be the slowest 10 % (the p95).
-            with contextlib.suppress(Exception):
+            try:
                 connection.status(method, paths[0])
+            except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
+                if isinstance(exc, socket.timeout | TimeoutError):
+                    with lock:
+                        warm_timeouts.append(f"{method} {paths[0]}: {_describe(exc, timeout_s)}")
             # Measure only once every worker is warm: a cold request in flight slows the measured ones beside it.
             with contextlib.suppress(threading.BrokenBarrierError):
                 warm.wait(timeout=max(0.0, deadline - time.monotonic()))
+            with lock:
+                if len(warm_timeouts) == workers:
+                    return  # not one connection got an answer in time: the service hangs, measuring would wait
             while True:
                 with lock:
                     if next_index >= requests or time.monotonic() >= deadline:
@@ -203,14 +233,31 @@ def sample(
     gc.disable()
     started = time.monotonic()
     deadline = started + max_duration_s
+    threads = [threading.Thread(target=worker, name="golive-sampling", daemon=True) for _ in range(workers)]
     try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="golive-sampling") as pool:
-            for future in [pool.submit(worker) for _ in range(workers)]:
-                future.result()
+        for thread in threads:
+            thread.start()
+        # The warm-up, then no start after the deadline, then one request's timeout: past that, cut off.
+        cut_off_at = deadline + 2 * timeout_s
+        for thread in threads:
+            thread.join(max(0.0, cut_off_at - time.monotonic()))
+        if any(thread.is_alive() for thread in threads):
+            with lock:
+                for connection in connections:
+                    connection.cut_off()
+            for thread in threads:
+                thread.join(timeout_s)
     finally:
         if collecting:
             gc.enable()
-    latencies_ms.sort()
+    with lock:
+        latencies_ms.sort()
+        examples = list(dict.fromkeys(errors))
+        if len(warm_timeouts) == workers and not completed:
+            examples.insert(0, f"{warm_timeouts[0]} (every connection's first request; none measured)")
+        if examples and not latencies_ms and all(_timed_out(example) for example in examples):
+            # Not one answer, every request timed out: the service hangs; later checks need not wait for it.
+            remember_unanswered(base_url, f"{mask_url(base_url)} {examples[0]}")
     return Sample(
         url=mask_url(base_url),
         paths=tuple(paths),
@@ -223,8 +270,12 @@ def sample(
         p95_ms=_rounded(percentile(latencies_ms, 0.95)),
         p99_ms=_rounded(percentile(latencies_ms, 0.99)),
         # A few distinct examples are enough to say what went wrong.
-        error_examples=tuple(mask_url(e) for e in dict.fromkeys(errors))[:3],
+        error_examples=tuple(mask_url(e) for e in examples)[:3],
     )
+
+
+def _timed_out(error: str) -> bool:
+    return "no answer within" in error or "answer not complete within" in error
 
 
 def _rounded(value: float | None) -> float | None:

@@ -1,0 +1,136 @@
+"""How long a gate takes when the candidate hangs, trickles or answers without end: each beside its bound.
+
+A benchmark, not a test: it measures and prints. The sandbox's configuration is copied with ``http.timeout_s``
+set to 2 and the candidate's (blue's) URL pointed at a small server of this script's own that, per scenario,
+accepts and never answers, answers its headers and then one byte every 50 ms, or sends an endless body. Gates 1
+and 2 run against it serial and under ``-n auto``; each line shows the wall time, the bound golive promises
+(``timeout_s`` + 5 s per gate, issue 12) and the verdict (never GO).
+
+    golive sandbox up && python benchmarks/hung_endpoints.py [--config golive.sandbox.yaml]
+
+Takes the lock the test suite takes on the machine's one sandbox. Exit 0 after printing, 2 when the sandbox's
+configuration is missing or a gate writes no decision record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SANDBOX_LOCK = Path("/tmp/golive-tests-sandbox.lock")
+TIMEOUT_S = 2.0
+BOUND_S = TIMEOUT_S + 5
+GATES = (("Gate 1", "pre"), ("Gate 2", "immediate"))
+VERDICTS = {0: "GO", 1: "REVIEW", 2: "NO-GO"}
+
+
+def hang(conn: socket.socket, stop: threading.Event) -> None:
+    stop.wait()
+
+
+def trickle(conn: socket.socket, stop: threading.Event) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n")
+    while not stop.is_set():
+        conn.sendall(b" ")
+        time.sleep(0.05)
+
+
+def endless(conn: socket.socket, stop: threading.Event) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+    chunk = b" " * 65536
+    while not stop.is_set():
+        conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+
+
+SCENARIOS: dict[str, Callable[[socket.socket, threading.Event], None]] = {
+    "accepts, never answers": hang, "trickles a byte every 50 ms": trickle, "endless body": endless,
+}
+
+
+def serve(behaviour: Callable[[socket.socket, threading.Event], None], stop: threading.Event) -> int:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    listener.settimeout(0.2)
+
+    def handle(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                behaviour(conn, stop)
+            except OSError:
+                pass
+
+    def accept() -> None:
+        with listener:
+            while not stop.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return int(listener.getsockname()[1])
+
+
+def run_gate(config: Path, marker: str, reports: Path, workers: list[str]) -> tuple[float, int, int]:
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-m", marker, f"--golive-config={config}", f"--golive-reports={reports}",
+         "-p", "no:cacheprovider", "-q", *workers],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    elapsed = time.monotonic() - started
+    latest = sorted(reports.glob("latest-*.json"), key=lambda path: path.stat().st_mtime_ns)
+    if not latest:
+        raise SystemExit(f"no decision record (exit {done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return elapsed, done.returncode, len(json.loads(latest[-1].read_text())["checks"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=REPO / "golive.sandbox.yaml")
+    args = parser.parse_args()
+    if not args.config.is_file():
+        print(f"{args.config}: not found; run `golive sandbox up` first", file=sys.stderr)
+        return 2
+    document = yaml.safe_load(args.config.read_text())
+    with open(SANDBOX_LOCK, "a") as lock, tempfile.TemporaryDirectory() as tmp:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        print(f"{'scenario':30} {'gate':7} {'mode':8} {'wall':>7} {'bound':>6} {'verdict':8} checks")
+        for scenario, behaviour in SCENARIOS.items():
+            stop = threading.Event()
+            port = serve(behaviour, stop)
+            document.setdefault("http", {})["timeout_s"] = TIMEOUT_S
+            document["environments"]["blue"]["url"] = f"http://127.0.0.1:{port}"
+            config = Path(tmp) / "hung.yaml"
+            config.write_text(yaml.safe_dump(document))
+            try:
+                for mode, workers in (("serial", []), ("-n auto", ["-n", "auto"])):
+                    for gate, marker in GATES:
+                        reports = Path(tempfile.mkdtemp(dir=tmp))
+                        wall, code, checks = run_gate(config, marker, reports, workers)
+                        within = "ok" if wall <= BOUND_S else "OVER"
+                        verdict = VERDICTS.get(code, str(code))
+                        line = f"{scenario:30} {gate:7} {mode:8} {wall:6.1f}s {BOUND_S:5.0f}s {verdict:8} {checks}"
+                        print(f"{line} {within}", flush=True)
+            finally:
+                stop.set()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
