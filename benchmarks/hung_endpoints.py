@@ -4,12 +4,14 @@ A benchmark, not a test: it measures and prints. The sandbox's configuration is 
 set to 2 and the candidate's (blue's) URL pointed at a small server of this script's own that, per scenario,
 accepts and never answers, answers its headers and then one byte every 50 ms, or sends an endless body. Gates 1
 and 2 run against it serial and under ``-n auto``; each line shows the wall time, the bound golive promises
-(``timeout_s`` + 5 s per gate, issue 12) and the verdict (never GO).
+(``timeout_s`` + 5 s per gate, issue 12) and the verdict (never GO). The healthy sandbox runs first, for
+comparison: a hung candidate should cost a gate about one timeout more than a healthy one, not one per check.
 
-    golive sandbox up && python benchmarks/hung_endpoints.py [--config golive.sandbox.yaml]
+    python benchmarks/hung_endpoints.py
 
-Takes the lock the test suite takes on the machine's one sandbox. Exit 0 after printing, 2 when the sandbox's
-configuration is missing or a gate writes no decision record.
+Takes the lock the test suite takes on the machine's one sandbox, then brings the sandbox up (healthy) and
+writes its configuration to a scratch directory. Exit 0 after printing, 2 when the sandbox does not come up or
+a gate writes no decision record.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import yaml
+
+from golive.sandbox.cli import main as sandbox_main
 
 REPO = Path(__file__).resolve().parents[1]
 SANDBOX_LOCK = Path("/tmp/golive-tests-sandbox.lock")
@@ -54,7 +58,7 @@ def endless(conn: socket.socket, stop: threading.Event) -> None:
         conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
 
 
-SCENARIOS: dict[str, Callable[[socket.socket, threading.Event], None]] = {
+SCENARIOS: dict[str, Callable[[socket.socket, threading.Event], None] | None] = {
     "accepts, never answers": hang, "trickles a byte every 50 ms": trickle, "endless body": endless,
 }
 
@@ -101,21 +105,21 @@ def run_gate(config: Path, marker: str, reports: Path, workers: list[str]) -> tu
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=REPO / "golive.sandbox.yaml")
-    args = parser.parse_args()
-    if not args.config.is_file():
-        print(f"{args.config}: not found; run `golive sandbox up` first", file=sys.stderr)
-        return 2
-    document = yaml.safe_load(args.config.read_text())
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     with open(SANDBOX_LOCK, "a") as lock, tempfile.TemporaryDirectory() as tmp:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        sandbox = Path(tmp) / "golive.sandbox.yaml"
+        if sandbox_main(["up", "--config-out", str(sandbox)]) != 0:
+            print("golive sandbox up failed", file=sys.stderr)
+            return 2
+        document = yaml.safe_load(sandbox.read_text())
         print(f"{'scenario':30} {'gate':7} {'mode':8} {'wall':>7} {'bound':>6} {'verdict':8} checks")
-        for scenario, behaviour in SCENARIOS.items():
+        healthy_url = document["environments"]["blue"]["url"]
+        for scenario, behaviour in {"healthy (for comparison)": None, **SCENARIOS}.items():
             stop = threading.Event()
-            port = serve(behaviour, stop)
+            url = healthy_url if behaviour is None else f"http://127.0.0.1:{serve(behaviour, stop)}"
             document.setdefault("http", {})["timeout_s"] = TIMEOUT_S
-            document["environments"]["blue"]["url"] = f"http://127.0.0.1:{port}"
+            document["environments"]["blue"]["url"] = url
             config = Path(tmp) / "hung.yaml"
             config.write_text(yaml.safe_dump(document))
             try:
