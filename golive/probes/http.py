@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from golive import facts, health
+from golive.masking import clip
 from golive.probes.errors import ProbeError
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def json_body(response: httpx.Response, component: str = "http") -> Any:
     try:
         return response.json()
     except ValueError:
-        sample = response.text[:_BODY_SAMPLE]
+        sample = clip(response.text, _BODY_SAMPLE)
         raise ProbeError(
             component,
             str(response.request.url.copy_with(query=None)),
