@@ -38,15 +38,17 @@ _URL_USERINFO = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P
 # ... and the same URL cut short by a truncation before its @: scheme://user:passw...
 _URL_USERINFO_CUT = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P<secret>[^@\s/?#]+?)(?=\.\.\.)")
 # Keys whose value is a credential: password, PGPASSWORD, access_token, X-Api-Key, client_secret, ...
-_SECRET_KEY = (
-    r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]*?"
+_KEYWORD = (
     r"(?:password|passwd|passphrase|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key"
     r"|secret[_-]?key|credentials?|signature)(?![A-Za-z0-9_-])"
 )
-# key=value / key: value, the key possibly quoted (JSON), the value quoted the libpq way ('a b', \' and \\
-# escaped), double-quoted (JSON), or bare (to whitespace, or to the next separator of a query string or list).
+_SECRET_KEY = rf"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]*?{_KEYWORD}"
+# key=value (any such key), "key": value (a quoted key: JSON, a dict's repr) or key: value (a bare keyword or
+# a header: X-Api-Key; not an operation name such as describe_secret: ...); the value quoted the libpq way
+# ('a b', \' and \\ escaped), double-quoted (JSON), or bare (to whitespace, or to the next separator of a
+# query string or a list).
 _ASSIGNMENT = re.compile(
-    rf"(?P<head>{_SECRET_KEY}[\"']?\s*[=:]\s*)"
+    rf"(?P<head>(?:{_SECRET_KEY}\s*=|[\"']{_SECRET_KEY}[\"']\s*:|(?<![A-Za-z0-9_-])(?:[A-Za-z0-9]+-)*{_KEYWORD}\s*:)\s*)"
     r"(?P<secret>'(?:[^'\\\n]|\\.)*'?|\"(?:[^\"\\\n]|\\.)*\"?|(?:[^\s'\",;&<>()\[\]{}\\]|\\.)+)",
     re.IGNORECASE,
 )

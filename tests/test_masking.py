@@ -152,6 +152,7 @@ def test_no_planted_secret_reaches_any_artifact(tmp_path, run_gate, echo_url, ha
         ("Basic authentication required", "Basic authentication required"),
         ("secret_max_age_days=90, secrets=['orchestrator/db'], tokens=5", None),
         ("http://127.0.0.1:8080/health...", None),
+        ("secretsmanager describe_secret: ResourceNotFoundException: no such secret", None),
     ],
 )
 def test_credential_shapes_are_masked_without_knowing_them(text, masked):
