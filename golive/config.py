@@ -31,7 +31,7 @@ from pydantic import (
     model_validator,
 )
 
-from golive.masking import Masker, is_secret_env_name, password_of
+from golive.masking import Masker, is_secret_env_name, secrets_of
 from golive.promql import PresetName
 
 DEFAULT_CONFIG = "golive.yaml"
@@ -840,7 +840,11 @@ def _collect_secrets(views: Mapping[str, EnvironmentView], masker: Masker) -> No
         if view.prometheus:
             urls.append(view.prometheus.url)
         urls.append(view.url)
-        masker.add(*(password_of(url) for url in urls))
+        # Paths may carry credentials in their query strings (?access_token=...), integrations in their URLs.
+        http = view.http
+        urls += [http.health_path, http.health.ready_path or "", http.health.version_path or "",
+                 *(e.path for e in http.endpoints), *http.sampling_paths, *(i.url for i in http.integrations)]
+        masker.add(*(secret for url in urls for secret in secrets_of(url)))
 
 
 def parse_settings(text: str, path: Path, source: str, environ: Mapping[str, str]) -> Settings:

@@ -34,6 +34,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from golive.masking import clip
+
 HEALTHY, DEGRADED, UNHEALTHY, UNKNOWN = "healthy", "degraded", "unhealthy", "unknown"
 DIALECTS = ("auto", "golive", "ietf", "spring", "kubernetes", "flags")
 
@@ -247,7 +249,7 @@ def _word_of(value: Any) -> str:
         return "up" if value else "down"
     if isinstance(value, str):
         return value
-    return json.dumps(value)[:_SAMPLE]
+    return clip(json.dumps(value), _SAMPLE)
 
 
 def _version(answer: Answer, body: dict[str, Any], spec: Spec, dialect: str) -> str | None:
@@ -351,7 +353,7 @@ _K8S_LINE = re.compile(r"^\[(?P<sign>[+-])\](?P<name>\S+?)\s+(?P<text>.*)$")
 def _kubernetes(answer: Answer, spec: Spec, role: str) -> _Parsed:
     text = answer.text.strip()
     if spec.dialect not in ("auto", "kubernetes"):
-        raise _unreadable(answer, f"is not JSON ({answer.text[:_SAMPLE]!r}) but http.health.dialect is "
+        raise _unreadable(answer, f"is not JSON ({clip(answer.text, _SAMPLE)!r}) but http.health.dialect is "
                           f"{spec.dialect}", "http.health.dialect")  # fmt: skip
     dependencies: dict[str, Dependency] = {}
     word: str | None = None
@@ -368,12 +370,12 @@ def _kubernetes(answer: Answer, spec: Spec, role: str) -> _Parsed:
             word = line
     if word is None and not dependencies:
         raise _unreadable(answer, f"is neither JSON nor a Kubernetes-style probe text ('ok', '[+]name ok' lines): "
-                          f"{answer.text[:_SAMPLE]!r}", _status_key(role))  # fmt: skip
+                          f"{clip(answer.text, _SAMPLE)!r}", _status_key(role))  # fmt: skip
     if word is None:
         word = "ok" if all(d.ok for d in dependencies.values()) else "failed"
     if spec.state_of(word) == UNKNOWN and role == "health" and not dependencies and spec.dialect == "auto":
         raise _unreadable(answer, f"is neither JSON nor a Kubernetes-style probe text ('ok', '[+]name ok' lines): "
-                          f"{answer.text[:_SAMPLE]!r}", "http.health.dialect")  # fmt: skip
+                          f"{clip(answer.text, _SAMPLE)!r}", "http.health.dialect")  # fmt: skip
     return _Parsed("kubernetes", word, dependencies=dependencies)
 
 
@@ -407,7 +409,7 @@ def interpret(health: Answer, spec: Spec, ready: Answer | None = None, version: 
         if isinstance(body, dict):
             found_version = _version(version, body, spec, dialect) or found_version
         elif version.text.strip() and body is _NOT_JSON and version.status_code < 400:
-            found_version = version.text.strip()[:_SAMPLE]
+            found_version = clip(version.text.strip(), _SAMPLE)
     status = live.word if live.word is not None else f"HTTP {health.status_code}"
     if state != HEALTHY:
         sick = [f"{name} {dep.text}" for name, dep in sorted(dependencies.items()) if not dep.ok]
@@ -509,7 +511,7 @@ def _normal(word: str) -> str:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())[:200]
+    return clip(" ".join(text.split()), 200)
 
 
 def _path(url: str) -> str:

@@ -27,7 +27,7 @@ from golive.attestations import Attestation
 from golive.config import ConfigError, EnvironmentView, Settings, key_paths, load_settings, resolve_path
 from golive.fixtures import SEVERITY_OVERRIDE, not_configured
 from golive.markers import COMPONENT, CRITICAL, PHASE, REQUIRES, declared_markers, gate_markers
-from golive.masking import Masker
+from golive.masking import Masker, MaskingFilter, MaskingStream
 from golive.probes.errors import ProbeError
 from golive.timeline import Timeline, TimelineError
 from golive.verdict import (
@@ -318,7 +318,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def pytest_make_collect_report(collector: pytest.Collector) -> Any:
     report = yield
     run = gate_run(collector.config)
-    if run is None or not report.passed:
+    if run is None:
+        return report
+    if not report.passed:
+        report.longrepr = run.masker.deep(report.longrepr)  # a collection error's traceback, say
         return report
     registered = _registered_markers(collector.config)
     gates = set(gate_markers())
@@ -404,12 +407,34 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         wrapper = session.config.pluginmanager.get_plugin("lfplugin-collwrapper")
         if wrapper is not None:
             session.config.pluginmanager.unregister(wrapper)
+    if run is not None and not _decides_nothing(session.config):
+        _mask_outputs(session.config, run)
     if run is not None and run.is_controller:
         # Until golive decides, the latest decision is "did not finish", never an earlier run's GO; a SIGTERM
         # ends the run the way Ctrl-C does (pytest's interrupted session: a NO-GO record), not silently.
         _write_record(session.config, run, provisional=True)
         if threading.current_thread() is threading.main_thread():
             run.previous_sigterm = signal.signal(signal.SIGTERM, _terminate)
+
+
+def _mask_outputs(config: pytest.Config, run: GateRun) -> None:
+    """Mask credentials once, where pytest writes: the terminal (check lines, tracebacks and their locals, live
+    logs, summaries), every log record before a handler formats it (live logs, captured logs, --log-file), and
+    pytest-html's environment table. Reports are masked when they are made (pytest_runtest_makereport), for
+    the terminal, JUnit XML and pytest-html alike; the record and the timeline line when they are written."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    writer = getattr(reporter, "_tw", None)  # TerminalWriter writes every byte through its _file
+    if writer is not None and hasattr(writer, "_file") and not isinstance(writer._file, MaskingStream):
+        writer._file = MaskingStream(writer._file, run.masker)
+    logging_plugin = config.pluginmanager.get_plugin("logging-plugin")
+    for name in ("log_cli_handler", "log_file_handler", "caplog_handler", "report_handler"):
+        handler = getattr(logging_plugin, name, None)
+        if handler is not None:
+            handler.addFilter(MaskingFilter(run.masker))
+    with contextlib.suppress(ImportError, KeyError):
+        from pytest_metadata.plugin import metadata_key
+
+        run.masker.deep(config.stash[metadata_key])
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -492,6 +517,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report.longrepr = run.masker.deep(report.longrepr)
     report.sections = [(title, run.masker(content)) for title, content in report.sections]
     report.user_properties = run.masker.deep(list(report.user_properties))  # facts and pictures reach JUnit XML
+    if hasattr(report, "extras"):
+        report.extras = run.masker.deep(list(report.extras))  # pytest-html's extras
     return report
 
 
@@ -663,7 +690,7 @@ def _write_record(config: pytest.Config, run: GateRun, provisional: bool = False
         partial=_as_record(partial(run.conditions)),
         run_id=os.environ.get(record.RUN_ID_VARIABLE) or None,
     )
-    document = record.build_record(facts, decision, [] if provisional else run.results)
+    document = run.masker.deep(record.build_record(facts, decision, [] if provisional else run.results))
     # Not the provisional one to --golive-json: a PATH that exists on xdist workers' command lines moves their rootdir.
     extra = Path(config.option.golive_json) if config.option.golive_json and not provisional else None
     assert run.json_path is not None
@@ -681,8 +708,8 @@ def _write_record(config: pytest.Config, run: GateRun, provisional: bool = False
     try:
         Timeline.in_reports(run.reports_dir).add(
             "gate",
-            f"gate {run.gate} on {run.env_name or '?'}: {run.decision.verdict.label} (exit {run.decision.exit_code});"
-            f" record {run.json_path.name}",
+            run.masker(f"gate {run.gate} on {run.env_name or '?'}: {run.decision.verdict.label} "
+                       f"(exit {run.decision.exit_code}); record {run.json_path.name}"),
             source="golive gate",
         )
     except TimelineError as error:
@@ -700,7 +727,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     colour = {Verdict.GO: {"green": True}, Verdict.REVIEW: {"yellow": True}, Verdict.NO_GO: {"red": True}}[
         decision.verdict
     ]
-    tw = terminalreporter
+    tw = terminalreporter  # writes through the masking stream (_mask_outputs): no credential reaches the terminal
     tw.write_sep("=", f"golive: gate {run.gate}: {decision.verdict.label}", bold=True, **colour)
     release = run.settings.release.version if run.settings else "?"
     tw.write_line(f"gate: {run.gate} (-m {run.expression or '<all>'})   environment: {run.env_name}   "
@@ -708,13 +735,13 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     counts = count(run.results)
     tw.write_line("checks: " + ", ".join(f"{n} {name}" for name, n in counts.items()))
     for reason in decision.reasons:
-        tw.write_line(f"  - {run.masker(reason)}", **colour)
+        tw.write_line(f"  - {reason}", **colour)
     for result in run.results:
         if result.outcome is Outcome.WAIVED:
-            tw.write_line(f"  waived: {result.id} [{result.severity.value}]: {run.masker(result.waiver or '')}",
+            tw.write_line(f"  waived: {result.id} [{result.severity.value}]: {result.waiver or ''}",
                           yellow=True)
     for note in decision.notes:
-        tw.write_line(f"  note: {run.masker(note)}")
+        tw.write_line(f"  note: {note}")
     if run.html_path:
         tw.write_line(f"report: {run.html_path}")
     if run.json_path:

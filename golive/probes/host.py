@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from golive.masking import mask_url
+from golive.masking import clip, mask_url
 from golive.probes.errors import ProbeError
 
 # A log line counts as an error when it carries one of these words (Python, uvicorn, Java, Go loggers).
@@ -159,7 +159,7 @@ def log_errors(host: Any, path: str, tail_lines: int) -> LogErrors:
     if result.rc != 0:
         raise ProbeError("host", where, f"tail exited {result.rc}: {result.stderr.strip()[:_LINE_SAMPLE]}")
     lines = result.stdout.splitlines()
-    errors = [mask_url(line.strip())[:_LINE_SAMPLE] for line in lines if ERROR_LINE.search(line)]
+    errors = [clip(mask_url(line.strip()), _LINE_SAMPLE) for line in lines if ERROR_LINE.search(line)]
     return LogErrors(lines_read=len(lines), errors=errors)
 
 

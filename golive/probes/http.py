@@ -17,6 +17,7 @@ import httpx
 
 from golive import facts, health
 from golive.config import MAX_BODY_BYTES
+from golive.masking import clip
 from golive.probes import errors
 from golive.probes.errors import ProbeError
 
@@ -185,7 +186,7 @@ def json_body(response: httpx.Response, component: str = "http") -> Any:
     try:
         return response.json()
     except ValueError:
-        sample = response.text[:_BODY_SAMPLE]
+        sample = clip(response.text, _BODY_SAMPLE)
         raise ProbeError(
             component,
             str(response.request.url.copy_with(query=None)),

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from golive import health
 from golive.config import AlbLoadBalancer, Aws, HaproxyLoadBalancer
-from golive.masking import mask_url
+from golive.masking import clip, mask_url
 from golive.probes import aws, http
 from golive.probes.errors import ProbeError
 
@@ -262,7 +262,7 @@ class Haproxy:
         text = self.command("show stat")
         lines = text.lstrip("# ").splitlines()
         if not lines or "svname" not in lines[0]:
-            raise ProbeError("load_balancer", self.where, f"`show stat` answered {text[:80]!r}")
+            raise ProbeError("load_balancer", self.where, f"`show stat` answered {clip(text, 80)!r}")
         return [dict(row) for row in csv.DictReader(lines) if row.get("pxname")]
 
     def pool(self, environment: str) -> Pool:

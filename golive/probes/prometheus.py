@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from golive.masking import clip
 from golive.probes import http
 from golive.probes.errors import ProbeError
 
@@ -38,7 +39,7 @@ class Prometheus:
                 return [Sample(labels={}, value=float(result[1]))]
         except (KeyError, IndexError, TypeError, ValueError):
             pass
-        raise self._error(path, f"query {expr!r} gave an unusable {result_type} result: {str(result)[:80]}")
+        raise self._error(path, f"query {expr!r} gave an unusable {result_type} result: {clip(str(result), 80)}")
 
     def scalar(self, expr: str) -> float:
         """The single value an instant query returns; no data, or more than one series, raises ProbeError."""

@@ -14,7 +14,7 @@ import pika
 import pika.exceptions
 from pika.adapters.utils.connection_workflow import AMQPConnectorException, AMQPConnectorStackTimeout
 
-from golive.masking import Masker, mask_url, password_of
+from golive.masking import Masker, clip, mask_url, password_of
 from golive.probes import http
 from golive.probes.errors import ProbeError, not_asked_again, remember_unanswered
 
@@ -162,7 +162,7 @@ class Management:
 
     def _unexpected(self, response: httpx.Response, path: str) -> ProbeError:
         hint = " (check the management credentials)" if response.status_code in (401, 403) else ""
-        sample = self._masker(response.text[:80])
+        sample = self._masker(clip(response.text, 80))
         return ProbeError("rabbitmq", http.url_of(self._client, path), f"HTTP {response.status_code}{hint}: {sample!r}")
 
 
