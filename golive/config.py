@@ -812,9 +812,11 @@ def _loc_part(parent: yaml.Node | None, index: Any) -> Any:
 
 
 def _construct_mapping(loader: _ConfigLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
+    # The keys written here, before merge keys (<<: *base) bring theirs in: those a written key overrides.
     seen: set[Any] = set()
     for key_node, _value_node in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
         key = loader.construct_object(key_node)
         mark = key_node.start_mark
         try:
