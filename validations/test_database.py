@@ -92,7 +92,8 @@ def test_role_cannot_write(postgres):
         )
     assert not reasons, (
         f"{postgres.endpoint}: role {access.role!r} can write: {'; '.join(reasons)}; golive reads in read-only "
-        "transactions, but give it a role that can only read (pg_read_all_data, pg_monitor: README, Read-only)"
+        "transactions, but give it a role that can only read (pg_read_all_data, pg_monitor: README, Read-only against "
+        "the database)"
     )
 
 
