@@ -323,8 +323,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         from golive.sandbox import cli as sandbox_cli
 
         return int(sandbox_cli.main(arguments.sandbox_args))
-    if arguments.command == "demo":
-        return _demo(arguments.config_out)
     if arguments.command == "config":
         from golive.config import json_schema
 
@@ -333,6 +331,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.command == "init":
         return _init(arguments)
     try:
+        if arguments.command == "demo":
+            return _demo(arguments.config_out)
         if arguments.command == "checks":
             return _checks(arguments.markdown)
         if arguments.command == "attest":

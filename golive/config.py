@@ -15,7 +15,7 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 from types import NoneType, UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, NoReturn, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 import yaml
@@ -106,6 +106,49 @@ def _query_template(value: str) -> str:
     return value
 
 
+@dataclass(frozen=True)
+class _Mistyped:
+    """Stands for a boolean given as a number or a number given as a boolean: no field type accepts it."""
+
+    expected: str  # what the key takes, for the error line
+
+
+def _unmistaken(value: Any, annotation: Any) -> Any:
+    """``value`` with every boolean where ``annotation`` expects a number, and every number where it expects a
+    boolean, replaced by a ``_Mistyped`` (looking into lists and mappings; sections check their own fields)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _unmistaken(value, get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        members = [member for member in get_args(annotation) if member is not NoneType]
+        if Any in members or (isinstance(value, bool) and bool in members):
+            return value
+        fixed = [_unmistaken(value, member) for member in members]
+        return fixed[0] if all(isinstance(item, _Mistyped) for item in fixed) else value
+    if origin in (list, tuple, set, frozenset) and isinstance(value, list):
+        return [_unmistaken(item, get_args(annotation)[0]) for item in value]
+    if origin is dict and isinstance(value, dict):
+        return {key: _unmistaken(item, get_args(annotation)[1]) for key, item in value.items()}
+    if annotation in (int, float) and isinstance(value, bool):
+        return _Mistyped("expected a number, not true or false")
+    if annotation is bool and isinstance(value, int | float) and not isinstance(value, bool):
+        return _Mistyped("expected true or false, not a number")
+    return value
+
+
+def _one_statement(value: str) -> str:
+    """Configured SQL runs as exactly one read-only statement: refuse more (or none) when the file is read."""
+    from golive.sqltext import statement_count
+
+    count = statement_count(value)
+    if count != 1:
+        raise ValueError(
+            "holds no SQL statement" if count == 0
+            else f"holds {count} SQL statements; configured SQL runs as exactly one read-only statement"
+        )
+    return value
+
+
 HttpUrl = Annotated[StrictStr, AfterValidator(_http_url)]
 PostgresDsn = Annotated[StrictStr, AfterValidator(_postgres_dsn)]
 AmqpUrl = Annotated[StrictStr, AfterValidator(_amqp_url)]
@@ -115,10 +158,23 @@ Seconds = Annotated[float, Field(gt=0, le=3600)]
 Ratio = Annotated[float, Field(ge=0, le=1)]
 NonEmpty = Annotated[StrictStr, Field(min_length=1)]
 QueryTemplate = Annotated[StrictStr, Field(min_length=1), AfterValidator(_query_template)]
+Sql = Annotated[StrictStr, Field(min_length=1), AfterValidator(_one_statement)]  # run by golive.probes.postgres
 
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _booleans_are_not_numbers(cls, data: Any) -> Any:
+        """pydantic reads ``true`` as 1 for a number (``timeout_s: true`` would be one second) and 1 as true for
+        a flag: such a value is replaced by one no type accepts, so the key fails as any other wrong type does.
+        Numbers still come as ints, floats or strings (``${VAR}``)."""
+        if not isinstance(data, dict):
+            return data
+        fields = cls.model_fields
+        return {key: _unmistaken(value, fields[key].annotation) if key in fields else value
+                for key, value in data.items()}
 
 
 # --- sections ----------------------------------------------------------------------------------------
@@ -272,13 +328,13 @@ class Thresholds(Section):
 
 
 class SchemaVersion(Section):
-    query: NonEmpty
+    query: Sql
     expect: NonEmpty
 
 
 class Invariant(Section):
     name: NonEmpty
-    sql: NonEmpty
+    sql: Sql
 
 
 class Integrity(Section):
@@ -291,7 +347,7 @@ class BusinessMetric(Section):
     """A number the business watches (SQL returning one value), with bounds and a limit on its drop."""
 
     name: NonEmpty
-    sql: NonEmpty
+    sql: Sql
     min: float | None = None
     max: float | None = None
     max_drop_ratio: Ratio | None = None  # relative to the Gate 1 baseline
@@ -402,7 +458,7 @@ class Synthetic(Section):
     post_path: UrlPath
     body: dict[str, Any] = Field(default_factory=dict)
     id_field: NonEmpty = "id"
-    sql: NonEmpty
+    sql: Sql
     done_value: StrictStr = "done"
     get_path: UrlPath
     delete_path: UrlPath | None = None
@@ -688,17 +744,97 @@ def resolve_path(cli_value: str | None, environ: Mapping[str, str], cwd: Path) -
     return (cwd / DEFAULT_CONFIG), "default"
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that refuses duplicate keys instead of silently keeping the last one."""
+# What a configuration file may hold. Real files are a few hundred values a few levels deep; YAML aliases can make
+# a file of a few lines expand to billions of values (an "alias bomb"), and deep nesting exhausts the parser's
+# recursion. Anchors and aliases stay allowed (they are how YAML shares a block), bounded by what they expand to.
+MAX_CONFIG_CHARS = 1_048_576
+MAX_DEPTH = 64
+MAX_VALUES = 100_000
 
 
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
+class _Refused(yaml.YAMLError):
+    """The file is valid YAML that golive will not read (too big, too deep, a key that is not a plain value)."""
+
+    def __init__(self, loc: tuple[Any, ...], problem: str, mark: Any) -> None:
+        super().__init__(problem)
+        self.loc, self.problem, self.mark = loc, problem, mark
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """A safe loader that bounds what a file expands to and refuses duplicate and non-scalar keys.
+
+    While composing it counts every value, an alias counting as all the values it stands for, and refuses a
+    document above ``MAX_VALUES`` of them, nested deeper than ``MAX_DEPTH``, or with an alias inside the very
+    block it names; errors carry the key path where they happened.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._loc: list[Any] = []
+        self._values = 0
+        self._sizes: dict[int, int] = {}  # id(node) -> the values it expands to, once it is composed
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        part = _loc_part(parent, index)
+        if part is not None:
+            self._loc.append(part)
+        try:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                target = self.anchors.get(event.anchor)  # an undefined alias is the composer's own error
+                if target is not None:
+                    size = self._sizes.get(id(target))
+                    if size is None:
+                        self._refuse(f"alias *{event.anchor} refers to the block that contains it", event)
+                    self._count(size, event)
+                node = super().compose_node(parent, index)
+            else:
+                event = self.peek_event()
+                if len(self._loc) >= MAX_DEPTH:
+                    self._refuse(f"nested deeper than {MAX_DEPTH} levels", event)
+                before = self._values
+                node = super().compose_node(parent, index)
+                self._sizes[id(node)] = self._values - before + 1
+                self._count(1, event)
+            if isinstance(parent, yaml.MappingNode) and index is None and not isinstance(node, yaml.ScalarNode):
+                self._refuse("a key is a list or mapping; keys are plain names", event)
+            assert node is not None  # an event always composes to a node
+            return node
+        finally:
+            if part is not None:
+                self._loc.pop()
+
+    def _count(self, values: int, event: yaml.Event) -> None:
+        self._values += values
+        if self._values > MAX_VALUES:
+            self._refuse(f"more than {MAX_VALUES} values once aliases are expanded", event)
+
+    def _refuse(self, problem: str, event: yaml.Event) -> NoReturn:
+        raise _Refused(tuple(self._loc), problem, event.start_mark)
+
+
+def _loc_part(parent: yaml.Node | None, index: Any) -> Any:
+    """The key path segment of the node composed at ``index`` of ``parent`` (None: the document, or a key)."""
+    if isinstance(index, int):
+        return index
+    if isinstance(index, yaml.ScalarNode):
+        return index.value
+    return None
+
+
+def _construct_mapping(loader: _ConfigLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    # The keys written here, before merge keys (<<: *base) bring theirs in: those a written key overrides.
     seen: set[Any] = set()
     for key_node, _value_node in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
         key = loader.construct_object(key_node)
-        if key in seen:
-            mark = key_node.start_mark
+        mark = key_node.start_mark
+        try:
+            duplicate = key in seen
+        except TypeError:  # unhashable: the composer refuses list and mapping keys, this is the last guard
+            raise yaml.constructor.ConstructorError(None, None, "a key is not a plain value", mark) from None
+        if duplicate:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r} (line {mark.line + 1})", mark
             )
@@ -706,7 +842,7 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict
     return loader.construct_mapping(node)
 
 
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_ConfigLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 _VAR = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}|\$\{(?P<bad>[^}]*)\}?")
 
@@ -755,6 +891,8 @@ def _interpolate(value: Any, loc: tuple[Any, ...], environ: Mapping[str, str], m
 
 def _describe(error: Mapping[str, Any]) -> str:
     kind = error["type"]
+    if isinstance(error.get("input"), _Mistyped):
+        return str(error["input"].expected)
     if kind == "extra_forbidden":
         return "unknown key"
     if kind == "missing":
@@ -768,7 +906,8 @@ def _describe(error: Mapping[str, Any]) -> str:
 
 
 def _validation_error(name: str, error: ValidationError, prefix: tuple[Any, ...] = ()) -> ConfigError:
-    problems = error.errors(include_input=False, include_url=False)
+    # Inputs only to recognise a _Mistyped: never printed (a value may be a password).
+    problems = error.errors(include_url=False)
     # A misspelt key also leaves the real one missing: name the misspelling first, it is what to fix.
     problems.sort(key=lambda problem: problem["type"] != "extra_forbidden")
     first = problems[0]
@@ -850,8 +989,16 @@ def _collect_secrets(views: Mapping[str, EnvironmentView], masker: Masker) -> No
 def parse_settings(text: str, path: Path, source: str, environ: Mapping[str, str]) -> Settings:
     """Validate configuration text; raise ConfigError with one line naming the file and key path."""
     name = path.name
+    if len(text) > MAX_CONFIG_CHARS:
+        raise ConfigError(f"{name}: (top level): the file is larger than {MAX_CONFIG_CHARS} characters")
     try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)
+        raw = yaml.load(text, Loader=_ConfigLoader)
+    except _Refused as error:
+        line = f" (line {error.mark.line + 1})" if error.mark else ""
+        where = format_location(error.loc[:8]) + ("..." if len(error.loc) > 8 else "")
+        raise ConfigError(f"{name}: {where}: {error.problem}{line}") from None
+    except RecursionError:  # the bounds above should make this unreachable: still one line, never a traceback
+        raise ConfigError(f"{name}: (top level): nested too deeply") from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(unknown position)"
@@ -889,6 +1036,8 @@ def load_settings(path: Path, source: str, environ: Mapping[str, str] | None = N
         hint = "" if source != "default" else f" (pass --golive-config PATH or set ${CONFIG_ENV_VAR})"
         raise ConfigError(f"{path}: configuration file not found{hint}")
     try:
+        if path.stat().st_size > 4 * MAX_CONFIG_CHARS:  # not even read: UTF-8 takes at most 4 bytes a character
+            raise ConfigError(f"{path}: (top level): the file is larger than {MAX_CONFIG_CHARS} characters")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: cannot read the configuration ({type(error).__name__})") from None

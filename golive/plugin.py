@@ -176,6 +176,12 @@ def pytest_configure(config: pytest.Config) -> None:
             _load_configuration(config, run)
         return
     run.env_name = config.option.golive_env
+    unusable = _reports_problem(config, reports_dir) if is_controller else None
+    if unusable:
+        # Nowhere to write the record: the run cannot be signed. --golive-json still gets the NO-GO.
+        run.conditions.config_error = unusable
+        _finish_without_session(config, run, reports_usable=False)
+        pytest.exit(f"golive: {unusable}", returncode=2)
     run.subset_args = _subset_args(config, validations_dir)
     if run.subset_args:
         # Collect the whole gate, to count it, and deselect down to what was named (pytest_collection_modifyitems).
@@ -291,12 +297,29 @@ def _registered_markers(config: pytest.Config) -> set[str]:
     return {line.split(":", 1)[0].split("(", 1)[0].strip() for line in config.getini("markers")}
 
 
-def _finish_without_session(config: pytest.Config, run: GateRun) -> None:
-    """The run cannot start (bad configuration): still leave a NO-GO decision record."""
+def _finish_without_session(config: pytest.Config, run: GateRun, reports_usable: bool = True) -> None:
+    """The run cannot start (bad configuration): still leave a NO-GO decision record (only to --golive-json
+    when the reports directory cannot take one)."""
     run.decision = decide([], run.conditions)
-    run.stem = record.unique_stem(run.reports_dir, run.gate, run.env_name or "unknown", run.started_at)
-    run.json_path = run.stem.with_suffix(".json")
+    if reports_usable:
+        run.stem = record.unique_stem(run.reports_dir, run.gate, run.env_name or "unknown", run.started_at)
+        run.json_path = run.stem.with_suffix(".json")
     _write_record(config, run)
+
+
+def _reports_problem(config: pytest.Config, reports_dir: Path) -> str | None:
+    """Why the reports directory cannot take the decision record (one line naming it), or None once it exists."""
+    given = (f"--golive-reports {reports_dir}" if config.option.golive_reports
+             else f"reports directory {reports_dir} (ini golive_reports)")
+    if reports_dir.exists() and not reports_dir.is_dir():
+        return f"{given}: not a directory"
+    try:
+        reports_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        return f"{given}: cannot create it ({error.strerror or type(error).__name__})"
+    if not os.access(reports_dir, os.W_OK | os.X_OK):
+        return f"{given}: not writable"
+    return None
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -693,7 +716,11 @@ def _write_record(config: pytest.Config, run: GateRun, provisional: bool = False
     document = run.masker.deep(record.build_record(facts, decision, [] if provisional else run.results))
     # Not the provisional one to --golive-json: a PATH that exists on xdist workers' command lines moves their rootdir.
     extra = Path(config.option.golive_json) if config.option.golive_json and not provisional else None
-    assert run.json_path is not None
+    if run.json_path is None:  # no usable reports directory (the run ends NO-GO saying so): --golive-json only
+        if extra is not None:
+            with contextlib.suppress(OSError):
+                record.write_copy(document, extra)
+        return
     try:
         record.write_record(document, run.json_path, run.reports_dir, extra)
     except OSError as error:

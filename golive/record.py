@@ -126,3 +126,8 @@ def write_record(record: dict[str, Any], json_path: Path, reports_dir: Path, als
     _write_atomically(reports_dir / f"latest-{record['gate']}.json", text)
     if also is not None:
         _write_atomically(also, text)
+
+
+def write_copy(record: dict[str, Any], path: Path) -> None:
+    """Write the record to ``path`` alone (``--golive-json`` of a run whose reports directory is unusable)."""
+    _write_atomically(path, json.dumps(record, indent=2) + "\n")

@@ -51,7 +51,7 @@ def test_required_variable_not_staged_is_no_go_naming_only_the_key(sandbox, run_
     check = run.check("test_required_variables_staged")
     assert check["outcome"] == "failed" and check["severity"] == "critical" and check["component"] == "host"
     assert "blue.env lacks or leaves empty ORCHESTRATOR_API_KEY; expected every key" in check["message"]
-    assert c.PRIMARY_DSN not in run.stdout + str(run.record)
+    assert c.READER_DSN not in run.stdout + str(run.record)
     assert run.code == 2
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import psycopg
+import yaml
 from gate1_support import sandbox_command, variant, wait_for
 
 from golive.sandbox import constants as c
@@ -17,8 +18,11 @@ def test_healthy_sandbox_passes_every_database_check(sandbox, run_gate):
     run = run_gate(sandbox, "pre", FILE, "-k", AUTOMATED)
     assert run.outcomes() == dict.fromkeys(
         ["test_primary_reachable", "test_replicas_streaming_within_lag", "test_connections_below_limit",
-         "test_no_long_transactions", "test_integrity_invariants_run", "test_schema_version_answers"], "passed"
+         "test_no_long_transactions", "test_integrity_invariants_run", "test_role_cannot_write",
+         "test_schema_version_answers"], "passed"
     )  # fmt: skip
+    # golive reads the sandbox as a role of its own that can only read (the sandbox provisions it).
+    assert yaml.safe_load(sandbox.read_text())["postgres"]["dsn"] == c.READER_DSN
     assert run.partial_go
     assert run.check("test_replicas_streaming_within_lag")["severity"] == "critical"
     assert run.check("test_replicas_streaming_within_lag")["component"] == "postgres"
@@ -65,8 +69,6 @@ def test_long_transaction_fails(sandbox, run_gate, tmp_path):
 
 
 def test_invariant_that_writes_or_breaks_fails(sandbox, run_gate, tmp_path):
-    import yaml
-
     invariants = yaml.safe_load(sandbox.read_text())["postgres"]["integrity"]["invariants"]
     invariants += [{"name": "writes", "sql": "DELETE FROM agents WHERE false RETURNING id"},
                    {"name": "broken", "sql": "SELECT FROM no_such_table"}]  # fmt: skip

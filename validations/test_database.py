@@ -80,6 +80,23 @@ def test_integrity_invariants_run(postgres, target):
     assert not failed, f"{postgres.endpoint}: invariants that do not run read-only: {'; '.join(failed)}{seen}"
 
 
+def test_role_cannot_write(postgres):
+    """golive's database role can only read: no superuser, no write privilege on any table of the database."""
+    access = pg.write_access(postgres)
+    reasons = ["it is a superuser"] if access.superuser else []
+    if access.tables and not access.superuser:
+        more = access.table_count - len(access.tables)
+        reasons.append(
+            f"it may INSERT, UPDATE, DELETE or TRUNCATE on {', '.join(access.tables)}"
+            + (f" and {more} more table(s)" if more > 0 else "")
+        )
+    assert not reasons, (
+        f"{postgres.endpoint}: role {access.role!r} can write: {'; '.join(reasons)}; golive reads in read-only "
+        "transactions, but give it a role that can only read (pg_read_all_data, pg_monitor: README, Read-only against "
+        "the database)"
+    )
+
+
 @pytest.mark.requires("postgres.schema_version")
 def test_schema_version_answers(postgres, target):
     """The schema version query answers (postgres.schema_version.query)."""

@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
 
 from golive.masking import Masker, mask_url, password_of
@@ -23,6 +24,8 @@ _MIN_CONNECT_TIMEOUT_S = 2
 _SQL_SAMPLE = 80
 # The server gets timeout_s to cancel a statement itself; the client gives up at this multiple of it.
 _CLIENT_GRACE = 2
+# lock_timeout as a share of statement_timeout.
+_LOCK_SHARE = 0.8
 
 
 class ProbeConnection(psycopg.Connection[TupleRow]):
@@ -46,11 +49,14 @@ def endpoint(dsn: str) -> str:
 
 def connect(dsn: str, timeout_s: float, application_name: str = "golive") -> ProbeConnection:
     """A read-only autocommit session whose connect and every statement are bounded by timeout_s (a lock wait by
-    four fifths of it, so a locked table says "lock timeout").
+    four fifths of it, so a locked table says "lock timeout"); a server whose connect timed out earlier in the
+    run is not asked again.
 
-    default_transaction_read_only stops accidental writes; SQL that explicitly asks for a read-write
-    transaction could still write, so a role without write privileges (pg_read_all_data, pg_monitor) is
-    the hard guarantee.
+    Every golive session to PostgreSQL comes from here. The session starts with default_transaction_read_only
+    on, statement_timeout and a lock_timeout below it (set after the DSN's own ``options``, so they win), and
+    every query runs as one statement in its own read-only transaction that is always rolled back (``rows``).
+    A role that can only read (pg_read_all_data, pg_monitor) is still the hard guarantee: the Gate 1 check
+    ``test_role_cannot_write`` warns when the configured role can write.
     """
     where = endpoint(dsn)
     service = f"postgres://{where.split('/', 1)[0]}"
@@ -58,6 +64,9 @@ def connect(dsn: str, timeout_s: float, application_name: str = "golive") -> Pro
     masker = Masker([password_of(dsn) or ""])
     connect_timeout = max(_MIN_CONNECT_TIMEOUT_S, math.ceil(timeout_s))
     timeout_ms = max(1, math.ceil(timeout_s * 1000))
+    # A lock wait gives up before the statement does, so its error says it waited for a lock.
+    lock_ms = max(1, math.ceil(timeout_ms * _LOCK_SHARE))
+    bounds = f"-c default_transaction_read_only=on -c statement_timeout={timeout_ms} -c lock_timeout={lock_ms}"
     try:
         existing = conninfo_to_dict(dsn).get("options") or ""
         conn = ProbeConnection.connect(
@@ -65,8 +74,7 @@ def connect(dsn: str, timeout_s: float, application_name: str = "golive") -> Pro
             autocommit=True,
             connect_timeout=connect_timeout,
             application_name=application_name,
-            options=f"{existing} -c default_transaction_read_only=on -c statement_timeout={timeout_ms}"
-            f" -c lock_timeout={max(1, timeout_ms * 4 // 5)}".strip(),  # before the statement's: says "lock"
+            options=f"{existing} {bounds}".strip(),
         )
     except psycopg.errors.ConnectionTimeout:
         remember_unanswered(service, f"{where}: no answer within {connect_timeout}s")
@@ -111,16 +119,38 @@ def _query(conn: psycopg.Connection[Any], sql: str, params: Any = None) -> tuple
     expired = threading.Event()
     try:
         with _client_deadline(conn, timeout_s, expired):
-            cursor = conn.execute(sql, params)
-            if not cursor.description:
-                return [], []
-            return [column.name for column in cursor.description], [tuple(row) for row in cursor.fetchall()]
+            return _read_only(conn, sql, params, where)
     except psycopg.Error as exc:
         if expired.is_set():
             detail = f"no answer within {_CLIENT_GRACE * timeout_s:g}s (connection dropped)"
         else:
             detail = f"{type(exc).__name__}: {_first_line(exc)}"
         raise ProbeError("postgres", where, f"{detail}; query: {_sample(sql)}") from None
+
+
+def _read_only(
+    conn: psycopg.Connection[Any], sql: str, params: Any, where: str
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run ``sql`` as exactly one statement in a read-only transaction of its own, then roll it back.
+
+    ``prepare=True`` sends it through the extended query protocol (Parse/Bind/Execute), which refuses a string
+    of several statements, so ``COMMIT; BEGIN READ WRITE; DELETE ...`` cannot leave the read-only transaction.
+    The rollback also undoes whatever the one statement changed in the session (``set_config(...)``), and a
+    statement that returns no rows at all (``SET``, ``COMMIT``) is refused: it is not a query.
+    """
+    status = conn.pgconn.transaction_status
+    if not conn.autocommit or status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+        # BEGIN READ ONLY would only warn inside a transaction already open, and run the query in it.
+        raise ProbeError("postgres", where, f"not an autocommit session outside a transaction; query: {_sample(sql)}")
+    conn.execute("BEGIN READ ONLY")
+    try:
+        cursor = conn.execute(sql, params, prepare=True)
+        if cursor.description is None:
+            raise ProbeError("postgres", where, f"not a query (it returns no result set): {_sample(sql)}")
+        return [column.name for column in cursor.description], [tuple(row) for row in cursor.fetchall()]
+    finally:
+        if conn.pgconn.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+            conn.execute("ROLLBACK")
 
 
 def replication_lag_bytes(primary_conn: psycopg.Connection[Any]) -> dict[str, int]:
@@ -234,6 +264,32 @@ def _naming_table(table: str) -> Iterator[None]:
         raise ProbeError(error.component, error.endpoint, f"table {table}: {error.detail}") from None
 
 
+@dataclass(frozen=True)
+class WriteAccess:
+    """What the session's role could change, were its session not read-only."""
+
+    role: str
+    superuser: bool
+    tables: tuple[str, ...]  # the first tables (schema.name) it may INSERT into, UPDATE, DELETE from or TRUNCATE
+    table_count: int  # how many such tables in all
+
+
+def write_access(conn: psycopg.Connection[Any], shown: int = 5) -> WriteAccess:
+    """Whether the connected role can write: a superuser, or a privilege that writes on a table or view of this
+    database (``has_table_privilege``, which counts ownership, grants to PUBLIC and pg_write_all_data)."""
+    role, superuser, tables = rows(
+        conn,
+        "SELECT current_user::text, coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false),"
+        " ARRAY(SELECT format('%I.%I', n.nspname, c.relname)"
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relkind IN ('r', 'p', 'v', 'f')"
+        " AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'"
+        " AND has_table_privilege(c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')"
+        " ORDER BY 1)",
+    )[0]
+    return WriteAccess(str(role), bool(superuser), tuple(tables[:shown]), len(tables))
+
+
 def wal_receiver_status(standby_conn: psycopg.Connection[Any]) -> str | None:
     """The standby's WAL receiver status ("streaming", "catchup", ...); None when no receiver runs."""
     result = rows(standby_conn, "SELECT status FROM pg_stat_wal_receiver")
@@ -283,7 +339,10 @@ def first_rows(conn: psycopg.Connection[Any], query: str, limit: int = 3) -> Row
     The query runs as a subquery, never with parameters, so a ``%`` in it is plain SQL.
     """
     body = query.strip().rstrip(";").strip()
-    wrapped = f"SELECT count(*) OVER () AS golive_total, golive_rows.* FROM ({body}) AS golive_rows LIMIT {int(limit)}"
+    # The newline ends a trailing -- comment of the query before the closing parenthesis.
+    wrapped = (
+        f"SELECT count(*) OVER () AS golive_total, golive_rows.* FROM ({body}\n) AS golive_rows LIMIT {int(limit)}"
+    )
     columns, result = _query(conn, wrapped)
     total = int(result[0][0]) if result else 0
     return RowSample(total=total, columns=tuple(columns[1:]), rows=tuple(row[1:] for row in result))

@@ -25,8 +25,13 @@ TASK_QUEUE = "agent.tasks"
 DEAD_LETTER_QUEUE = "agent.tasks.dlq"
 STANDBY_APPLICATION_NAME = "golive_standby"
 
-PRIMARY_DSN = f"postgresql://postgres@{HOST}:{PRIMARY_PORT}/{DATABASE}"
+PRIMARY_DSN = f"postgresql://postgres@{HOST}:{PRIMARY_PORT}/{DATABASE}"  # the apps' (and the tests') session
 STANDBY_DSN = f"postgresql://postgres@{HOST}:{STANDBY_PORT}/{DATABASE}"
+# golive's own role in the sandbox, as the README asks of every deployment: it can read everything
+# (pg_read_all_data) and the statistics (pg_monitor), and write nothing. The golive configuration connects as it.
+READER_ROLE = "golive_sandbox_reader"
+READER_DSN = f"postgresql://{READER_ROLE}@{HOST}:{PRIMARY_PORT}/{DATABASE}"
+STANDBY_READER_DSN = f"postgresql://{READER_ROLE}@{HOST}:{STANDBY_PORT}/{DATABASE}"
 AMQP_URL = f"amqp://guest:guest@{HOST}:{AMQP_PORT}/{VHOST}"
 REDIS_URL = f"redis://{HOST}:{REDIS_PORT}/0"
 MANAGEMENT_URL = f"http://{HOST}:{RABBITMQ_MANAGEMENT_PORT}"

@@ -30,6 +30,7 @@ import pika.exceptions
 import psycopg
 import redis
 import yaml
+from psycopg.sql import SQL, Identifier
 
 from golive.sandbox import aws_server, processes, schema
 from golive.sandbox import constants as c
@@ -537,6 +538,20 @@ class Manager:
             applied = schema.migrate(conn)
             conn.commit()
         return applied
+
+    def ensure_reader_role(self) -> None:
+        """The role golive's configuration connects as (c.READER_ROLE): it reads, it never writes. Roles are the
+        server's, not the database's: it outlives `down`, like the database, and is repaired on every `up`."""
+        role = Identifier(c.READER_ROLE)
+        with _pg_connect(c.PRIMARY_PORT) as conn:
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (c.READER_ROLE,)).fetchone():
+                with contextlib.suppress(psycopg.errors.DuplicateObject):  # another server user made it meanwhile
+                    conn.execute(SQL("CREATE ROLE {} LOGIN").format(role))
+            conn.execute(
+                SQL("ALTER ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS")
+                .format(role)
+            )
+            conn.execute(SQL("GRANT pg_read_all_data, pg_monitor TO {}").format(role))
 
     def ensure_management(self) -> None:
         try:
@@ -1489,6 +1504,7 @@ class Manager:
             applied = self.ensure_database()
             if applied:
                 self.out(f"schema migrations applied: {', '.join(applied)}")
+            self.ensure_reader_role()
             self.ensure_vhost()
             self.ensure_replication_access()
             self.paths.logs.mkdir(parents=True, exist_ok=True)
@@ -1707,8 +1723,8 @@ def write_golive_config(path: Path, paths: Paths, state: State) -> None:
         },
         "thresholds": {"error_rate": 0.001, "p95_ms": 200, "cert_min_days": 30},
         "postgres": {
-            "dsn": c.PRIMARY_DSN,
-            "replicas": [c.STANDBY_DSN],
+            "dsn": c.READER_DSN,
+            "replicas": [c.STANDBY_READER_DSN],
             "schema_version": {"query": "SELECT max(version) FROM schema_versions", "expect": c.BLUE_VERSION},
             "integrity": {
                 "tables": ["agents", "messages", "tasks"],
