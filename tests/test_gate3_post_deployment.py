@@ -32,13 +32,18 @@ def test_healthy_sandbox_after_cutover_is_go(sandbox, reports, run_gate):
         "validations/test_database.py", "validations/test_pre_cutover.py",
     }  # fmt: skip
     skipped = {k["id"].rsplit("::", 1)[-1]: k["message"] for k in run.record["checks"] if k["outcome"] == "skipped"}
-    # What the sandbox lacks is said as such: no pg_stat_statements, no maxmemory, no Redis replica.
+    # What the sandbox leaves out is said as such: no Redis replica. The shared Redis has a maxmemory while the
+    # sandbox runs; the slow-query check fails where the shared PostgreSQL does not preload pg_stat_statements
+    # (a restart the sandbox does not make), and the sandbox's configuration waives that openly.
     assert skipped == {
-        "test_no_slow_queries": f"not configured: pg_stat_statements extension not installed in {DATABASE}",
-        "test_redis_memory_below_limit": "not configured: maxmemory on Redis 127.0.0.1:6379/0 (0: no limit)",
         "test_redis_replicas_linked": "not configured: replicas of Redis 127.0.0.1:6379/0 (the server reports none)",
     }
-    assert all(outcome in ("passed", "skipped") for outcome in run.outcomes().values())
+    slow_queries = run.check("test_no_slow_queries")
+    assert slow_queries["outcome"] in ("passed", "waived"), slow_queries
+    if slow_queries["outcome"] == "waived":
+        assert slow_queries["message"].startswith(f"{DATABASE}: the pg_stat_statements extension is not installed")
+    assert run.outcomes()["test_redis_memory_below_limit"] == "passed"
+    assert all(outcome in ("passed", "skipped", "waived") for outcome in run.outcomes().values())
 
 
 def test_traffic_still_on_green_is_no_go(sandbox, run_gate, tmp_path):
