@@ -10,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gate1_support import minimal_config
+from gate1_support import minimal_config, wait_for
 from test_gate3_probes import redis_pair
 
 from golive.probes import rabbitmq as rabbitmq_probe
+from golive.probes import redis as redis_probe
 from golive.probes.errors import ProbeError
 
 __all__ = ["redis_pair"]  # a fixture of test_gate3_probes: a private primary (maxmemory 0) and its replica
@@ -25,9 +26,15 @@ REAL_AMQP = "amqp://guest:guest@127.0.0.1:5672/%2F"
 def test_rabbitmq_without_management_url_is_looked_at_and_redis_without_maxmemory_fails(
         run_gate, tmp_path: Path, redis_pair: tuple[str, str]) -> None:
     primary_url, _replica_url = redis_pair
+    primary = redis_probe.connect(primary_url, 2)
+    try:
+        states = lambda: [state for _address, state in redis_probe.replication(primary).replicas]  # noqa: E731
+        wait_for("the private replica online", lambda: states() == ["online"], 10)
+    finally:
+        primary.close()
     config = minimal_config(tmp_path / "services.yaml", {"rabbitmq": {"url": REAL_AMQP},
-                                                         "redis": {"url": primary_url}})
-    run = run_gate(config, "extended", FILE, "-k", "rabbitmq_management_answers or redis_memory_below_limit")
+                                                         "redis": {"url": primary_url, "min_replicas": 2}})
+    run = run_gate(config, "extended", FILE, "-k", "rabbitmq_management_answers or redis_memory or redis_replicas")
 
     # The management API at the AMQP host's default port (15672), with the broker's credentials.
     assert run.outcomes()["test_rabbitmq_management_answers"] == "passed", run.record["checks"]
@@ -36,6 +43,10 @@ def test_rabbitmq_without_management_url_is_looked_at_and_redis_without_maxmemor
     assert memory["outcome"] == "failed" and memory["severity"] == "warning", memory
     assert memory["message"].startswith(f"Redis {where} has no memory limit (maxmemory 0): ")
     assert memory["message"].endswith("set maxmemory (and maxmemory-policy) on the server")
+    # One replica online where the configuration expects two: a replica that went away is missed, not skipped.
+    replicas = run.check("test_redis_replicas_linked")
+    assert replicas["outcome"] == "failed", replicas
+    assert replicas["message"] == f"Redis {where} has 1 replica(s) online; expected at least 2 (redis.min_replicas)"
     assert run.code == 1 and run.record["verdict"] == "REVIEW"
 
 

@@ -36,7 +36,7 @@ def test_healthy_sandbox_after_cutover_is_go(sandbox, reports, run_gate):
     # sandbox runs; the slow-query check fails where the shared PostgreSQL does not preload pg_stat_statements
     # (a restart the sandbox does not make), and the sandbox's configuration waives that openly.
     assert skipped == {
-        "test_redis_replicas_linked": "not configured: replicas of Redis 127.0.0.1:6379/0 (the server reports none)",
+        "test_redis_replicas_linked": "not configured: redis.min_replicas (Redis 127.0.0.1:6379/0 reports no replica)",
     }
     slow_queries = run.check("test_no_slow_queries")
     assert slow_queries["outcome"] in ("passed", "waived"), slow_queries

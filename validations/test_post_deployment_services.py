@@ -137,7 +137,13 @@ def test_redis_replicas_linked(redis, target):
             f"Redis {where} is a replica whose link to its primary is {replication.primary_link!r}; expected 'up'"
         )
         return
-    if not replication.replicas:
-        not_configured(f"replicas of Redis {where} (the server reports none)")
+    expected = target.view.redis.min_replicas
+    if not replication.replicas and not expected:
+        # A replica that went away is gone from the primary's list: only redis.min_replicas can say one is missing.
+        not_configured(f"redis.min_replicas (Redis {where} reports no replica)")
     offline = [f"{address} {state}" for address, state in replication.replicas if state != "online"]
     assert not offline, f"Redis {where} replicas not online: {', '.join(offline)}; expected every one online"
+    online = len(replication.replicas) - len(offline)
+    assert online >= (expected or 0), (
+        f"Redis {where} has {online} replica(s) online; expected at least {expected} (redis.min_replicas)"
+    )
