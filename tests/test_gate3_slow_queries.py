@@ -1,10 +1,10 @@
 """Gate 3's slow-query check against a private PostgreSQL server that preloads pg_stat_statements.
 
-The machine's PostgreSQL does not preload the library (and golive must not reconfigure it), so the sandbox's
-Gate 3 fails the check there and the sandbox's configuration waives it. Here a server of our own, initialised in
-a temporary directory, shows the check passing, failing on a slow statement, failing when the database lacks
-the extension (slow queries cannot be looked at: never a pass or a skip), and failing closed when the extension
-is installed but not loaded.
+golive never reconfigures a target (the machine's PostgreSQL preloads the library only because
+scripts/ensure-services sets it up for the sandbox). Here a server of our own, initialised in a temporary
+directory, shows the check passing, failing on a slow statement, failing when the database lacks the extension
+(slow queries cannot be looked at: never a pass or a skip), and failing closed when the extension is installed
+but not loaded.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -230,9 +230,6 @@ def _pg_connect(port: int, dbname: str = "postgres", **extra: Any) -> psycopg.Co
         host=c.HOST, port=port, user="postgres", dbname=dbname, connect_timeout=3, autocommit=True, **extra
     )
 
-
-# How long the sandbox's waiver runs from each `up`: beyond thresholds.waiver_notice_days, so Gate 1 does not flag it.
-SANDBOX_WAIVER_DAYS = 30
 
 def _preloads_pg_stat_statements(conn: psycopg.Connection[Any]) -> bool:
     row = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()
@@ -1782,17 +1779,6 @@ def write_golive_config(path: Path, paths: Paths, state: State) -> None:
         },
         "attestations": "reports/attestations.jsonl",
     }
-    with _pg_connect(c.PRIMARY_PORT) as conn:
-        slow_queries_readable = _preloads_pg_stat_statements(conn)
-    if not slow_queries_readable:
-        # The machine's PostgreSQL is shared and the sandbox does not reconfigure it (a restart): the slow-query
-        # check fails there, and the sandbox accepts that openly, as a team would, rather than as a skip.
-        config["waivers"] = [{
-            "check": "validations/test_post_deployment_services.py::test_no_slow_queries",
-            "reason": "the machine's PostgreSQL does not preload pg_stat_statements, and the sandbox shares it",
-            "approved_by": "golive sandbox",
-            "expires": (date.today() + timedelta(days=SANDBOX_WAIVER_DAYS)).isoformat(),
-        }]
     text = "# Written by `golive sandbox up`: the golive configuration for the local sandbox.\n"
     text += yaml.safe_dump(config, sort_keys=False, width=200)
     path.parent.mkdir(parents=True, exist_ok=True)
