@@ -551,7 +551,9 @@ class Manager:
         if int(str(client.config_get("maxmemory")["maxmemory"])) == 0:
             self.state.restore["redis_maxmemory_unset"] = "0"
             self.state.save(self.paths.state_file)
-            client.config_set("maxmemory", str(c.REDIS_MAXMEMORY))
+            # Well above what the shared Redis holds: its other users' writes are never refused (noeviction).
+            used = int(client.info("memory")["used_memory"])
+            client.config_set("maxmemory", str(max(c.REDIS_MAXMEMORY, 4 * used)))
 
     def ensure_management(self) -> None:
         try:
