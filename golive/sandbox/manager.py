@@ -542,6 +542,9 @@ class Manager:
             applied = schema.migrate(conn)
             if _preloads_pg_stat_statements(conn):  # what Gate 3's slow-query check reads
                 conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            else:
+                self.out(f"warning: PostgreSQL on {c.HOST}:{c.PRIMARY_PORT} does not preload pg_stat_statements, so "
+                         "Gate 3's slow-query check fails (a REVIEW): run scripts/ensure-services (one restart)")
             conn.commit()
         return applied
 
