@@ -138,7 +138,7 @@ def test_redis_replicas_linked(redis, target):
         )
         return
     expected = target.view.redis.min_replicas
-    if not replication.replicas and not expected:
+    if not replication.replicas and expected is None:
         # A replica that went away is gone from the primary's list: only redis.min_replicas can say one is missing.
         not_configured(f"redis.min_replicas (Redis {where} reports no replica)")
     offline = [f"{address} {state}" for address, state in replication.replicas if state != "online"]
