@@ -22,6 +22,7 @@ from golive.attestations import AttestationError
 from golive.catalog import CatalogError
 from golive.config import ConfigError, Settings, load_settings, resolve_path
 from golive.history import HistoryError
+from golive.rootdir import PATH_OPTIONS
 from golive.timeline import Timeline, TimelineError
 
 GATES = {
@@ -246,19 +247,17 @@ def _signal_group(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
 
 
-_PATH_OPTIONS = ("--golive-config", "--golive-json", "--golive-reports", "--html")
-
-
 def _joined_path_options(args: Sequence[str]) -> list[str]:
     """`--golive-config PATH` -> `--golive-config=PATH`.
 
     pytest picks its rootdir before plugins register their options, so a separate path value outside the
-    project would be taken for a test path and move the rootdir (and with it testpaths and reports/).
+    project would be taken for a test path and move the rootdir (and with it testpaths and reports/); the
+    plugin puts it back (golive.rootdir), and the wrapper does not rely on that.
     """
     joined: list[str] = []
     index = 0
     while index < len(args):
-        if args[index] in _PATH_OPTIONS and index + 1 < len(args):
+        if args[index] in PATH_OPTIONS and index + 1 < len(args):
             joined.append(f"{args[index]}={args[index + 1]}")
             index += 2
         else:

@@ -377,6 +377,7 @@ class RabbitMQ(Section):
 class Redis(Section):
     url: RedisUrl
     min_hit_rate: Ratio | None = None
+    min_replicas: Annotated[int, Field(ge=0)] | None = None  # replicas the primary must have online
     timeout_s: Seconds | None = None
 
 

@@ -140,16 +140,12 @@ class Panels:
         finally:
             if connection.is_open:
                 connection.close()
-        if section.management_url:
-            from urllib.parse import unquote, urlsplit
-
-            parts = urlsplit(section.url)
-            with rabbitmq.Management(section.management_url, unquote(parts.username or "guest"),
-                                     unquote(parts.password or "guest"), self.view.timeout_s("rabbitmq")) as api:
-                alarms_ok = api.alarms_ok()
-            rows.append(Row("alarms", "none" if alarms_ok else "ALARM (publishers blocked)", OK if alarms_ok else FAIL,
-                            critical=True))
-        return rows or [Row("queues", "none configured", OFF)]
+        # The management API is always asked: rabbitmq.management_url, else the broker's host on its default port.
+        with rabbitmq.management(section.url, section.management_url, self.view.timeout_s("rabbitmq")) as api:
+            alarms_ok = api.alarms_ok()
+        rows.append(Row("alarms", "none" if alarms_ok else "ALARM (publishers blocked)", OK if alarms_ok else FAIL,
+                        critical=True))
+        return rows
 
     def redis(self) -> list[Row]:
         from golive.probes import redis as redis_probe

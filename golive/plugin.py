@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from golive import attestations, facts, record
+from golive import attestations, facts, record, rootdir
 from golive import report as gate_report
 from golive.attestations import Attestation
 from golive.config import ConfigError, EnvironmentView, Settings, key_paths, load_settings, resolve_path
@@ -130,6 +130,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   default="reports")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
+    # Before any conftest: `--golive-config PATH` (a separate value) must not have moved the rootdir.
+    rootdir.reroot(early_config, args)
+
+
 # --- configuration -----------------------------------------------------------------------------------
 
 
@@ -151,6 +157,9 @@ def _is_gate_run(config: pytest.Config, validations_dir: Path) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     for marker in declared_markers():
         config.addinivalue_line("markers", marker.ini_line)
+    reroot_error = rootdir.reroot_error(config)
+    if reroot_error:
+        pytest.exit(f"golive: {reroot_error}", returncode=2)
     validations_dir = (config.rootpath / str(config.getini("golive_validations"))).resolve()
     if not _is_gate_run(config, validations_dir):
         return

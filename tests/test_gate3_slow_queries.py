@@ -1,8 +1,10 @@
 """Gate 3's slow-query check against a private PostgreSQL server that preloads pg_stat_statements.
 
-The machine's PostgreSQL does not preload the library (and golive must not reconfigure it), so the sandbox's
-Gate 3 says "not configured". Here a server of our own, initialised in a temporary directory, shows the check
-passing, failing on a slow statement, and failing closed when the extension is installed but not loaded.
+golive never reconfigures a target (the machine's PostgreSQL preloads the library only because
+scripts/ensure-services sets it up for the sandbox). Here a server of our own, initialised in a temporary
+directory, shows the check passing, failing on a slow statement, failing when the database lacks the extension
+(slow queries cannot be looked at: never a pass or a skip), and failing closed when the extension is installed
+but not loaded.
 """
 
 from __future__ import annotations
@@ -142,3 +144,18 @@ def test_extension_installed_but_not_loaded_fails_closed(server: PrivateServer, 
     run = run_gate(config, "extended", FILE, "-k", CHECK)
     assert run.code != 0 and run.check(CHECK)["outcome"] == "error"
     assert "pg_stat_statements must be loaded via" in run.check(CHECK)["message"]
+
+
+def test_database_without_the_extension_fails_saying_how_to_install_it(preloaded, run_gate, tmp_path) -> None:
+    """A configured PostgreSQL whose database lacks pg_stat_statements: a REVIEW naming it, not a skip."""
+    preloaded.execute("DROP DATABASE IF EXISTS no_statements", "CREATE DATABASE no_statements")
+    dsn = preloaded.dsn.rsplit("/", 1)[0] + "/no_statements"
+    config = minimal_config(tmp_path / "pg.yaml", {"postgres": {"dsn": dsn}})
+    run = run_gate(config, "extended", FILE, "-k", CHECK)
+    check = run.check(CHECK)
+    assert check["outcome"] == "failed" and check["severity"] == "warning", check
+    assert check["message"].startswith(
+        f"127.0.0.1:{preloaded.port}/no_statements: the pg_stat_statements extension is not installed, so slow "
+        "queries cannot be looked at; install it"
+    )
+    assert run.code == 1 and run.record["verdict"] == "REVIEW"

@@ -91,7 +91,7 @@ postgres: {{dsn: "postgresql://postgres@127.0.0.1:{postgres}/postgres"}}
 rabbitmq: {{url: "amqp://guest:guest@127.0.0.1:{rabbitmq}/%2F", queues: {{golive.none: {{}}}}}}
 redis: {{url: "redis://127.0.0.1:{redis}/0"}}
 """
-# Skips that ask the server (Redis's maxmemory and replicas, PostgreSQL's pg_stat_statements): with the server
+# Checks that ask the server (Redis's maxmemory and replicas, PostgreSQL's pg_stat_statements): with the server
 # down golive cannot know, so these are errors then. They are the only skips a fault may change.
 ASKS_THE_SERVER = {"test_no_slow_queries", "test_redis_memory_below_limit", "test_redis_replicas_linked"}
 

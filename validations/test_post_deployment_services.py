@@ -38,8 +38,11 @@ def test_no_lock_waits_beyond_threshold(postgres, golive_settings):
 
 def test_no_slow_queries(postgres, golive_settings):
     """No slow queries: no statement's mean time in pg_stat_statements exceeds thresholds.slow_query_ms."""
-    if not pg.has_extension(postgres, "pg_stat_statements"):
-        not_configured(f"pg_stat_statements extension not installed in {postgres.endpoint}")
+    # Without it no statement's timings are kept: the check cannot look, so it fails (never a pass or a skip).
+    assert pg.has_extension(postgres, "pg_stat_statements"), (
+        f"{postgres.endpoint}: the pg_stat_statements extension is not installed, so slow queries cannot be looked "
+        "at; install it (shared_preload_libraries = 'pg_stat_statements', then CREATE EXTENSION pg_stat_statements)"
+    )
     allowed = golive_settings.document.thresholds.slow_query_ms
     slow = pg.slow_statements(postgres, allowed)
     described = "; ".join(f"{s.mean_ms:.0f} ms mean over {s.calls} calls: {s.query}" for s in slow)
@@ -101,8 +104,12 @@ def test_redis_memory_below_limit(redis, target, golive_settings):
     """Redis memory below thresholds.redis_memory_ratio of its maxmemory."""
     where = redis_probe.endpoint(target.view.redis.url)
     memory = redis_probe.memory(redis)
-    if memory.ratio is None:
-        not_configured(f"maxmemory on Redis {where} (0: no limit)")
+    # No limit is a risk, not a component left out: the cache grows until the host runs out of memory.
+    assert memory.ratio is not None, (
+        f"Redis {where} has no memory limit (maxmemory 0): its {memory.used_bytes} bytes cannot be judged against "
+        "thresholds.redis_memory_ratio and it can grow until the host runs out of memory; set maxmemory (and "
+        "maxmemory-policy) on the server"
+    )
     allowed = golive_settings.document.thresholds.redis_memory_ratio
     assert memory.ratio < allowed, (
         f"Redis {where} uses {memory.used_bytes} bytes, {memory.ratio:.1%} of maxmemory {memory.max_bytes} "
@@ -130,7 +137,13 @@ def test_redis_replicas_linked(redis, target):
             f"Redis {where} is a replica whose link to its primary is {replication.primary_link!r}; expected 'up'"
         )
         return
-    if not replication.replicas:
-        not_configured(f"replicas of Redis {where} (the server reports none)")
+    expected = target.view.redis.min_replicas
+    if not replication.replicas and expected is None:
+        # A replica that went away is gone from the primary's list: only redis.min_replicas can say one is missing.
+        not_configured(f"redis.min_replicas (Redis {where} reports no replica)")
     offline = [f"{address} {state}" for address, state in replication.replicas if state != "online"]
     assert not offline, f"Redis {where} replicas not online: {', '.join(offline)}; expected every one online"
+    online = len(replication.replicas) - len(offline)
+    assert online >= (expected or 0), (
+        f"Redis {where} has {online} replica(s) online; expected at least {expected} (redis.min_replicas)"
+    )

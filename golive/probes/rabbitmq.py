@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 import pika
@@ -23,6 +23,10 @@ from golive.probes.errors import ProbeError, not_asked_again, remember_unanswere
 logging.getLogger("pika").setLevel(logging.CRITICAL)
 
 _NOT_FOUND = 404
+# The management plugin's HTTP API listens on the node's host at 15672 (15671 with TLS) unless told otherwise
+# (RabbitMQ's networking guide: "15672: HTTP API clients, management UI and rabbitmqadmin").
+MANAGEMENT_PORT = 15672
+MANAGEMENT_TLS_PORT = 15671
 
 
 @dataclass(frozen=True)
@@ -106,11 +110,39 @@ def queue_state(connection: pika.BlockingConnection, queue: str) -> QueueState:
     return QueueState(messages=declared.method.message_count, consumers=declared.method.consumer_count)
 
 
-class Management:
-    """The RabbitMQ management HTTP API, with basic auth and every request bounded by timeout_s."""
+def management_url(amqp_url: str, configured: str | None) -> tuple[str, str | None]:
+    """The management API's base URL, and how golive found it when the configuration does not give it.
 
-    def __init__(self, url: str, username: str, password: str, timeout_s: float) -> None:
+    ``rabbitmq.management_url`` when set; else the AMQP URL's host on the management plugin's default port,
+    https on 15671 for ``amqps://``, http on 15672 otherwise (None: configured).
+    """
+    if configured:
+        return configured, None
+    parts = urlsplit(amqp_url)
+    host = parts.hostname or "localhost"
+    host = f"[{host}]" if ":" in host else host
+    scheme, port = ("https", MANAGEMENT_TLS_PORT) if parts.scheme == "amqps" else ("http", MANAGEMENT_PORT)
+    return f"{scheme}://{host}:{port}", f"the host of rabbitmq.url on the management plugin's default port {port}"
+
+
+def management(amqp_url: str, configured: str | None, timeout_s: float) -> Management:
+    """The management API of the broker at ``amqp_url``, with the broker's credentials (guest when it has none)."""
+    url, found = management_url(amqp_url, configured)
+    parts = urlsplit(amqp_url)
+    return Management(url, unquote(parts.username or "guest"), unquote(parts.password or "guest"), timeout_s,
+                      found=found)
+
+
+class Management:
+    """The RabbitMQ management HTTP API, with basic auth and every request bounded by timeout_s.
+
+    ``found`` says how golive found the URL when the configuration does not give it: a failure then says so,
+    and which key to set.
+    """
+
+    def __init__(self, url: str, username: str, password: str, timeout_s: float, found: str | None = None) -> None:
         self.url = url
+        self.found = found
         self._client = http.make_client(url, timeout_s)
         self._client.auth = httpx.BasicAuth(username, password)
         self._masker = Masker([password])
@@ -150,7 +182,17 @@ class Management:
         return self._object_of(self._request(path), path)
 
     def _request(self, path: str) -> httpx.Response:
-        return http.request(self._client, "GET", path, component="rabbitmq")
+        try:
+            return http.request(self._client, "GET", path, component="rabbitmq")
+        except ProbeError as error:
+            raise self._explained(error) from None
+
+    def _explained(self, error: ProbeError) -> ProbeError:
+        if self.found is None:
+            return error
+        return ProbeError(error.component, error.endpoint,
+                          f"{error.detail} (URL from {self.found}; set rabbitmq.management_url if the management "
+                          "API is elsewhere)")
 
     def _object_of(self, response: httpx.Response, path: str) -> dict[str, Any]:
         if response.status_code != 200:
@@ -163,7 +205,8 @@ class Management:
     def _unexpected(self, response: httpx.Response, path: str) -> ProbeError:
         hint = " (check the management credentials)" if response.status_code in (401, 403) else ""
         sample = self._masker(clip(response.text, 80))
-        return ProbeError("rabbitmq", http.url_of(self._client, path), f"HTTP {response.status_code}{hint}: {sample!r}")
+        return self._explained(
+            ProbeError("rabbitmq", http.url_of(self._client, path), f"HTTP {response.status_code}{hint}: {sample!r}"))
 
 
 @contextmanager

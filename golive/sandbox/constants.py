@@ -21,6 +21,9 @@ REDIS_PORT = 6379
 DATABASE = "golive_sandbox"
 VHOST = "golive-sandbox"
 REDIS_PREFIX = "golive-sandbox:"
+# The shared Redis's maxmemory while the sandbox runs when it has none, at least (a cache has a limit; `down`
+# takes it back).
+REDIS_MAXMEMORY = 256 * 1024 * 1024
 TASK_QUEUE = "agent.tasks"
 DEAD_LETTER_QUEUE = "agent.tasks.dlq"
 STANDBY_APPLICATION_NAME = "golive_standby"

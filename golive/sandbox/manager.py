@@ -232,6 +232,11 @@ def _pg_connect(port: int, dbname: str = "postgres", **extra: Any) -> psycopg.Co
     )
 
 
+def _preloads_pg_stat_statements(conn: psycopg.Connection[Any]) -> bool:
+    row = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()
+    return "pg_stat_statements" in str(row[0] if row else "").replace(" ", "").split(",")
+
+
 def _pika_parameters(url: str = c.AMQP_URL) -> pika.URLParameters:
     params = pika.URLParameters(url)
     params.socket_timeout = 3
@@ -536,6 +541,11 @@ class Manager:
         with _pg_connect(c.PRIMARY_PORT, c.DATABASE) as conn:
             conn.autocommit = False
             applied = schema.migrate(conn)
+            if _preloads_pg_stat_statements(conn):  # what Gate 3's slow-query check reads
+                conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            else:
+                self.out(f"warning: PostgreSQL on {c.HOST}:{c.PRIMARY_PORT} does not preload pg_stat_statements, so "
+                         "Gate 3's slow-query check fails (a REVIEW): run scripts/ensure-services (one restart)")
             conn.commit()
         return applied
 
@@ -552,6 +562,16 @@ class Manager:
                 .format(role)
             )
             conn.execute(SQL("GRANT pg_read_all_data, pg_monitor TO {}").format(role))
+
+    def ensure_redis_limit(self) -> None:
+        """The shared Redis has a memory limit while the sandbox runs: a cache without one is a REVIEW."""
+        client = _redis()
+        if int(str(client.config_get("maxmemory")["maxmemory"])) == 0:
+            self.state.restore["redis_maxmemory_unset"] = "0"
+            self.state.save(self.paths.state_file)
+            # Well above what the shared Redis holds: its other users' writes are never refused (noeviction).
+            used = int(client.info("memory")["used_memory"])
+            client.config_set("maxmemory", str(max(c.REDIS_MAXMEMORY, 4 * used)))
 
     def ensure_management(self) -> None:
         try:
@@ -1349,6 +1369,11 @@ class Manager:
             return int(original)
         return int(str(client.config_get("maxmemory")["maxmemory"]))
 
+    def _unset_redis_limit(self) -> None:
+        original = self.state.restore.pop("redis_maxmemory_unset", None)
+        if original is not None:
+            _redis().config_set("maxmemory", original)
+
     def fill_queue(self, queue: str, count: int) -> None:
         if queue == c.TASK_QUEUE and self._record_alive("worker"):
             self.stop_worker()
@@ -1521,6 +1546,7 @@ class Manager:
             self.ensure_aws()
             self.await_ready(services, [name for name in started if name == "prometheus"])
             self.clear_infrastructure_faults()
+            self.ensure_redis_limit()
             # An app restarted just now is back in HAProxy's rotation only after two passing checks (~4 s): wait,
             # so that traffic moved right after `up` never meets a server HAProxy still marks down.
             self._wait("HAProxy's health checks of blue and green", self._haproxy_sees_both, "haproxy")
@@ -1575,7 +1601,7 @@ class Manager:
         return 0
 
     def _restore_shared_services(self) -> None:
-        for undo in (lambda: self.memory_alarm(False), lambda: self.redis_maxmemory(False)):
+        for undo in (lambda: self.memory_alarm(False), lambda: self.redis_maxmemory(False), self._unset_redis_limit):
             try:
                 undo()
             except (SandboxError, redis.RedisError) as exc:
