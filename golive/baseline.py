@@ -7,7 +7,8 @@ business metrics' values, depths of the configured queues. Gate 2, Gate 3 and th
 A baseline belongs to a release *and to the live environment it was measured on*. That environment's identity is
 what the figures were read from: the environment's name and URL (latency, error ratio), the PostgreSQL endpoint
 (``host:port/dbname`` of its ``postgres.dsn``: row counts, checksums, business metrics) and the RabbitMQ endpoint
-(``host:port/vhost`` of its ``rabbitmq.url``: queue depths), credentials never included. The baseline is written
+(``host:port/vhost`` of its ``rabbitmq.url``: queue depths), credentials never included (a password in the URL
+shows as ``***``). The baseline is written
 as ``<reports>/baseline-<release.version>-<key>.json``, where ``key`` is the first 12 hex digits of the SHA-256 of
 that identity (as sorted JSON), and it records the identity itself. So a Gate 1 run with another configuration
 (another live URL, another database) writes its own file and never replaces the one the real environment's Gate 2
@@ -32,6 +33,7 @@ from typing import Any
 
 from golive import metrics
 from golive.config import EnvironmentView, Settings
+from golive.masking import mask_url
 from golive.probes.errors import ProbeError
 
 FORMAT_VERSION = 2
@@ -45,7 +47,7 @@ def identity(live: EnvironmentView) -> dict[str, str | None]:
 
     return {
         "environment": live.name,
-        "url": live.url,
+        "url": mask_url(live.url),  # a password in the URL is not part of what was measured, nor kept in a file
         "postgres": postgres.endpoint(live.postgres.dsn) if live.postgres is not None else None,
         "rabbitmq": rabbitmq.endpoint(live.rabbitmq.url) if live.rabbitmq is not None else None,
     }

@@ -306,3 +306,19 @@ def test_baseline_round_trip(tmp_path):
     path.write_text("{")
     with pytest.raises(ProbeError, match="unreadable baseline"):
         baseline.load(reports, "2.1.0", green)
+
+
+def test_baseline_identity_is_the_live_environment_without_credentials(tmp_path):
+    from golive import baseline
+    from golive.config import load_settings
+
+    config = minimal_config(tmp_path / "c.yaml", {
+        "environments.green.url": "http://ops:s3cret@127.0.0.1:9",
+        "postgres": {"dsn": "postgresql://app:pgs3cret@db.internal:5433/orders"},
+    })  # fmt: skip
+    live = load_settings(config, "test").environment_by_role("live")
+    assert live is not None
+    identity = baseline.identity(live)
+    assert identity == {"environment": "green", "url": "http://ops:***@127.0.0.1:9",
+                        "postgres": "db.internal:5433/orders", "rabbitmq": None}  # fmt: skip
+    assert baseline.describe(identity) == "green (http://ops:***@127.0.0.1:9, postgres db.internal:5433/orders)"
