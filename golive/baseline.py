@@ -2,12 +2,28 @@
 
 Gate 1 captures it from the live environment (green, serving ``release.previous``): latency percentiles and
 the error ratio by active sampling, row counts of the integrity tables, checksums of the immutable tables, the
-business metrics' values, depths of the configured queues. It is written as
-``<reports>/baseline-<release.version>.json``; Gate 2, Gate 3 and the dashboard load it to compare.
+business metrics' values, depths of the configured queues. Gate 2, Gate 3 and their checks load it to compare.
+
+A baseline belongs to a release *and to the live environment it was measured on*. That environment's identity is
+what the figures were read from: the environment's name and URL (latency, error ratio), the PostgreSQL endpoint
+(``host:port/dbname`` of its ``postgres.dsn``: row counts, checksums, business metrics) and the RabbitMQ endpoint
+(``host:port/vhost`` of its ``rabbitmq.url``: queue depths), credentials never included (a password in the URL
+shows as ``***``). The baseline is written
+as ``<reports>/baseline-<release.version>-<key>.json``, where ``key`` is the first 12 hex digits of the SHA-256 of
+that identity (as sorted JSON), and it records the identity itself. So a Gate 1 run with another configuration
+(another live URL, another database) writes its own file and never replaces the one the real environment's Gate 2
+will read; two configuration files that describe the same live environment share one baseline.
+
+Only a good measurement is saved: a sample cut short by ``http.sampling.max_duration_s`` or an error ratio above
+``thresholds.error_rate`` (the live environment could not be measured) leaves the earlier good baseline of that
+identity in place, and a component that cannot be read saves nothing. Baselines written before identities
+(``baseline-<release>.json``, format 1) are never used: they do not say which environment they measured, so the
+checks that need one fail as warnings saying to run Gate 1 again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from contextlib import suppress
@@ -17,15 +33,50 @@ from typing import Any
 
 from golive import metrics
 from golive.config import EnvironmentView, Settings
+from golive.masking import mask_url
 from golive.probes.errors import ProbeError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+KEY_LENGTH = 12
 
 
-def path_for(reports_dir: Path, release: str) -> Path:
-    """Where the baseline of a release lives."""
-    safe = "".join(ch if ch.isalnum() or ch in ".-_+" else "_" for ch in release)
-    return reports_dir / f"baseline-{safe}.json"
+def identity(live: EnvironmentView) -> dict[str, str | None]:
+    """What a baseline of this live environment is measured from (no credentials): name, URL and the endpoints of
+    the components it reads (None when the section is not configured)."""
+    from golive.probes import postgres, rabbitmq
+
+    return {
+        "environment": live.name,
+        "url": mask_url(live.url),  # a password in the URL is not part of what was measured, nor kept in a file
+        "postgres": postgres.endpoint(live.postgres.dsn) if live.postgres is not None else None,
+        "rabbitmq": rabbitmq.endpoint(live.rabbitmq.url) if live.rabbitmq is not None else None,
+    }
+
+
+def key(of: dict[str, Any]) -> str:
+    """The short digest of an identity that names its baseline file."""
+    canonical = json.dumps(of, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:KEY_LENGTH]
+
+
+def describe(of: dict[str, Any]) -> str:
+    """An identity for people: ``green (http://127.0.0.1:18002, postgres 127.0.0.1:5432/app, rabbitmq ...)``."""
+    parts = [str(of.get("url"))] + [f"{name} {of[name]}" for name in ("postgres", "rabbitmq") if of.get(name)]
+    return f"{of.get('environment')} ({', '.join(parts)})"
+
+
+def _safe(release: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in ".-_+" else "_" for ch in release)
+
+
+def path_for(reports_dir: Path, release: str, of: dict[str, Any]) -> Path:
+    """Where the baseline of a release, measured on the live environment of identity ``of``, lives."""
+    return reports_dir / f"baseline-{_safe(release)}-{key(of)}.json"
+
+
+def legacy_path_for(reports_dir: Path, release: str) -> Path:
+    """Where golive kept a release's baseline before baselines had identities (never loaded, only named)."""
+    return reports_dir / f"baseline-{_safe(release)}.json"
 
 
 def capture(settings: Settings, live: EnvironmentView) -> dict[str, Any]:
@@ -39,12 +90,32 @@ def capture(settings: Settings, live: EnvironmentView) -> dict[str, Any]:
         "release": settings.release.version,
         "previous": settings.release.previous,
         "environment": live.name,
+        "identity": identity(live),
         "expected_version": live.expected_version,
         "captured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "http": sample.to_json(),
         **_database_figures(live),
         "queue_depths": _queue_depths(live),
     }
+
+
+def shortcomings(settings: Settings, live: EnvironmentView, measured: dict[str, Any]) -> list[str]:
+    """Why a captured baseline does not describe the live environment's normal (empty: it does, save it)."""
+    sample = measured["http"]
+    allowed = settings.document.thresholds.error_rate
+    found = []
+    if sample["truncated"]:
+        found.append(
+            f"baseline sampling of {live.url} completed {sample['completed']} of {sample['requested']} requests "
+            f"within http.sampling.max_duration_s ({live.http.sampling.max_duration_s:g}s)"
+        )
+    if sample["error_ratio"] > allowed:
+        found.append(
+            f"baseline sampling of {live.url}: error ratio {sample['error_ratio']:.4f} ({sample['errors']} of "
+            f"{sample['completed']}, e.g. {'; '.join(sample['error_examples'])}); allowed {allowed:g} "
+            "(thresholds.error_rate)"
+        )
+    return found
 
 
 def _database_figures(view: EnvironmentView) -> dict[str, Any]:
@@ -89,8 +160,9 @@ def _queue_depths(view: EnvironmentView) -> dict[str, dict[str, int]] | None:
 
 
 def save(baseline: dict[str, Any], reports_dir: Path) -> Path:
-    """Write the baseline atomically (a reader never sees half a file); return its path."""
-    path = path_for(reports_dir, str(baseline["release"]))
+    """Write the baseline atomically (a reader never sees half a file) under its release and identity; return
+    its path."""
+    path = path_for(reports_dir, str(baseline["release"]), baseline["identity"])
     reports_dir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(baseline, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -98,9 +170,10 @@ def save(baseline: dict[str, Any], reports_dir: Path) -> Path:
     return path
 
 
-def load(reports_dir: Path, release: str) -> dict[str, Any] | None:
-    """The baseline captured for a release; None when none was captured. An unreadable file raises ProbeError."""
-    path = path_for(reports_dir, release)
+def load(reports_dir: Path, release: str, of: dict[str, Any]) -> dict[str, Any] | None:
+    """The baseline captured for a release on the live environment of identity ``of``; None when none was.
+    An unreadable file, or one that is not that release's or that identity's, raises ProbeError."""
+    path = path_for(reports_dir, release, of)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -109,4 +182,8 @@ def load(reports_dir: Path, release: str) -> dict[str, Any] | None:
         raise ProbeError("config", str(path), f"unreadable baseline: {type(exc).__name__}: {exc}") from None
     if not isinstance(data, dict) or data.get("release") != release:
         raise ProbeError("config", str(path), f"not a baseline of release {release}")
+    if data.get("identity") != of:
+        found = data.get("identity")
+        measured = describe(found) if isinstance(found, dict) else "an unrecorded environment"
+        raise ProbeError("config", str(path), f"a baseline of {measured}, not of {describe(of)}")
     return data

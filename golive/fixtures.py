@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 import httpx
 import pytest
 
+from golive import facts
 from golive.config import EnvironmentView, Settings
 from golive.verdict import NOT_CONFIGURED, Severity
 
@@ -280,38 +281,74 @@ def load_balancer(golive_settings: Settings) -> Any:
 
 @dataclass(frozen=True)
 class Gate1Baseline:
-    """The live environment's baseline that Gate 1 saved for this release (``data`` None: never captured)."""
+    """The baseline Gate 1 saved for this release from the live environment of this configuration (``data`` None:
+    never captured, or ``path`` None: no environment has role live). ``legacy`` is a baseline file of the release
+    from before baselines had identities, if one exists: never used, only named."""
 
-    path: Path
+    path: Path | None
     data: dict[str, Any] | None
+    identity: dict[str, Any] | None = None
+    legacy: Path | None = None
+
+    @property
+    def captured_at(self) -> str:
+        return str((self.data or {}).get("captured_at") or "an unknown time")
+
+    @property
+    def where(self) -> str:
+        """Which baseline, for messages: ``/reports/baseline-2.1.0-<key>.json (captured 2026-...)``."""
+        return f"{self.path} (captured {self.captured_at})"
+
+    @property
+    def cited(self) -> str:
+        """Which baseline, for the end of a message in parentheses: ``baseline /reports/... , captured 2026-...``."""
+        return f"baseline {self.path}, captured {self.captured_at}"
 
     def figures(self, request: pytest.FixtureRequest, key: str) -> dict[str, Any]:
         """One section of the baseline (``row_counts``, ``table_checksums``...). A missing baseline, or one
-        captured before that section was configured, fails the check at warning severity, saying what to do."""
+        captured before that section was configured, fails the check at warning severity, saying what to do.
+        The check's facts say which baseline it used."""
         __tracebackhide__ = True
+        from golive import baseline
+
+        if self.path is None or self.identity is None:
+            fail_as_warning(request, "no environment has role live, so Gate 1 captured no baseline to compare with")
         if self.data is None:
-            fail_as_warning(request, f"no Gate 1 baseline at {self.path}: run Gate 1 first")
+            whose = baseline.describe(self.identity)
+            if self.legacy is not None:
+                fail_as_warning(
+                    request,
+                    f"no Gate 1 baseline of {whose} at {self.path}; {self.legacy} was saved by an earlier golive "
+                    "without the live environment's identity, so it is not used: run Gate 1 again",
+                )
+            fail_as_warning(request, f"no Gate 1 baseline of {whose} at {self.path}: run Gate 1 first")
+        facts.note("baseline", {"path": str(self.path), "captured_at": self.data.get("captured_at"), **self.identity})
         section = self.data.get(key)
         if not isinstance(section, dict):
-            captured = self.data.get("captured_at", "an unknown time")
-            fail_as_warning(
-                request, f"the Gate 1 baseline at {self.path} (captured {captured}) has no {key}: run Gate 1 again"
-            )
+            fail_as_warning(request, f"the Gate 1 baseline at {self.where} has no {key}: run Gate 1 again")
         return dict(section)
 
 
 @pytest.fixture(scope="session")
 def gate1_baseline(request: pytest.FixtureRequest, golive_settings: Settings) -> Gate1Baseline:
-    """The baseline Gate 1 captured from the live environment for this release (in the reports directory)."""
+    """The baseline Gate 1 captured for this release from the live environment (role live) as this configuration
+    describes it, in the reports directory."""
     from golive import baseline
     from golive.plugin import gate_run
 
     run = gate_run(request.config)
     assert run is not None
-    reports_dir = run.reports_dir
+    live = golive_settings.environment_by_role("live")
+    if live is None:
+        return Gate1Baseline(path=None, data=None)
+    reports_dir, release = run.reports_dir, golive_settings.release.version
+    identity = baseline.identity(live)
+    legacy = baseline.legacy_path_for(reports_dir, release)
     return Gate1Baseline(
-        path=baseline.path_for(reports_dir, golive_settings.release.version),
-        data=baseline.load(reports_dir, golive_settings.release.version),
+        path=baseline.path_for(reports_dir, release, identity),
+        data=baseline.load(reports_dir, release, identity),
+        identity=identity,
+        legacy=legacy if legacy.exists() else None,
     )
 
 

@@ -163,6 +163,16 @@ def gate1_baseline(config: Path, reports: Path) -> Path:
     return baseline.save(baseline.capture(settings, live), reports)
 
 
+def baseline_of(config: Path, reports: Path) -> tuple[Path, str]:
+    """Where Gate 1 keeps the baseline of this configuration's live environment, and that environment as messages
+    name it (``green (http://..., postgres ..., rabbitmq ...)``)."""
+    settings = load_settings(config, "test")
+    live = settings.environment_by_role("live")
+    assert live is not None
+    identity = baseline.identity(live)
+    return baseline.path_for(reports, settings.release.version, identity), baseline.describe(identity)
+
+
 def prometheus_window_clean(config: Path) -> bool:
     """Whether blue's figures over the Prometheus window are within the thresholds (earlier tests' faults gone)."""
     section = load_settings(config, "test").environments["blue"].prometheus

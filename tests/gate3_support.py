@@ -4,20 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gate1_support import sandbox_command
-
-from golive import baseline
-from golive.config import load_settings
+from gate1_support import gate1_baseline, sandbox_command
 
 GATE3 = "extended or data_integrity"
-
-
-def capture_baseline(config: Path, reports: Path) -> Path:
-    """What Gate 1's test_live_baseline_captured does: measure the live environment, save it in ``reports``."""
-    settings = load_settings(config, "test")
-    live = settings.environment_by_role("live")
-    assert live is not None
-    return baseline.save(baseline.capture(settings, live), reports)
 
 
 def cut_over(blue_percent: int = 100) -> None:
@@ -29,6 +18,6 @@ def after_cutover(config: Path, tmp_path: Path) -> Path:
     """Gate 1's baseline of the healthy sandbox saved in a reports directory, then all traffic moved to blue: the
     state Gate 3 runs in. Returns the reports directory (pass it to run_gate)."""
     reports = tmp_path / "reports"
-    capture_baseline(config, reports)
+    gate1_baseline(config, reports)
     cut_over(100)
     return reports

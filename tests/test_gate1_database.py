@@ -45,6 +45,28 @@ def test_paused_replay_with_writes_is_no_go(sandbox, run_gate):
     assert check["message"].endswith("allowed 1048576 bytes (thresholds.replication_lag_bytes)")
 
 
+def test_paused_replay_under_the_lag_threshold_is_review_naming_the_standby(sandbox, run_gate):
+    """Must show: a standby whose replay is paused is a REVIEW naming it, though its byte lag is under the threshold
+    (and the check only looks: the standby is still paused after it)."""
+    sandbox_command("helper", "pause-replay")
+    with psycopg.connect(c.PRIMARY_DSN, autocommit=True, connect_timeout=5) as primary:
+        primary.execute("SELECT pg_logical_emit_message(false, 'golive-test', repeat('x', 16384))")  # 16 KiB of WAL
+    with psycopg.connect(c.STANDBY_DSN, autocommit=True, connect_timeout=5) as standby:
+        lag_sql = "SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())"
+        lag = wait_for("the standby receives the WAL", lambda: standby.execute(lag_sql).fetchone()[0])
+        assert 0 < lag < 1_048_576  # under thresholds.replication_lag_bytes
+        run = run_gate(sandbox, "pre", f"{FILE}::test_replicas_streaming_within_lag")
+        assert standby.execute("SELECT pg_get_wal_replay_pause_state()").fetchone() == ("paused",)
+    check = run.check("test_replicas_streaming_within_lag")
+    assert (check["outcome"], check["severity"]) == ("failed", "warning"), check
+    assert check["message"].startswith(
+        f"standby {c.HOST}:{c.STANDBY_PORT}/{c.DATABASE} does not replay: WAL replay is paused at "
+    ), check["message"]
+    assert check["message"].endswith(" bytes received and waiting); a standby must replay what it receives, "
+                                     "whatever its byte lag")  # fmt: skip
+    assert run.record["verdict"] == "REVIEW" and run.code == 1
+
+
 def test_too_many_connections_fails(sandbox, run_gate, tmp_path):
     config = variant(sandbox, tmp_path / "v.yaml", {"thresholds.db_connections_ratio": 0.001})
     run = run_gate(config, "pre", FILE, "-k", "test_connections")

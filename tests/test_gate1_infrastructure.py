@@ -8,7 +8,16 @@ from datetime import UTC, datetime
 import boto3
 import httpx
 import pytest
-from gate1_support import json_server, minimal_config, sandbox_command, tls_server, variant, wait_for
+from gate1_support import (
+    baseline_of,
+    gate1_baseline,
+    json_server,
+    minimal_config,
+    sandbox_command,
+    tls_server,
+    variant,
+    wait_for,
+)
 
 from golive.sandbox import constants as c
 
@@ -34,7 +43,9 @@ def test_healthy_sandbox_passes_every_infrastructure_check(sandbox, run_gate, tm
     assert run.check("test_dependencies_reported_ok[live]")["component"] == "http"
 
     # The baseline for later gates: green's latency and error ratio, row counts, queue depths.
-    baseline = json.loads((tmp_path / "reports-0" / "baseline-2.1.0.json").read_text())
+    path, _live = baseline_of(sandbox, tmp_path / "reports-0")
+    baseline = json.loads(path.read_text())
+    assert run.check("test_live_baseline_captured")["facts"]["baseline"]["path"] == str(path)
     assert baseline["environment"] == "green" and baseline["expected_version"] == "2.0.5"
     sample = baseline["http"]
     assert sample["completed"] == sample["requested"] == 100 and sample["errors"] == 0
@@ -78,6 +89,61 @@ def test_green_answering_errors_fails_its_health_and_baseline(sandbox, run_gate)
     assert "GET /health:" not in baseline["message"] and "allowed 0.001" in baseline["message"]
     sampled = baseline["facts"]["sampling"]
     assert (sampled["environment"], sampled["chosen_by"]) == ("green", "http.endpoints"), sampled
+
+
+BASELINE_CHECK = f"{FILE}::test_live_baseline_captured"
+
+
+def test_gate1_that_cannot_measure_green_keeps_the_good_baseline_gate2_then_names(sandbox, run_gate, tmp_path):
+    """Must show: a Gate 1 whose live environment answers errors saves nothing over the earlier good baseline, and
+    Gate 2 compares with that good one, naming its path and when it was captured."""
+    reports = tmp_path / "reports"
+    path = gate1_baseline(sandbox, reports)
+    good = path.read_bytes()
+    captured_at = json.loads(good)["captured_at"]
+    sandbox_command("fault", "green", "--error-rate", "1.0")
+    gate1 = run_gate(sandbox, "pre", BASELINE_CHECK, reports=reports)
+    check = gate1.check("test_live_baseline_captured")
+    assert (check["outcome"], check["severity"]) == ("failed", "critical")
+    assert "error ratio 1.0000 (100 of 100, " in check["message"]
+    assert check["message"].endswith(f"; not saved: the earlier baseline captured {captured_at} stays in use ({path})")
+    assert path.read_bytes() == good and sorted(p.name for p in reports.glob("baseline-*")) == [path.name]
+
+    sandbox_command("fault", "green", "--clear")
+    sandbox_command("fault", "blue", "--error-rate", "1.0")
+    gate2 = run_gate(sandbox, "immediate", "validations/test_pre_cutover.py::test_error_ratio_within_baseline",
+                     reports=reports)  # fmt: skip
+    versus = gate2.check("test_error_ratio_within_baseline")
+    assert versus["outcome"] == "failed" and versus["severity"] == "critical"
+    assert f"exceeds the error ratio 0.0000 of the Gate 1 baseline of green at {path} (captured {captured_at}) by " \
+        in versus["message"], versus["message"]
+    assert versus["facts"]["baseline"] == {
+        "path": str(path), "captured_at": captured_at, "environment": "green", "url": f"http://{c.HOST}:{c.GREEN_PORT}",
+        "postgres": f"{c.HOST}:{c.PRIMARY_PORT}/{c.DATABASE}", "rabbitmq": f"{c.HOST}:{c.AMQP_PORT}/{c.VHOST}",
+    }  # fmt: skip
+
+
+def test_gate1_with_another_live_url_keeps_its_own_baseline(sandbox, run_gate, tmp_path):
+    """Must show: Gate 1 with another configuration (the live URL through HAProxy) for the same release saves its
+    own baseline and leaves the first configuration's in place, where that configuration's gates find it."""
+    from golive import baseline
+    from golive.config import load_settings
+
+    reports = tmp_path / "reports"
+    path = gate1_baseline(sandbox, reports)
+    first = path.read_bytes()
+    other_url = f"http://{c.HOST}:{c.HAPROXY_PORT}"
+    other = variant(sandbox, tmp_path / "other.yaml", {"environments.green.url": other_url})
+    run = run_gate(other, "pre", BASELINE_CHECK, reports=reports)
+    assert run.check("test_live_baseline_captured")["outcome"] == "passed"
+    other_path, other_live = baseline_of(other, reports)
+    assert other_path != path and other_live.startswith(f"green ({other_url}, ")
+    assert json.loads(other_path.read_text())["identity"]["url"] == other_url
+    assert path.read_bytes() == first
+    settings = load_settings(sandbox, "test")
+    live = settings.environment_by_role("live")
+    assert live is not None
+    assert baseline.load(reports, "2.1.0", baseline.identity(live)) == json.loads(first)
 
 
 def test_live_on_another_version_fails(sandbox, run_gate, tmp_path):
@@ -225,10 +291,34 @@ def test_baseline_round_trip(tmp_path):
     from golive import baseline
     from golive.probes.errors import ProbeError
 
-    assert baseline.load(tmp_path, "2.1.0") is None
-    path = baseline.save({"release": "2.1.0", "http": {"p95_ms": 12.5}}, tmp_path / "reports")
-    assert path == tmp_path / "reports" / "baseline-2.1.0.json"
-    assert baseline.load(tmp_path / "reports", "2.1.0") == {"release": "2.1.0", "http": {"p95_ms": 12.5}}
+    green = {"environment": "green", "url": "http://127.0.0.1:18002", "postgres": None, "rabbitmq": None}
+    elsewhere = {**green, "url": "http://127.0.0.1:28002"}
+    reports = tmp_path / "reports"
+    assert baseline.load(tmp_path, "2.1.0", green) is None
+    path = baseline.save({"release": "2.1.0", "identity": green, "http": {"p95_ms": 12.5}}, reports)
+    assert path == reports / f"baseline-2.1.0-{baseline.key(green)}.json" and len(baseline.key(green)) == 12
+    assert baseline.load(reports, "2.1.0", green) == {"release": "2.1.0", "identity": green, "http": {"p95_ms": 12.5}}
+    assert baseline.load(reports, "2.1.0", elsewhere) is None  # another live environment: another file
+    # A file whose recorded identity is not the one its name stands for (edited, copied) is never used.
+    baseline.path_for(reports, "2.1.0", elsewhere).write_text(path.read_text())
+    with pytest.raises(ProbeError, match=r"a baseline of green \(http://127.0.0.1:18002\), not of green \(http://"):
+        baseline.load(reports, "2.1.0", elsewhere)
     path.write_text("{")
     with pytest.raises(ProbeError, match="unreadable baseline"):
-        baseline.load(tmp_path / "reports", "2.1.0")
+        baseline.load(reports, "2.1.0", green)
+
+
+def test_baseline_identity_is_the_live_environment_without_credentials(tmp_path):
+    from golive import baseline
+    from golive.config import load_settings
+
+    config = minimal_config(tmp_path / "c.yaml", {
+        "environments.green.url": "http://ops:s3cret@127.0.0.1:9",
+        "postgres": {"dsn": "postgresql://app:pgs3cret@db.internal:5433/orders"},
+    })  # fmt: skip
+    live = load_settings(config, "test").environment_by_role("live")
+    assert live is not None
+    identity = baseline.identity(live)
+    assert identity == {"environment": "green", "url": "http://ops:***@127.0.0.1:9",
+                        "postgres": "db.internal:5433/orders", "rabbitmq": None}  # fmt: skip
+    assert baseline.describe(identity) == "green (http://ops:***@127.0.0.1:9, postgres db.internal:5433/orders)"

@@ -8,7 +8,7 @@ import re
 
 import httpx
 import psycopg
-from gate1_support import gate1_baseline, prometheus_window_clean, sandbox_command, variant, wait_for
+from gate1_support import baseline_of, gate1_baseline, prometheus_window_clean, sandbox_command, variant, wait_for
 
 from golive.sandbox import constants as c
 from golive.sandbox.manager import state_dir
@@ -246,10 +246,17 @@ def test_poison_messages_grow_the_dead_letter_queue(sandbox, run_gate, tmp_path)
 
 
 def test_missing_baseline_is_review(sandbox, run_gate, tmp_path):
-    reports = tmp_path / "empty-reports"
+    """No baseline of this live environment, only one an earlier golive wrote without saying what it measured:
+    never used, a REVIEW saying to run Gate 1 again."""
+    reports = tmp_path / "reports"
+    legacy = reports / "baseline-2.1.0.json"
+    reports.mkdir()
+    legacy.write_text(json.dumps({"release": "2.1.0", "environment": "green", "http": {"p95_ms": 1.0}}))
     run = run_gate(sandbox, "immediate", FILE, "-k", "baseline or dead_letter", reports=reports)
     assert run.code == 1, run.record["reasons"]
-    expected = f"no Gate 1 baseline at {reports / 'baseline-2.1.0.json'}: run Gate 1 first"
+    path, live = baseline_of(sandbox, reports)
+    expected = (f"no Gate 1 baseline of {live} at {path}; {legacy} was saved by an earlier golive without the live "
+                "environment's identity, so it is not used: run Gate 1 again")  # fmt: skip
     for name in ("test_p95_within_baseline", "test_error_ratio_within_baseline", "test_dead_letter_queues_not_growing"):
         check = run.check(name)
         assert (check["outcome"], check["severity"], check["message"]) == ("failed", "warning", expected), check

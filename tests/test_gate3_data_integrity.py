@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from gate1_support import sandbox_command, variant
+from gate1_support import baseline_of, sandbox_command, variant
 from gate3_support import after_cutover, cut_over
 
 from golive.sandbox import constants as c
@@ -23,7 +23,9 @@ def reports(sandbox: Path, tmp_path: Path) -> Path:
 
 def test_rows_deleted_after_gate1_are_no_go_naming_the_table(sandbox, reports, run_gate):
     """Must show: rows deleted from an integrity table after Gate 1 make `pytest -m data_integrity` exit 2."""
-    before = json.loads((reports / "baseline-2.1.0.json").read_text())["row_counts"]["messages"]
+    path, _live = baseline_of(sandbox, reports)
+    captured = json.loads(path.read_text())
+    before = captured["row_counts"]["messages"]
     deleted = max(1, before // 5)  # a fifth: also more than the 10% the "messages stored" business metric allows
     sandbox_command("helper", "delete-rows", "--count", str(deleted))
     run = run_gate(sandbox, "data_integrity", reports=reports)
@@ -31,7 +33,9 @@ def test_rows_deleted_after_gate1_are_no_go_naming_the_table(sandbox, reports, r
     check = run.check("test_no_rows_lost_since_gate1")
     assert check["outcome"] == "failed" and check["severity"] == "critical" and check["component"] == "postgres"
     lost = f"messages has {before - deleted} rows, {deleted} fewer than {before} at Gate 1"
-    assert check["message"] == f"{DATABASE}: {lost} (baseline {reports / 'baseline-2.1.0.json'})"
+    # The message names the baseline compared with: its path and when Gate 1 captured it.
+    assert check["message"] == f"{DATABASE}: {lost} (baseline {path}, captured {captured['captured_at']})"
+    assert check["facts"]["baseline"]["path"] == str(path)
     assert "test_no_rows_lost_since_gate1" in run.stdout and lost in run.stdout
     assert run.outcomes() == {
         "test_schema_version_is_the_release": "passed", "test_invariants_hold": "passed",
@@ -54,11 +58,12 @@ def test_missing_baseline_is_a_review_saying_run_gate_1(sandbox, run_gate, tmp_p
     for name in ("test_no_rows_lost_since_gate1", "test_immutable_tables_unchanged"):
         check = run.check(name)
         assert check["outcome"] == "failed" and check["severity"] == "warning"
-        assert check["message"] == f"no Gate 1 baseline at {reports / 'baseline-2.1.0.json'}: run Gate 1 first"
+        path, live = baseline_of(sandbox, reports)
+        assert check["message"] == f"no Gate 1 baseline of {live} at {path}: run Gate 1 first"
 
 
 def test_baseline_without_checksums_is_a_review_saying_run_gate_1_again(sandbox, reports, run_gate):
-    path = reports / "baseline-2.1.0.json"
+    path, _live = baseline_of(sandbox, reports)
     captured = json.loads(path.read_text())
     assert set(captured["table_checksums"]) == {"agents"}
     assert captured["business_metrics"]["agents registered"] == captured["row_counts"]["agents"]

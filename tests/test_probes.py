@@ -519,6 +519,52 @@ def test_replication_lag_is_measured_in_bytes_on_both_sides(replication_pair: tu
         standby.close()
 
 
+def test_replay_progress_tells_a_standby_that_does_not_replay(replication_pair: tuple[str, str]) -> None:
+    """Paused replay is known from the first look; replay held back while WAL waits is seen over an interval; a
+    standby that replays what it receives (WAL written during the watch) passes."""
+    primary_dsn, standby_dsn = replication_pair
+    standby = postgres.connect(standby_dsn, 2.0)
+    with (psycopg.connect(primary_dsn, autocommit=True) as writer,
+          psycopg.connect(standby_dsn, autocommit=True) as admin):  # fmt: skip
+        try:
+            writer.execute("SELECT txid_current()")  # a commit to replay
+            healthy = postgres.replay_progress(standby, 0.2)
+            assert healthy.replaying and healthy.pause_state == "not paused" and not healthy.stalled
+
+            # Held back, not paused: every commit waits an hour before it is replayed.
+            admin.execute("ALTER SYSTEM SET recovery_min_apply_delay = '1h'")
+            admin.execute("SELECT pg_reload_conf()")
+
+            seen: list[postgres.ReplayProgress] = []
+
+            def held() -> bool:
+                writer.execute("SELECT txid_current()")
+                seen.append(postgres.replay_progress(standby, 0.2))
+                return seen[-1].stalled
+
+            wait_until(held, 20, "replay held back while WAL waits")
+            stalled = seen[-1]
+            assert stalled.pause_state == "not paused" and not stalled.replaying
+            assert stalled.last.waiting_bytes > 0 and stalled.last.min_apply_delay == "1h"
+            assert stalled.last.replayed == stalled.first.replayed
+        finally:
+            admin.execute("ALTER SYSTEM RESET recovery_min_apply_delay")
+            admin.execute("SELECT pg_reload_conf()")
+        wait_until(lambda: postgres.replay_position(standby).waiting_bytes == 0, 20, "standby catch-up")
+
+        admin.execute("SELECT pg_wal_replay_pause()")
+        try:
+            wait_until(lambda: postgres.replay_position(standby).pause_state == "paused", 10, "replay paused")
+            paused = postgres.replay_progress(standby, 0.2)
+            assert paused.pause_state == "paused" and not paused.replaying
+            assert admin.execute("SELECT pg_get_wal_replay_pause_state()").fetchone() == ("paused",)  # only looked
+        finally:
+            admin.execute("SELECT pg_wal_replay_resume()")
+    with pytest.raises(ProbeError, match="not in recovery"):
+        postgres.replay_position(postgres.connect(primary_dsn, 2.0))
+    standby.close()
+
+
 # --- rabbitmq --------------------------------------------------------------------------------------------
 
 

@@ -38,7 +38,7 @@ def _show(columns, row):
 def _baseline_lacks(request, baseline, what, tables):
     """A baseline captured before these tables were configured cannot vouch for them: a warning, not a pass."""
     names = ", ".join(tables)
-    fail_as_warning(request, f"the Gate 1 baseline at {baseline.path} has no {what} of {names}: run Gate 1 again")
+    fail_as_warning(request, f"the Gate 1 baseline at {baseline.where} has no {what} of {names}: run Gate 1 again")
 
 
 @pytest.mark.critical
@@ -69,7 +69,7 @@ def test_no_rows_lost_since_gate1(postgres, target, gate1_baseline, request):
         elif now[table] < before[table]:
             missing = before[table] - now[table]
             lost.append(f"{table} has {now[table]} rows, {missing} fewer than {before[table]} at Gate 1")
-    assert not lost, f"{postgres.endpoint}: {'; '.join(lost)} (baseline {gate1_baseline.path})"
+    assert not lost, f"{postgres.endpoint}: {'; '.join(lost)} ({gate1_baseline.cited})"
     if unknown:
         _baseline_lacks(request, gate1_baseline, "row count", unknown)
 
@@ -90,7 +90,7 @@ def test_immutable_tables_unchanged(postgres, target, gate1_baseline, request):
             changed.append(f"{table} (md5 {checksum}, was {before[table]})")
     assert not changed, (
         f"{postgres.endpoint}: immutable table(s) changed since Gate 1: {', '.join(changed)} "
-        f"(baseline {gate1_baseline.path})"
+        f"({gate1_baseline.cited})"
     )
     if unknown:
         _baseline_lacks(request, gate1_baseline, "checksum", unknown)

@@ -2,11 +2,14 @@
 
 import pytest
 
-from golive.fixtures import attestation_params
+from golive.fixtures import attestation_params, fail_as_warning
 from golive.probes import postgres as pg
 from golive.probes.errors import ProbeError
 
 pytestmark = pytest.mark.pre
+
+# How long the replication check watches each standby's replay (at most twice this; see pg.replay_progress).
+REPLAY_OBSERVATION_S = 0.5
 
 
 @pytest.mark.critical
@@ -20,11 +23,11 @@ def test_primary_reachable(postgres):
 @pytest.mark.critical
 @pytest.mark.extended
 @pytest.mark.requires("postgres.replicas")
-def test_replicas_streaming_within_lag(postgres, target, golive_settings):
-    """Replication healthy: every replica streams, with replay lag within thresholds.replication_lag_bytes."""
+def test_replicas_streaming_within_lag(postgres, target, golive_settings, request):
+    """Replication healthy: every replica streams and replays, its lag within thresholds.replication_lag_bytes."""
     section = target.view.postgres
     allowed = golive_settings.document.thresholds.replication_lag_bytes
-    problems = []
+    problems, not_replaying = [], []
     for name, lag in sorted(pg.replication_lag_bytes(postgres).items()):
         if lag > allowed:
             problems.append(f"standby {name} replays {lag} bytes behind what {postgres.endpoint} sent")
@@ -36,7 +39,26 @@ def test_replicas_streaming_within_lag(postgres, target, golive_settings):
                 problems.append(f"{replica.endpoint} WAL receiver is {status or 'not running'}, not streaming")
             if lag > allowed:
                 problems.append(f"replication lag on {replica.endpoint} is {lag} bytes received but not replayed")
-    assert not problems, f"{'; '.join(problems)}; allowed {allowed} bytes (thresholds.replication_lag_bytes)"
+            progress = pg.replay_progress(replica, REPLAY_OBSERVATION_S)
+            if not progress.replaying:
+                not_replaying.append(_not_replaying(replica.endpoint, progress))
+    assert not problems, (
+        f"{'; '.join(problems + not_replaying)}; allowed {allowed} bytes (thresholds.replication_lag_bytes)"
+    )
+    if not_replaying:  # under the byte threshold now, but the lag can only grow: a review, never a pass
+        fail_as_warning(request, f"{'; '.join(not_replaying)}; a standby must replay what it receives, "
+                                 "whatever its byte lag")  # fmt: skip
+
+
+def _not_replaying(where, progress):
+    """Why a standby does not replay, for the check's message."""
+    last = progress.last
+    if progress.pause_state != "not paused":
+        return (f"standby {where} does not replay: WAL replay is {progress.pause_state} at {last.replay_lsn} "
+                f"({last.waiting_bytes} bytes received and waiting)")  # fmt: skip
+    delay = f" (recovery_min_apply_delay is {last.min_apply_delay})" if last.min_apply_delay != "0" else ""
+    return (f"standby {where} does not replay: its replay position stayed at {last.replay_lsn} for "
+            f"{progress.observed_s:.1f}s while {last.waiting_bytes} bytes received waited{delay}")  # fmt: skip
 
 
 @pytest.mark.extended

@@ -150,5 +150,5 @@ def test_business_metrics_not_dropped_since_gate1(postgres, target, gate1_baseli
             drop, allowed = (was - now) / was, metric.max_drop_ratio
             problems.append(f"{metric.name} fell from {was:g} to {now:g} ({drop:.0%}), allowed {allowed:.0%}")
     assert not problems, (
-        f"{postgres.endpoint}: {'; '.join(problems)} (max_drop_ratio; baseline {gate1_baseline.path})"
+        f"{postgres.endpoint}: {'; '.join(problems)} (max_drop_ratio; {gate1_baseline.cited})"
     )

@@ -92,7 +92,7 @@ def _baseline_sample(request, gate1_baseline, target_sample):
     """The live environment's sample from the Gate 1 baseline, if it measured what this run measured."""
     __tracebackhide__ = True
     base = gate1_baseline.figures(request, "http")
-    where = f"Gate 1 baseline of {gate1_baseline.data.get('environment')} ({gate1_baseline.path})"
+    where = f"Gate 1 baseline of {gate1_baseline.data.get('environment')} at {gate1_baseline.where}"
     if list(base.get("paths") or []) != list(target_sample.sample.paths):
         fail_as_warning(request, f"the {where} sampled {base.get('paths')}, this run "
                                  f"{list(target_sample.sample.paths)} (http.sampling.paths, else the GET endpoints "
@@ -190,7 +190,7 @@ def test_dead_letter_queues_not_growing(request, target, gate1_baseline, golive_
     assert not grown, f"{where}: {'; '.join(grown)}; allowed growth {allowed} (thresholds.dlq_growth)"
     unknown = [name for name in queues if then[name] is None]
     if unknown:
-        fail_as_warning(request, f"the Gate 1 baseline at {gate1_baseline.path} has no depth of "
+        fail_as_warning(request, f"the Gate 1 baseline at {gate1_baseline.where} has no depth of "
                                  f"{', '.join(unknown)}: run Gate 1 again")  # fmt: skip
 
 

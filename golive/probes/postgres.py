@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import socket
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -419,3 +420,90 @@ def slow_statements(conn: psycopg.Connection[Any], slower_than_ms: float, limit:
         SlowStatement(int(calls), float(mean), float(worst), _sample(str(query or "")))
         for calls, mean, worst, query in result
     ]
+
+
+# --- whether a standby replays what it receives ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplayPosition:
+    """One look at a standby's WAL replay (positions in bytes from 0/0)."""
+
+    pause_state: str  # "not paused", "pause requested" or "paused"
+    received: int  # pg_last_wal_receive_lsn()
+    replayed: int  # pg_last_wal_replay_lsn()
+    replay_lsn: str
+    min_apply_delay: str  # recovery_min_apply_delay: "0" unless replay is held back on purpose
+
+    @property
+    def waiting_bytes(self) -> int:
+        """WAL received but not yet replayed."""
+        return max(0, self.received - self.replayed)
+
+
+def replay_position(standby_conn: psycopg.Connection[Any]) -> ReplayPosition:
+    """Where this standby's receive and replay stand, and whether its replay is paused, in one statement.
+
+    PostgreSQL 14+ tells a requested pause from an actual one (``pg_get_wal_replay_pause_state()``); before 14,
+    ``pg_is_wal_replay_paused()`` says whether replay is paused. A server that is not in recovery, or a standby
+    that has received or replayed nothing yet, raises ProbeError.
+    """
+    if standby_conn.info.server_version >= 140000:
+        state = "pg_get_wal_replay_pause_state()"
+    else:
+        state = "CASE WHEN pg_is_wal_replay_paused() THEN 'paused' ELSE 'not paused' END"
+    in_recovery, pause_state, received, replayed, replay_lsn, delay = rows(
+        standby_conn,
+        f"SELECT pg_is_in_recovery(), CASE WHEN pg_is_in_recovery() THEN {state} END,"
+        " pg_wal_lsn_diff(pg_last_wal_receive_lsn(), '0/0')::bigint,"
+        " pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::bigint, pg_last_wal_replay_lsn()::text,"
+        " current_setting('recovery_min_apply_delay')",
+    )[0]
+    if not in_recovery:
+        raise ProbeError("postgres", _endpoint_of(standby_conn), "not a standby (server is not in recovery)")
+    if received is None or replayed is None:
+        raise ProbeError("postgres", _endpoint_of(standby_conn), "standby has received or replayed no WAL yet")
+    return ReplayPosition(str(pause_state), int(received), int(replayed), str(replay_lsn), str(delay))
+
+
+@dataclass(frozen=True)
+class ReplayProgress:
+    """What a standby's replay did while golive watched it."""
+
+    first: ReplayPosition
+    last: ReplayPosition
+    observed_s: float
+    stalled: bool  # WAL waited to be replayed at one look and replay had not moved by the next
+
+    @property
+    def pause_state(self) -> str:
+        """The pause state seen ("not paused" only if every look saw it so)."""
+        states = {self.first.pause_state, self.last.pause_state} - {"not paused"}
+        return min(states) if states else "not paused"  # "pause requested" < "paused": either is a pause
+
+    @property
+    def replaying(self) -> bool:
+        return self.pause_state == "not paused" and not self.stalled
+
+
+def replay_progress(standby_conn: psycopg.Connection[Any], interval_s: float) -> ReplayProgress:
+    """Whether this standby replays what it receives, from at most three looks ``interval_s`` apart.
+
+    A paused replay (``pg_wal_replay_pause()``, a recovery target's pause) is known from the first look. Otherwise
+    replay is stalled when WAL received but not replayed at one look is still not replayed, the replay position
+    unmoved, at the next; WAL that arrives between two looks is given one more interval. So an idle, healthy
+    standby costs one interval, and the whole watch at most two. Only reads: it never pauses or resumes replay.
+    """
+    started = time.monotonic()
+    looks = [replay_position(standby_conn)]
+    stalled = False
+    while looks[0].pause_state == "not paused" and len(looks) < 3:
+        time.sleep(interval_s)
+        looks.append(replay_position(standby_conn))
+        before, after = looks[-2], looks[-1]
+        if before.waiting_bytes > 0:
+            stalled = after.replayed <= before.replayed
+            break
+        if after.waiting_bytes == 0:
+            break
+    return ReplayProgress(looks[0], looks[-1], time.monotonic() - started, stalled)
