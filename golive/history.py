@@ -7,13 +7,15 @@ flaps on the nightly staging runs is visible before deployment day.
 
 from __future__ import annotations
 
-import html
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from golive import templating
+from golive.masking import Masker
 
 _GOOD = {"passed", "waived"}
 _BAD = {"failed", "error"}
@@ -84,55 +86,30 @@ def check_histories(runs: Sequence[Run]) -> list[CheckHistory]:
     return sorted(histories.values(), key=lambda h: (-h.flaps, h.pass_rate if h.pass_rate is not None else 2, h.id))
 
 
-def render(runs: Sequence[Run], skipped: Sequence[str], histories: Sequence[CheckHistory]) -> str:
-    e = html.escape
-    rows = []
+def render(runs: Sequence[Run], skipped: Sequence[str], histories: Sequence[CheckHistory],
+           mask: Callable[[str], str] | None = None) -> str:
+    """``index.html`` from ``templates/history.html``; ``mask`` defaults to a masker of credential shapes (the
+    records were masked when written, but a record edited or written by hand may hold a URL's password)."""
+    run_rows = []
     for run in reversed(runs):
         record = run.record
         verdict = str(record.get("verdict"))
-        counts = record.get("counts", {})
         report = record.get("html_report")
-        link = f'<a href="{e(Path(str(report)).name)}">report</a>' if report else ""
-        rows.append(
-            f"<tr><td>{e(run.started_at)}</td><td>{e(str(record.get('gate')))}</td>"
-            f"<td>{e(str(record.get('environment')))}</td><td>{e(str(record.get('release')))}</td>"
-            f'<td style="color:#fff;background:{_COLOURS.get(verdict, "#57606a")}">{e(verdict)}</td>'
-            f"<td>{e(', '.join(f'{n} {k}' for k, n in counts.items() if n))}</td>"
-            f'<td><a href="{e(run.path.name)}">record</a> {link}</td></tr>'
-        )
-    checks = []
-    for history in histories:
-        rate = "n/a" if history.pass_rate is None else f"{history.pass_rate:.0%}"
-        trail = " ".join("✔" if o in _GOOD else "✘" if o in _BAD else "·" for o in history.outcomes)
-        flap_style = ' style="background:#fff8c5"' if history.flaps else ""
-        checks.append(
-            f"<tr{flap_style}><td><code>{e(history.id)}</code><br>{e(history.title)}</td><td>{e(rate)}</td>"
-            f"<td>{history.ran}/{len(history.outcomes)}</td><td>{history.flaps}</td><td>{e(trail)}</td></tr>"
-        )
-    notes = "".join(f"<li>{e(note)}</li>" for note in skipped)
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>golive history</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #1f2328; }}
-table {{ border-collapse: collapse; margin-bottom: 2em; }}
-td, th {{ border: 1px solid #d0d7de; padding: 4px 8px; text-align: left; vertical-align: top; }}
-th {{ background: #f6f8fa; }}
-</style></head><body>
-<h1>golive history</h1>
-<p>{len(runs)} decision records, oldest {e(runs[0].started_at if runs else "-")},
-newest {e(runs[-1].started_at if runs else "-")}.</p>
-<h2>Runs</h2>
-<table><tr><th>started (UTC)</th><th>gate</th><th>environment</th><th>release</th><th>verdict</th>
-<th>checks</th><th>files</th></tr>
-{"".join(rows)}</table>
-<h2>Checks: pass rate and flaps</h2>
-<p>Pass rate counts runs in which the check ran (passed or waived against failed or errored); a flap is a
-change between passing and failing from one run to the next. Flapping checks come first.</p>
-<table><tr><th>check</th><th>pass rate</th><th>ran</th><th>flaps</th><th>outcomes, oldest first</th></tr>
-{"".join(checks)}</table>
-{f"<h2>Files that are not decision records</h2><ul>{notes}</ul>" if notes else ""}
-</body></html>
-"""
+        run_rows.append({
+            "started_at": run.started_at, "gate": record.get("gate"), "environment": record.get("environment"),
+            "release": record.get("release"), "verdict": verdict, "colour": _COLOURS.get(verdict, "#57606a"),
+            "counts": ", ".join(f"{n} {k}" for k, n in record.get("counts", {}).items() if n),
+            "record": run.path.name, "report": Path(str(report)).name if report else None,
+        })
+    check_rows = [{
+        "id": history.id, "title": history.title, "ran": history.ran, "of": len(history.outcomes),
+        "flaps": history.flaps, "rate": "n/a" if history.pass_rate is None else f"{history.pass_rate:.0%}",
+        "trail": " ".join("✔" if o in _GOOD else "✘" if o in _BAD else "·" for o in history.outcomes),
+    } for history in histories]
+    return templating.render(
+        "history.html", mask or Masker(), runs=runs, oldest=runs[0].started_at if runs else "-",
+        newest=runs[-1].started_at if runs else "-", run_rows=run_rows, check_rows=check_rows, skipped=skipped,
+    )
 
 
 def build(directory: Path) -> tuple[Path, list[Run], list[CheckHistory]]:

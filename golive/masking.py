@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
+import markupsafe
+
 MASK = "***"
 CUT = "..."
 
@@ -114,7 +116,7 @@ def clip(text: str, limit: int) -> str:
 
 def _forms(secret: str) -> Iterator[str]:
     """The forms a secret takes in outputs: as is, percent-encoded or libpq-quoted, each as is or escaped in a
-    Python repr (either quote), JSON or HTML."""
+    Python repr (either quote), JSON or HTML (either escaper)."""
     libpq = secret.replace("\\", "\\\\").replace("'", "\\'")
     for base in (secret, libpq, quote(secret, safe=""), quote(secret), quote_plus(secret)):
         yield base
@@ -122,6 +124,7 @@ def _forms(secret: str) -> Iterator[str]:
         yield base.replace("\\", "\\\\").replace('"', '\\"')
         yield json.dumps(base)[1:-1]
         yield html.escape(base)
+        yield str(markupsafe.escape(base))  # how Jinja2 (golive's pages, pytest-html's) escapes: &#39; &#34;
 
 
 def _is_basic_credential(token: str) -> bool:

@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from golive.history import build
+from golive.history import Run, build, render
+from golive.masking import Masker
 
 
 def write_record(directory: Path, stamp: str, verdict: str, outcomes: dict[str, str]) -> None:
@@ -52,3 +53,21 @@ def test_history_cli(tmp_path):
                             text=True, timeout=60, env=environ)
     assert result.returncode == 0
     assert result.stdout.strip() == f"{tmp_path / 'index.html'}: 3 runs, 1 checks, 0 flapping"
+
+
+def test_history_page_shows_markup_as_text_and_masks_secrets(tmp_path):
+    write_record(tmp_path, "24", "GO", {"test_x": "passed"})
+    path = tmp_path / "pre-staging-20261124T020000Z.json"
+    record = json.loads(path.read_text())
+    record["environment"] = "postgresql://deployer:S3cretPlanted9@db.internal/app"  # a record written by hand
+    record["checks"][0]["title"] = "<b>bold</b> <script>alert(1)</script>"
+    path.write_text(json.dumps(record))
+    index, _, histories = build(tmp_path)
+    page = index.read_text()
+    assert "<b>" not in page and "<script>" not in page
+    assert "&lt;b&gt;bold&lt;/b&gt; &lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "postgresql://deployer:***@db.internal/app" in page and "S3cretPlanted9" not in page
+    # With a run's masker, a secret it knows is masked wherever it stands.
+    record["release"] = "S3cretPlanted9"
+    page = render([Run(path, record)], [], histories, mask=Masker(["S3cretPlanted9"]))
+    assert "<td>***</td>" in page and "S3cretPlanted9" not in page

@@ -10,6 +10,7 @@ long userinfo, API paths with ``?access_token=`` and ``api_key=``, and an AMQP U
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 import threading
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote
 
+import markupsafe
 import pytest
 
 from golive.masking import MASK, Masker, clip, password_of, secrets_of
@@ -163,6 +165,7 @@ def test_known_secrets_are_masked_in_every_form_and_when_cut():
     secret = "S3cret's p@ss/word"
     masker = Masker(secrets_of(f"http://admin:{quote(secret, safe='')}@h/x?access_token=Tok3nValue"))
     forms = [secret, quote(secret, safe=""), repr(secret)[1:-1], json.dumps(secret)[1:-1],
+             html.escape(secret), str(markupsafe.escape(secret)),  # the hand escaper's form and the templates'
              _basic("admin", secret), "Tok3nValue"]
     for form in forms:
         assert masker(f"saw {form} here") == f"saw {MASK} here", form

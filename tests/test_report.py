@@ -7,26 +7,38 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
+from jinja2 import UndefinedError
+
+from golive import templating
+from golive.masking import Masker
+from golive.report import ReportFacts, banner, details
+from golive.timeline import Entry, Event
+from golive.verdict import CheckResult, Decision, Outcome, Severity, Verdict
 
 CHECKS = '''\
 """Database and schema: the primary and its replicas."""
 import pytest
+
+from golive import facts
 
 pytestmark = pytest.mark.pre
 
 
 def test_warning_fails():
     """Connections are below 80 % of max_connections."""
-    assert False, "connections at 92 % of max_connections on 127.0.0.1:5432; allowed 80 %"
+    assert False, "connections at 92 % of max_connections on 127.0.0.1:5432 as S3cretPlanted9; allowed 80 %"
 
 
 @pytest.mark.critical
 def test_critical_fails():
     """Every replica streams with replay lag within the threshold."""
-    assert False, "replication lag on 127.0.0.1:15433 is 592 bytes; allowed 0 <b>not bold</b>"
+    facts.note("login", "replicator S3cretPlanted9")
+    assert False, ("replication lag on 127.0.0.1:15433 is 592 bytes; allowed 0 <b>not bold</b>"
+                   " <script>document.title = 'ran'</script>")
 
 
 @pytest.mark.critical
@@ -47,7 +59,7 @@ def test_measures_latency(latency_picture):
 CONFIG = """\
 release: {version: "2.1.0", previous: "2.0.5"}
 environments:
-  blue: {url: "http://127.0.0.1:9", role: candidate}
+  blue: {url: "http://deployer:S3cretPlanted9@127.0.0.1:9", role: candidate}
 waivers:
   - {check: "validations/test_database.py::test_warning_fails", reason: "pool resized tonight",
      approved_by: "Rita Release", expires: "%s"}
@@ -107,6 +119,12 @@ def test_no_go_report_in_a_browser_shows_verdict_blocking_checks_first_and_sign_
     assert blocking < first_critical < checklist, "the failed critical check must come before the rest"
     assert page.index("The primary answers.") > checklist
     assert "<b>not bold</b>" in page  # escaped: shown as text, not interpreted
+    assert "<script>document.title = 'ran'</script>" in page
+    raw = Path(record["html_report"]).read_text()
+    assert "&lt;b&gt;not bold&lt;/b&gt; &lt;script&gt;" in raw
+    # The password of the candidate's URL, planted in a message and in a fact the check noted, is masked.
+    assert "S3cretPlanted9" not in raw and "S3cretPlanted9" not in page
+    assert "127.0.0.1:5432 as ***; allowed 80 %" in page and "login: replicator ***" in page
     assert "pool resized tonight" in page and "in force" in page
     assert "not configured: aws" in page
     latency = page.index("Latency")
@@ -152,3 +170,34 @@ def test_report_screenshot_for_the_readme(project, tmp_path):
         shutil.copyfile(shot, docs)
     assert docs.exists(), "docs/report-no-go.png missing: run this test with GOLIVE_UPDATE_DOCS=1"
 
+
+
+def test_every_printed_value_is_escaped_and_masked():
+    """The sections as plain functions: markup in a message, a fact, a waiver and the timeline is text, and a
+    secret the run's masker knows is *** wherever it was planted."""
+    secret = "S3cretPlanted9"
+    failed = CheckResult("validations/test_db.py::test_lag", Outcome.FAILED, Severity.CRITICAL, "postgres",
+                         "Replicas stream <i>in time</i>", "database",
+                         f"lag <b>bold</b> <script>alert(1)</script> as {secret}",
+                         facts={"login": {"user": "replicator", "password": secret}})
+    waived = CheckResult("validations/test_db.py::test_pool", Outcome.WAIVED, Severity.WARNING, "postgres",
+                         "Pool", "database", "pool at 92 %", waiver=f"<b>{secret}</b>")
+    facts = ReportFacts(
+        gate="pre", expression="pre", decision=Decision(Verdict.NO_GO, 2, (f"{failed.id} failed",)),
+        results=[failed, waived], environment="blue", release="2.1.0", started_at="2026-12-02T06:00:00+00:00",
+        duration_s=1.0, config="golive.yaml (from --golive-config)", today=date(2026, 12, 2),
+        timeline=[Entry(Event("2026-12-02T05:59:00+00:00", "event", f"<script>x()</script> {secret}", "me", 1),
+                        None)],
+        mask=Masker([secret]),
+    )
+    page = banner(facts) + details(facts)
+    assert "<b>bold" not in page and "<i>in time" not in page and "<script>" not in page and "<b>***" not in page
+    assert "lag &lt;b&gt;bold&lt;/b&gt; &lt;script&gt;alert(1)&lt;/script&gt; as ***" in page
+    assert "Replicas stream &lt;i&gt;in time&lt;/i&gt;" in page and "waived: &lt;b&gt;***&lt;/b&gt;" in page
+    assert "login: user replicator; password ***" in page and "&lt;script&gt;x()&lt;/script&gt; ***" in page
+    assert secret not in page
+
+
+def test_a_template_given_too_little_fails_loudly():
+    with pytest.raises(UndefinedError):
+        templating.render("report_details.html", Masker(), decision=Decision(Verdict.GO, 0, ()))
