@@ -31,8 +31,11 @@ from pydantic import (
     model_validator,
 )
 
+from golive import promql
+from golive.health import valid_pointer
 from golive.masking import Masker, is_secret_env_name, secrets_of
 from golive.promql import PresetName
+from golive.sqltext import statement_count
 
 DEFAULT_CONFIG = "golive.yaml"
 CONFIG_ENV_VAR = "GOLIVE_CONFIG"
@@ -95,8 +98,6 @@ def _relative_path(value: str) -> str:
 
 def _query_template(value: str) -> str:
     """A PromQL template: ``{job}`` and ``{window}`` filled in by str.format, PromQL's own braces doubled."""
-    from golive import promql
-
     try:
         promql.selectors(value.format(job="job", window="1m"))
     except (KeyError, IndexError, ValueError) as exc:
@@ -138,8 +139,6 @@ def _unmistaken(value: Any, annotation: Any) -> Any:
 
 def _one_statement(value: str) -> str:
     """Configured SQL runs as exactly one read-only statement: refuse more (or none) when the file is read."""
-    from golive.sqltext import statement_count
-
     count = statement_count(value)
     if count != 1:
         raise ValueError(
@@ -214,8 +213,6 @@ class Integration(Section):
 
 
 def _pointer(value: str) -> str:
-    from golive.health import valid_pointer
-
     if not valid_pointer(value):
         raise ValueError("not a dotted path (build.version) or a JSON pointer (/build/version)")
     return value
