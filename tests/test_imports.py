@@ -1,4 +1,5 @@
-"""The engine's modules import each other one way: no cycle, and no import tucked in a function to dodge one.
+"""The engine's modules import each other one way (no cycle, no import tucked in a function to dodge one), and
+none is longer than 600 lines.
 
 Every ``golive`` import counts, wherever it is written (module level, inside a function, under
 ``TYPE_CHECKING``, a ``pytest_plugins`` name), so a function-level import that broke a cycle shows up as the
@@ -109,3 +110,17 @@ def test_a_cycle_through_a_function_level_import_is_found():
     assert _cycle(graph) == [
         "golive.a:3 -> golive.b", "golive.b:5 -> golive.c", "golive.c:9 (in a function) -> golive.a",
     ]
+
+
+# golive/sandbox/ is being split by job (issue 13, item 4): drop this exception when that lands.
+_NOT_YET_SPLIT = ("golive/sandbox/",)
+
+
+def test_no_engine_module_over_600_lines():
+    long = {
+        str(path.relative_to(PACKAGE.parent)): lines
+        for path in PACKAGE.rglob("*.py")
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 600
+        and not str(path.relative_to(PACKAGE.parent)).startswith(_NOT_YET_SPLIT)
+    }
+    assert long == {}
