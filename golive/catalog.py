@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from golive.marker_rules import check_metadata
 from golive.markers import gate_markers
+from golive.run import gate_run
 
 
 class CatalogError(Exception):
@@ -38,8 +40,6 @@ class _Collector:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        from golive.plugin import check_metadata, gate_run
-
         run = gate_run(config)
         gates = gate_markers()
         for item in items:

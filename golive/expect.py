@@ -6,16 +6,11 @@ golive.health (one interpretation for every dialect), through ``golive.probes.ht
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pytest
 
 from golive import health as health_rules
-from golive.fixtures import fail_as_warning
+from golive.fixtures import Environment, fail_as_warning, not_configured
 from golive.probes import http as http_probe
-
-if TYPE_CHECKING:
-    from golive.fixtures import Environment
 
 # The service sections whose component a health answer reports as a dependency, by canonical name.
 DEPENDENCY_SECTIONS = (("database", "postgres"), ("rabbitmq", "rabbitmq"), ("redis", "redis"))
@@ -54,8 +49,6 @@ def runs_expected_version(environment: Environment, reading: health_rules.Health
 def dependencies_ok(environment: Environment, everything_reported: bool = False) -> None:
     """Each configured dependency (and, with ``everything_reported``, each one the answer names) is healthy."""
     __tracebackhide__ = True
-    from golive.fixtures import not_configured
-
     view = environment.view
     wanted = {name for name, section in DEPENDENCY_SECTIONS if getattr(view, section) is not None}
     if not wanted and not everything_reported:  # decided from the configuration, before the service is asked

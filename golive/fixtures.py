@@ -11,27 +11,28 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import httpx
 import pytest
 
+from golive import attestations as book
 from golive import facts
 from golive.config import EnvironmentView, Settings
+from golive.run import LATENCY_PROPERTY, SEVERITY_OVERRIDE, gate_run
 from golive.verdict import NOT_CONFIGURED, Severity
 
-# Probes import their client libraries (boto3, pika, psycopg, redis) when a fixture first needs them, so
-# loading the plugin stays cheap for every pytest run.
+if TYPE_CHECKING:  # httpx (with click and rich) loads with an environment's first client, not with the plugin
+    import httpx
+
+# Probes import their client libraries (boto3, pika, psycopg, redis, httpx), and golive.baseline the metrics
+# and HTTP probes: they and testinfra are imported when a fixture first needs them (the function-level imports
+# below, none of which dodges an import cycle), so loading the plugin and `golive checks` stays cheap.
 
 
 def not_configured(what: str) -> None:
     """Skip a check because the configuration leaves its component out: the only skip a gate accepts."""
     __tracebackhide__ = True
     pytest.skip(f"{NOT_CONFIGURED}: {what}")
-
-
-# Set by fail_as_warning; the plugin reads it when it attaches a check's severity to its call report.
-SEVERITY_OVERRIDE = pytest.StashKey[str]()
 
 
 def fail_as_warning(request: pytest.FixtureRequest, message: str) -> NoReturn:
@@ -103,8 +104,6 @@ class _Session:
 
 @pytest.fixture(scope="session")
 def golive_session(request: pytest.FixtureRequest) -> Iterator[_Session]:
-    from golive.plugin import gate_run
-
     run = gate_run(request.config)
     if run is None or run.settings is None or run.environment is None:
         pytest.fail("golive fixtures need a gate run: a validation under the validations directory", pytrace=False)
@@ -309,7 +308,7 @@ class Gate1Baseline:
         captured before that section was configured, fails the check at warning severity, saying what to do.
         The check's facts say which baseline it used."""
         __tracebackhide__ = True
-        from golive import baseline
+        from golive import baseline  # late: it loads the probes (see the top of this module)
 
         if self.path is None or self.identity is None:
             fail_as_warning(request, "no environment has role live, so Gate 1 captured no baseline to compare with")
@@ -333,8 +332,7 @@ class Gate1Baseline:
 def gate1_baseline(request: pytest.FixtureRequest, golive_settings: Settings) -> Gate1Baseline:
     """The baseline Gate 1 captured for this release from the live environment (role live) as this configuration
     describes it, in the reports directory."""
-    from golive import baseline
-    from golive.plugin import gate_run
+    from golive import baseline  # late: it loads the probes (see the top of this module)
 
     run = gate_run(request.config)
     assert run is not None
@@ -365,8 +363,6 @@ class AttestationBook:
     records: tuple[Any, ...]
 
     def assert_signed(self, item: Any) -> None:
-        from golive import attestations as book
-
         __tracebackhide__ = True
         status = book.standing(item, self.records, self.release, self.max_age_h)
         assert status.valid is not None, f"{item.id}: {status.reason} [{self.path}]"
@@ -375,8 +371,6 @@ class AttestationBook:
 @pytest.fixture(scope="session")
 def attestations(golive_settings: Settings) -> AttestationBook:
     """The attestation records (a malformed file makes every attestation check error, never pass)."""
-    from golive import attestations as book
-
     path = golive_settings.attestations_path
     records = book.read(path)
     return AttestationBook(
@@ -387,8 +381,6 @@ def attestations(golive_settings: Settings) -> AttestationBook:
 
 def attestation_params(area: str) -> list[Any]:
     """One parameter per human item of a checklist area, marked critical where the runbook blocks on it."""
-    from golive import attestations as book
-
     return [
         pytest.param(item, id=item.id, marks=[pytest.mark.critical] if item.critical else [])
         for item in book.items_for(area)
@@ -396,8 +388,6 @@ def attestation_params(area: str) -> list[Any]:
 
 
 # --- pictures for the report -------------------------------------------------------------------------
-
-LATENCY_PROPERTY = "golive_latency"
 
 
 @pytest.fixture

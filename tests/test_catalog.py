@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from golive import catalog
+from golive.marker_rules import COMPONENTS
 from golive.markers import gate_markers
-from golive.plugin import COMPONENTS
 
 REPO = Path(__file__).resolve().parents[1]
 

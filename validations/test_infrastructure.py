@@ -11,6 +11,7 @@ from golive.probes import dns as dns_probe
 from golive.probes import load_balancer as lb_probe
 from golive.probes import s3 as s3_probe
 from golive.probes import tls as tls_probe
+from golive.run import gate_run
 
 pytestmark = pytest.mark.pre
 
@@ -18,8 +19,6 @@ pytestmark = pytest.mark.pre
 @pytest.fixture(scope="session")
 def reports_dir(request):
     """The gate's reports directory (where the baseline is kept for later gates)."""
-    from golive.plugin import gate_run
-
     return gate_run(request.config).reports_dir
 
 

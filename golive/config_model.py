@@ -1,0 +1,545 @@
+"""The configuration's model: its sections (pydantic models, strict, no unknown key) and value types.
+
+golive.config reads a file into these and re-exports the ones other modules use: import them from
+``golive.config``. Validators raise ``ValueError`` with a message that never carries the offending value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from types import NoneType, UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictStr,
+    model_validator,
+)
+
+from golive import promql
+from golive.health import valid_pointer
+from golive.promql import PresetName
+from golive.sqltext import statement_count
+
+SERVICE_SECTIONS = ("http", "postgres", "rabbitmq", "redis", "prometheus", "aws")
+
+
+# --- value types -------------------------------------------------------------------------------------
+
+
+def _url_check(value: str, schemes: tuple[str, ...], what: str, need_host: bool = True) -> str:
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # raises ValueError on a malformed port
+    except ValueError:
+        raise ValueError(what) from None
+    if parts.scheme not in schemes or (need_host and not parts.hostname):
+        raise ValueError(what)
+    return value
+
+
+def _http_url(value: str) -> str:
+    return _url_check(value, ("http", "https"), "not an http(s) URL")
+
+
+def _postgres_dsn(value: str) -> str:
+    what = "not a PostgreSQL DSN"
+    if "://" in value:
+        _url_check(value, ("postgresql", "postgres"), what)
+        return value
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = conninfo_to_dict(value)
+    except Exception:
+        raise ValueError(what) from None
+    if not params.get("host") and not params.get("dbname"):
+        raise ValueError(what)
+    return value
+
+
+def _amqp_url(value: str) -> str:
+    return _url_check(value, ("amqp", "amqps"), "not an AMQP URL (amqp://user:password@host:port/vhost)")
+
+
+def _redis_url(value: str) -> str:
+    if value.startswith("unix://"):
+        return value
+    return _url_check(value, ("redis", "rediss"), "not a Redis URL (redis://host:port/db)")
+
+
+def _relative_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError("must start with /")
+    return value
+
+
+def _query_template(value: str) -> str:
+    """A PromQL template: ``{job}`` and ``{window}`` filled in by str.format, PromQL's own braces doubled."""
+    try:
+        promql.selectors(value.format(job="job", window="1m"))
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(
+            f"not a query template ({exc}): write PromQL's braces as {{{{ and }}}}, placeholders {{job}} and {{window}}"
+        ) from None
+    return value
+
+
+@dataclass(frozen=True)
+class _Mistyped:
+    """Stands for a boolean given as a number or a number given as a boolean: no field type accepts it."""
+
+    expected: str  # what the key takes, for the error line
+
+
+def _unmistaken(value: Any, annotation: Any) -> Any:
+    """``value`` with every boolean where ``annotation`` expects a number, and every number where it expects a
+    boolean, replaced by a ``_Mistyped`` (looking into lists and mappings; sections check their own fields)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _unmistaken(value, get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        members = [member for member in get_args(annotation) if member is not NoneType]
+        if Any in members or (isinstance(value, bool) and bool in members):
+            return value
+        fixed = [_unmistaken(value, member) for member in members]
+        return fixed[0] if all(isinstance(item, _Mistyped) for item in fixed) else value
+    if origin in (list, tuple, set, frozenset) and isinstance(value, list):
+        return [_unmistaken(item, get_args(annotation)[0]) for item in value]
+    if origin is dict and isinstance(value, dict):
+        return {key: _unmistaken(item, get_args(annotation)[1]) for key, item in value.items()}
+    if annotation in (int, float) and isinstance(value, bool):
+        return _Mistyped("expected a number, not true or false")
+    if annotation is bool and isinstance(value, int | float) and not isinstance(value, bool):
+        return _Mistyped("expected true or false, not a number")
+    return value
+
+
+def _one_statement(value: str) -> str:
+    """Configured SQL runs as exactly one read-only statement: refuse more (or none) when the file is read."""
+    count = statement_count(value)
+    if count != 1:
+        raise ValueError(
+            "holds no SQL statement" if count == 0
+            else f"holds {count} SQL statements; configured SQL runs as exactly one read-only statement"
+        )
+    return value
+
+
+HttpUrl = Annotated[StrictStr, AfterValidator(_http_url)]
+PostgresDsn = Annotated[StrictStr, AfterValidator(_postgres_dsn)]
+AmqpUrl = Annotated[StrictStr, AfterValidator(_amqp_url)]
+RedisUrl = Annotated[StrictStr, AfterValidator(_redis_url)]
+UrlPath = Annotated[StrictStr, AfterValidator(_relative_path)]
+Seconds = Annotated[float, Field(gt=0, le=3600)]
+Ratio = Annotated[float, Field(ge=0, le=1)]
+NonEmpty = Annotated[StrictStr, Field(min_length=1)]
+QueryTemplate = Annotated[StrictStr, Field(min_length=1), AfterValidator(_query_template)]
+Sql = Annotated[StrictStr, Field(min_length=1), AfterValidator(_one_statement)]  # run by golive.probes.postgres
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _booleans_are_not_numbers(cls, data: Any) -> Any:
+        """pydantic reads ``true`` as 1 for a number (``timeout_s: true`` would be one second) and 1 as true for
+        a flag: such a value is replaced by one no type accepts, so the key fails as any other wrong type does.
+        Numbers still come as ints, floats or strings (``${VAR}``)."""
+        if not isinstance(data, dict):
+            return data
+        fields = cls.model_fields
+        return {key: _unmistaken(value, fields[key].annotation) if key in fields else value
+                for key, value in data.items()}
+
+
+# --- sections ----------------------------------------------------------------------------------------
+
+
+class Release(Section):
+    version: NonEmpty
+    previous: NonEmpty | None = None
+    repository: NonEmpty | None = None  # a git repository (path) whose tags name releases
+    tag_format: NonEmpty = "v{version}"
+
+
+class Endpoint(Section):
+    path: UrlPath
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
+    expect: list[Annotated[int, Field(ge=100, le=599)]] = Field(default_factory=lambda: [200], min_length=1)
+
+
+class Sampling(Section):
+    """Active latency sampling: N requests at concurrency C against these paths, bounded in time.
+
+    Without ``paths`` golive samples the API (``Http.sampling_paths``), not the health checker.
+    """
+
+    requests: Annotated[int, Field(ge=1, le=100_000)] = 100
+    concurrency: Annotated[int, Field(ge=1, le=256)] = 10
+    paths: Annotated[list[UrlPath], Field(min_length=1)] | None = None
+    max_duration_s: Seconds = 30.0
+
+
+class Integration(Section):
+    """An external service the application depends on (payments, e-mail, an LLM API...)."""
+
+    name: NonEmpty
+    url: HttpUrl
+    expect: list[Annotated[int, Field(ge=100, le=599)]] = Field(default_factory=lambda: [200], min_length=1)
+
+
+def _pointer(value: str) -> str:
+    if not valid_pointer(value):
+        raise ValueError("not a dotted path (build.version) or a JSON pointer (/build/version)")
+    return value
+
+
+Pointer = Annotated[StrictStr, AfterValidator(_pointer)]
+
+
+class HealthAnswers(Section):
+    """How to read the service's health answers (golive.health); every key optional: dialects are detected."""
+
+    path: UrlPath | None = None  # the liveness endpoint; becomes http.health_path
+    ready_path: UrlPath | None = None  # a readiness endpoint read as well (dependencies, 503 when not ready)
+    version_path: UrlPath | None = None  # where the version is, when not in the health answer (/actuator/info)
+    dialect: Literal["auto", "golive", "ietf", "spring", "kubernetes", "flags"] = "auto"
+    status: Pointer | None = None  # where the status word sits
+    version: Pointer | None = None
+    dependencies: Pointer | None = None  # the object holding one entry per dependency
+    healthy: list[NonEmpty] = Field(default_factory=list)  # words added to golive's own (ok, pass, up, ...)
+    degraded: list[NonEmpty] = Field(default_factory=list)  # a REVIEW
+    unhealthy: list[NonEmpty] = Field(default_factory=list)
+    dependency_names: dict[NonEmpty, list[NonEmpty]] = Field(default_factory=dict)  # database: [maindb]
+
+    @model_validator(mode="after")
+    def _words_disjoint(self) -> HealthAnswers:
+        seen: dict[str, str] = {}
+        for key in ("healthy", "degraded", "unhealthy"):
+            for word in getattr(self, key):
+                normal = word.strip().lower()
+                if seen.setdefault(normal, key) != key:
+                    raise ValueError(f"a word is listed under both {seen[normal]} and {key}")
+        return self
+
+
+def _health_paths(value: Any) -> Any:
+    """``http.health.path`` is the liveness path, ``http.health_path`` its contract name: one value."""
+    if not isinstance(value, dict):
+        return value
+    health = value.get("health")
+    path = health.get("path") if isinstance(health, dict) else None
+    if path is not None:
+        if "health_path" in value and value["health_path"] != path:
+            raise ValueError("health.path and health_path disagree: give one of them")
+        value = {**value, "health_path": path}
+    return value
+
+
+MAX_BODY_BYTES = 4 * 1024 * 1024  # what golive reads of one HTTP answer at most, unless http.max_body_bytes
+
+
+class Http(Section):
+    timeout_s: Seconds = 5.0
+    verify_tls: bool = True
+    max_body_bytes: Annotated[int, Field(gt=0)] = MAX_BODY_BYTES
+    health_path: UrlPath = "/health"
+    health: HealthAnswers = Field(default_factory=HealthAnswers)
+    endpoints: list[Endpoint] = Field(default_factory=list)
+    sampling: Sampling = Field(default_factory=Sampling)
+    integrations: list[Integration] = Field(default_factory=list)
+
+    _paths = model_validator(mode="before")(_health_paths)
+
+    @property
+    def sampling_paths(self) -> tuple[str, ...]:
+        """The paths active sampling requests (every user of sampling reads this, never ``sampling.paths``)."""
+        return self._sampling_choice()[0]
+
+    @property
+    def sampling_paths_key(self) -> str:
+        """Which key chose ``sampling_paths``: ``http.sampling.paths``, ``http.endpoints`` or ``http.health_path``."""
+        return self._sampling_choice()[1]
+
+    def _sampling_choice(self) -> tuple[tuple[str, ...], str]:
+        # Explicit paths win; else the API: GET endpoints that answer a 2xx when they work (POSTs would write,
+        # an endpoint expecting only 401 measures the rejection); else, with no such endpoint, the health path.
+        if self.sampling.paths is not None:
+            return tuple(self.sampling.paths), "http.sampling.paths"
+        api = [e.path for e in self.endpoints if e.method == "GET" and any(200 <= s < 300 for s in e.expect)]
+        if api:
+            return tuple(dict.fromkeys(api)), "http.endpoints"
+        return (self.health_path,), "http.health_path"
+
+
+class Thresholds(Section):
+    error_rate: Ratio = 0.001
+    p95_ms: Annotated[float, Field(gt=0)] = 200.0
+    cert_min_days: Annotated[int, Field(ge=0)] = 30
+    replication_lag_bytes: Annotated[int, Field(ge=0)] = 1_048_576
+    db_connections_ratio: Ratio = 0.8
+    long_transaction_s: Annotated[float, Field(gt=0)] = 300.0
+    memory_ratio: Ratio = 0.7
+    cpu_ratio: Ratio = 0.6
+    log_error_lines: Annotated[int, Field(ge=0)] = 0
+    log_tail_lines: Annotated[int, Field(ge=1)] = 1000
+    secret_max_age_days: Annotated[float, Field(gt=0)] = 90
+    dns_max_ttl_s: Annotated[int, Field(ge=0)] = 60
+    image_critical_findings: Annotated[int, Field(ge=0)] = 0
+    waiver_notice_days: Annotated[int, Field(ge=0)] = 7  # waivers expiring this soon are flagged
+    # Gates 2 and 3
+    p95_ratio_to_baseline: Annotated[float, Field(ge=1)] = 1.25  # candidate p95 / live baseline p95
+    p95_margin_ms: Annotated[float, Field(ge=0)] = 25.0  # differences below this are noise, whatever the ratio
+    error_rate_margin: Ratio = 0.001  # candidate error ratio may exceed the baseline's by this much
+    log_error_lines_critical: Annotated[int, Field(ge=1)] = 10  # Gate 3: this many error lines block
+    redis_memory_ratio: Ratio = 0.9  # used_memory / maxmemory
+    dlq_growth: Annotated[int, Field(ge=0)] = 0  # messages a dead-letter queue may gain during a gate
+    synthetic_deadline_s: Annotated[float, Field(gt=0)] = 15.0
+    traffic_tolerance: Ratio = 0.15  # observed share of traffic vs the configured weight
+    slow_query_ms: Annotated[float, Field(gt=0)] = 500.0
+    lock_wait_s: Annotated[float, Field(gt=0)] = 30.0
+
+
+class SchemaVersion(Section):
+    query: Sql
+    expect: NonEmpty
+
+
+class Invariant(Section):
+    name: NonEmpty
+    sql: Sql
+
+
+class Integrity(Section):
+    tables: list[NonEmpty] = Field(default_factory=list)  # row counts must not drop below Gate 1's baseline
+    invariants: list[Invariant] = Field(default_factory=list)
+    immutable_tables: list[NonEmpty] = Field(default_factory=list)  # checksums must not change across the cutover
+
+
+class BusinessMetric(Section):
+    """A number the business watches (SQL returning one value), with bounds and a limit on its drop."""
+
+    name: NonEmpty
+    sql: Sql
+    min: float | None = None
+    max: float | None = None
+    max_drop_ratio: Ratio | None = None  # relative to the Gate 1 baseline
+
+
+class Postgres(Section):
+    dsn: PostgresDsn
+    replicas: list[PostgresDsn] = Field(default_factory=list)
+    schema_version: SchemaVersion | None = None
+    integrity: Integrity | None = None
+    business_metrics: list[BusinessMetric] = Field(default_factory=list)
+    timeout_s: Seconds | None = None
+
+
+class QueuePolicy(Section):
+    min_consumers: Annotated[int, Field(ge=0)] | None = None
+    max_messages: Annotated[int, Field(ge=0)] | None = None
+
+
+class RabbitMQ(Section):
+    url: AmqpUrl
+    management_url: HttpUrl | None = None
+    queues: dict[str, QueuePolicy] = Field(default_factory=dict)
+    timeout_s: Seconds | None = None
+
+
+class Redis(Section):
+    url: RedisUrl
+    min_hit_rate: Ratio | None = None
+    min_replicas: Annotated[int, Field(ge=0)] | None = None  # replicas the primary must have online
+    timeout_s: Seconds | None = None
+
+
+class PrometheusQueries(Section):
+    """PromQL for the gate metrics; ``{job}`` and ``{window}`` are filled in. Each one unset comes from the preset
+    (``prometheus.preset``, or detected from the job's series: golive.promql)."""
+
+    error_ratio: QueryTemplate | None = None
+    p95_ms: QueryTemplate | None = None
+    request_rate: QueryTemplate | None = None
+
+
+class Prometheus(Section):
+    url: HttpUrl
+    jobs: dict[str, NonEmpty] = Field(default_factory=dict)  # environment name -> scrape job
+    # environment name -> the scrape target's instance (host:port), to find its job without prometheus.jobs
+    instances: dict[str, NonEmpty] = Field(default_factory=dict)
+    preset: PresetName | None = None  # the instrumentation library's naming; unset: detected
+    alert_rules: list[NonEmpty] = Field(default_factory=list)  # alerting rules that must be loaded
+    window: Annotated[StrictStr, Field(pattern=r"^[0-9]+[smh]$")] = "1m"
+    queries: PrometheusQueries = Field(default_factory=PrometheusQueries)
+    timeout_s: Seconds | None = None
+
+
+class AlbLoadBalancer(Section):
+    kind: Literal["alb"]
+    listener_arn: NonEmpty
+    target_groups: dict[Literal["blue", "green"], NonEmpty]
+    front_url: HttpUrl | None = None  # where users' traffic enters: sampled to see which version answers
+
+
+class HaproxyLoadBalancer(Section):
+    kind: Literal["haproxy"]
+    admin_socket: NonEmpty
+    backend: NonEmpty
+    servers: dict[Literal["blue", "green"], NonEmpty]
+    front_url: HttpUrl | None = None
+
+
+class Backups(Section):
+    bucket: NonEmpty
+    prefix: StrictStr = ""
+    max_age_h: Annotated[float, Field(gt=0)] = 24
+
+
+class Image(Section):
+    repository: NonEmpty
+    tag: NonEmpty
+    max_size_mb: Annotated[float, Field(gt=0)] = 500
+
+
+class Dns(Section):
+    """A DNS switchover: the Route53 record whose TTL must be low before cutover."""
+
+    zone_id: NonEmpty
+    record: NonEmpty
+
+
+class Aws(Section):
+    region: NonEmpty
+    endpoint_url: HttpUrl | None = None
+    secrets: list[NonEmpty] = Field(default_factory=list)
+    backups: Backups | None = None
+    image: Image | None = None
+    alarms: list[NonEmpty] = Field(default_factory=list)
+    log_groups: list[NonEmpty] = Field(default_factory=list)
+    dns: Dns | None = None
+    timeout_s: Seconds | None = None
+
+
+class Synthetic(Section):
+    """The synthetic end-to-end transaction of Gate 2, through the candidate's API.
+
+    golive POSTs ``body`` (its ``{marker}`` placeholders become a golive-owned name) to ``post_path``, reads
+    the new id from ``id_field`` of the answer, waits until ``sql`` (``%(id)s`` bound) returns ``done_value``
+    and ``get_path`` answers 200, then removes it through ``delete_path``.
+    """
+
+    post_path: UrlPath
+    body: dict[str, Any] = Field(default_factory=dict)
+    id_field: NonEmpty = "id"
+    sql: Sql
+    done_value: StrictStr = "done"
+    get_path: UrlPath
+    delete_path: UrlPath | None = None
+
+
+class Security(Section):
+    public_urls: list[HttpUrl] = Field(default_factory=list)  # must be https and send HSTS
+    source_paths: list[NonEmpty] = Field(default_factory=list)  # scanned for hard-coded secrets
+
+
+class Deploy(Section):
+    """The host the deployment runs from, and what must be on it."""
+
+    host: NonEmpty = "local://"
+    commands: list[NonEmpty] = Field(default_factory=list)
+    files: list[NonEmpty] = Field(default_factory=list)
+
+
+class Waiver(Section):
+    check: NonEmpty
+    reason: NonEmpty
+    approved_by: NonEmpty
+    expires: date
+    covers_unreachable: bool = False  # also waive the check when it could not reach its component
+
+
+class Attestations(Section):
+    file: NonEmpty = "reports/attestations.jsonl"
+    max_age_h: Annotated[float, Field(gt=0)] = 24
+
+
+def _path_or_mapping(value: Any) -> Any:
+    return {"file": value} if isinstance(value, str) else value
+
+
+class Sustained(Section):
+    """A condition that fires once it has held for ``for_s`` seconds."""
+
+    for_s: Annotated[float, Field(ge=0)] = 0
+
+
+class Trigger(Sustained):
+    above: Annotated[float, Field(ge=0)] | None = None
+
+
+class RollbackTriggers(Section):
+    error_rate: Trigger | None = None  # above: a ratio
+    p95_ms: Trigger | None = None  # above: milliseconds
+    # On/off conditions have no limit: an `above` there would be ignored, so it is refused.
+    database_down: Sustained | None = None
+    crash: Sustained | None = None  # the app's process gone or its health failing
+    memory: Trigger | None = None  # above: share of the host's memory used by the app
+
+
+class EnvironmentSection(Section):
+    url: HttpUrl
+    role: Literal["candidate", "live"] | None = None
+    version: NonEmpty | None = None
+    host: NonEmpty = "local://"
+    process: NonEmpty | None = None
+    log_file: NonEmpty | None = None
+    env_file: NonEmpty | None = None  # the variables staged for the app on its host
+    required_env: list[NonEmpty] = Field(default_factory=list)
+    # Per-environment service sections, merged over the shared ones and validated in ``_environment_view``.
+    http: dict[str, Any] | None = None
+    postgres: dict[str, Any] | None = None
+    rabbitmq: dict[str, Any] | None = None
+    redis: dict[str, Any] | None = None
+    prometheus: dict[str, Any] | None = None
+    aws: dict[str, Any] | None = None
+
+
+class Document(Section):
+    release: Release
+    environments: Annotated[dict[str, EnvironmentSection], Field(min_length=1)]
+    http: Http = Field(default_factory=Http)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    postgres: Postgres | None = None
+    rabbitmq: RabbitMQ | None = None
+    redis: Redis | None = None
+    prometheus: Prometheus | None = None
+    load_balancer: Annotated[AlbLoadBalancer | HaproxyLoadBalancer, Field(discriminator="kind")] | None = None
+    aws: Aws | None = None
+    synthetic: Synthetic | None = None
+    security: Security | None = None
+    deploy: Deploy | None = None
+    # A path, or {file: PATH, max_age_h: HOURS}; relative paths are relative to the configuration file.
+    attestations: Annotated[
+        Attestations, BeforeValidator(_path_or_mapping, json_schema_input_type=NonEmpty | Attestations)
+    ] = Field(default_factory=Attestations)
+    waivers: list[Waiver] = Field(default_factory=list)
+    rollback_triggers: RollbackTriggers | None = None
+
+
+_SECTION_MODELS: dict[str, type[Section]] = {
+    "http": Http,
+    "postgres": Postgres,
+    "rabbitmq": RabbitMQ,
+    "redis": Redis,
+    "prometheus": Prometheus,
+    "aws": Aws,
+}
