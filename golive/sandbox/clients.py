@@ -24,10 +24,12 @@ import pika.exceptions
 import psycopg
 import redis
 
+from golive.probes import haproxy_socket
 from golive.sandbox import constants as c
 from golive.sandbox.state import SandboxError
 
 HTTP_TIMEOUT = httpx.Timeout(3.0)
+HAPROXY_TIMEOUT_S = 3.0
 
 
 def one_line(exc: BaseException) -> str:
@@ -89,17 +91,8 @@ def queue_counts(queue: str) -> tuple[int, int]:
 
 
 def haproxy_command(sock_path: Path, command: str) -> str:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(3.0)
-        sock.connect(str(sock_path))
-        sock.sendall(command.encode() + b"\n")
-        chunks = []
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    return b"".join(chunks).decode()
+    """HAProxy's answer to one runtime API command (reads, and the fault helpers' writes)."""
+    return haproxy_socket.command(sock_path, command, HAPROXY_TIMEOUT_S)
 
 
 def redis_client() -> redis.Redis:
