@@ -14,10 +14,7 @@ import httpx
 from golive.sandbox import aws_server
 from golive.sandbox import constants as c
 from golive.sandbox.base import Base
-from golive.sandbox.clients import (
-    HTTP_TIMEOUT,
-    one_line,
-)
+from golive.sandbox.clients import HTTP_TIMEOUT, one_line
 from golive.sandbox.state import ENVIRONMENTS, SandboxError
 
 BUCKET = "golive-sandbox-backups"

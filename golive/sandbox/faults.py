@@ -9,14 +9,7 @@ from typing import Any
 
 from golive.sandbox import constants as c
 from golive.sandbox.base import Base
-from golive.sandbox.clients import (
-    amqp_channel,
-    haproxy_command,
-    pg_connect,
-    queue_counts,
-    rabbitmqctl,
-    redis_client,
-)
+from golive.sandbox.clients import amqp_channel, haproxy_command, pg_connect, queue_counts, rabbitmqctl, redis_client
 from golive.sandbox.state import ENVIRONMENTS, SandboxError
 
 DEFAULT_FILL = 1500

@@ -33,9 +33,7 @@ from golive.sandbox.aws_resources import (
     REPOSITORY,
     AwsResources,
 )
-from golive.sandbox.clients import (
-    tcp_open,
-)
+from golive.sandbox.clients import tcp_open
 from golive.sandbox.config_writer import app_variables, write_golive_config, write_service_configs
 from golive.sandbox.faults import DATA_FAULT_TABLES, DEFAULT_FILL, Faults
 from golive.sandbox.provision import Provision

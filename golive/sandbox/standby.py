@@ -12,10 +12,7 @@ import psycopg
 
 from golive.sandbox import constants as c
 from golive.sandbox.base import Base
-from golive.sandbox.clients import (
-    one_line,
-    pg_connect,
-)
+from golive.sandbox.clients import one_line, pg_connect
 from golive.sandbox.state import SandboxError
 
 
