@@ -39,7 +39,7 @@ from golive.sandbox.state import ENVIRONMENTS, SandboxError
 HBA_MARK = "# added by golive sandbox"
 HBA_LINE = f"host replication postgres 127.0.0.1/32 trust {HBA_MARK}"
 # The orchestrator's own code, copied into STATE/src as the release's source tree that golive scans.
-SOURCE_FILES = ("app.py", "worker.py", "schema.py")
+SOURCE_FILES = ("app.py", "app_faults.py", "app_metrics.py", "worker.py", "schema.py")
 PLANTED_SECRET_FILE = "settings_local.py"
 
 
