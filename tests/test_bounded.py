@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -263,3 +264,31 @@ def test_sampling_stops_when_no_connection_gets_an_answer() -> None:
         "GET /health: no answer within 0.5s (every connection's first request; none measured)",
     )  # fmt: skip
     assert http.unanswered(server.url) is not None
+
+
+def test_sampling_reuses_a_keep_alive_connection_for_content_length_answers() -> None:
+    """Every answer is a 200 with a Content-Length on one kept-alive connection per worker: all count as answered."""
+
+    class KeepAlive(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            body = b'{"status": "ok"}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), KeepAlive)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        sample = ends(lambda: sampling.sample(url, ["/health"], 20, 2, 10.0, TIMEOUT_S * 4))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not isinstance(sample, BaseException), sample
+    assert (sample.completed, sample.errors, sample.error_examples) == (20, 0, ()), sample

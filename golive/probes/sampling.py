@@ -109,6 +109,9 @@ class _Connection:
             while response.read1(_CHUNK):  # one read at a time, so a trickle cannot outlast the deadline
                 if time.monotonic() >= deadline:
                     raise TimeoutError(f"answer not complete within {self.timeout_s:g}s")
+            # read1 does not mark a Content-Length answer read to its end as done (read() would): close it, or the
+            # connection's next request fails with ResponseNotReady (every second request of a keep-alive worker).
+            response.close()
             if response.will_close:
                 self.close()
             return response.status
