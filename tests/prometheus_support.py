@@ -19,12 +19,12 @@ import pytest
 import yaml
 from gate1_support import stop_process
 
-from golive.sandbox.app import Metrics
+from golive.sandbox.app_metrics import Metrics
 
 
 class Exporter:
     """A loopback service: ``/health`` answers 200, or 500 for ``error_rate`` of the requests (spread evenly: 0.2
-    fails every fifth); ``/metrics`` exposes every answer in a naming of golive.sandbox.app.METRIC_NAMINGS."""
+    fails every fifth); ``/metrics`` exposes every answer in a naming of golive.sandbox.app_metrics.METRIC_NAMINGS."""
 
     def __init__(self, naming: str, error_rate: float = 0.0) -> None:
         self.metrics = Metrics("2.1.0", "blue", naming)

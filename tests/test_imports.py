@@ -112,15 +112,10 @@ def test_a_cycle_through_a_function_level_import_is_found():
     ]
 
 
-# golive/sandbox/ is being split by job (issue 13, item 4): drop this exception when that lands.
-_NOT_YET_SPLIT = ("golive/sandbox/",)
-
-
 def test_no_engine_module_over_600_lines():
     long = {
         str(path.relative_to(PACKAGE.parent)): lines
         for path in PACKAGE.rglob("*.py")
         if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 600
-        and not str(path.relative_to(PACKAGE.parent)).startswith(_NOT_YET_SPLIT)
     }
     assert long == {}

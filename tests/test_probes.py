@@ -28,8 +28,8 @@ import psycopg
 import pytest
 from gate1_support import stop_process
 
-from golive.config import Http
-from golive.probes import aws, http, postgres, prometheus, rabbitmq
+from golive.config import HaproxyLoadBalancer, Http
+from golive.probes import aws, haproxy_socket, http, load_balancer, postgres, prometheus, rabbitmq
 from golive.probes import redis as redis_probe
 from golive.probes.errors import ProbeError
 
@@ -996,3 +996,90 @@ def test_probe_errors_never_chain_the_unmasked_original(closed_port: int) -> Non
     with pytest.raises(ProbeError) as caught:
         postgres.connect(f"postgresql://postgres:{PASSWORD}@127.0.0.1:{closed_port}/postgres", TIMEOUT_S)
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+# --- haproxy admin socket ------------------------------------------------------------------------------
+
+
+class UnixSocketServer:
+    """A unix socket that records each command it is sent and answers it with ``answer`` (None: stays silent,
+    holding the connection open until closed)."""
+
+    def __init__(self, path: Path, answer: str | None) -> None:
+        self.path = path
+        self.answer = answer
+        self.commands: list[str] = []
+        self.held: list[socket.socket] = []
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(str(path))
+        self.server.listen(8)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            if self.answer is None:
+                self.held.append(conn)
+                continue
+            with conn:
+                data = b""
+                while not data.endswith(b"\n"):
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                self.commands.append(data.decode().strip())
+                conn.sendall(self.answer.encode())
+
+    def close(self) -> None:
+        self.server.close()
+        for conn in self.held:
+            conn.close()
+
+
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A directory with a short path: a unix socket's path must fit in 107 bytes."""
+    directory = Path(tempfile.mkdtemp(prefix="golive-", dir="/tmp"))
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def haproxy_probe(socket_path: Path) -> load_balancer.Haproxy:
+    section = HaproxyLoadBalancer(
+        kind="haproxy", admin_socket=str(socket_path), backend="be", servers={"blue": "blue", "green": "green"}
+    )
+    return load_balancer.Haproxy(section, TIMEOUT_S)
+
+
+def test_haproxy_probe_reads_through_the_shared_client_and_never_sends_a_write(short_tmp: Path) -> None:
+    server = UnixSocketServer(short_tmp / "admin.sock", "100 (initial 100)\n")
+    try:
+        probe = haproxy_probe(server.path)
+        assert probe.weights() == {"blue": 100, "green": 100}
+        assert haproxy_socket.command(server.path, "get weight be/blue", TIMEOUT_S) == "100 (initial 100)\n"
+        sent = list(server.commands)
+        assert sent == ["get weight be/blue", "get weight be/green", "get weight be/blue"]
+        for write in ("set server be/blue weight 0", "disable health be/green", "shutdown sessions server be/blue"):
+            assert_names(probe_error(lambda write=write: probe.command(write)), "load_balancer", str(server.path),
+                         "not a read-only command")  # fmt: skip
+        assert server.commands == sent  # refused before anything reached the socket
+    finally:
+        server.close()
+
+
+def test_haproxy_silent_admin_socket_is_bounded(short_tmp: Path) -> None:
+    server = UnixSocketServer(short_tmp / "admin.sock", None)
+    try:
+        error = probe_error(lambda: haproxy_probe(server.path).weights())
+        assert_names(error, "load_balancer", str(server.path), "no answer within 0.5s")
+    finally:
+        server.close()
+
+
+def test_haproxy_missing_admin_socket_raises(short_tmp: Path) -> None:
+    error = probe_error(lambda: haproxy_probe(short_tmp / "absent.sock").weights())
+    assert_names(error, "load_balancer", str(short_tmp / "absent.sock"), "admin socket: FileNotFoundError")

@@ -7,7 +7,7 @@ import pytest
 
 from golive import promql
 from golive.config import Prometheus as PrometheusSection
-from golive.sandbox.app import METRIC_NAMINGS, Metrics
+from golive.sandbox.app_metrics import METRIC_NAMINGS, Metrics
 
 
 def test_every_preset_name_has_a_preset_and_a_sandbox_naming():

@@ -8,7 +8,6 @@ server): whether it exists, which targets are registered in it, and how it is he
 from __future__ import annotations
 
 import csv
-import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -16,11 +15,10 @@ from typing import Any, Protocol
 from golive import health
 from golive.config import AlbLoadBalancer, Aws, HaproxyLoadBalancer
 from golive.masking import clip, mask_url
-from golive.probes import aws, http
+from golive.probes import aws, haproxy_socket, http
 from golive.probes.errors import ProbeError
 
 ENVIRONMENTS = ("blue", "green")
-_MAX_ANSWER_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -213,33 +211,19 @@ class Haproxy:
         self.where = section.admin_socket
 
     def command(self, command: str) -> str:
-        """One admin-socket command's answer; connect, send and the whole read are bounded by timeout_s."""
-        deadline = time.monotonic() + self.timeout_s
-        chunks: list[bytes] = []
+        """One read-only admin-socket command's answer (golive never changes the load balancer); connect, send and
+        the whole read are bounded by timeout_s."""
+        if not haproxy_socket.is_read_only(command):
+            raise ProbeError("load_balancer", self.where, f"`{command}`: not a read-only command")
         try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-                sock.settimeout(self.timeout_s)
-                sock.connect(self.section.admin_socket)
-                sock.sendall(command.encode() + b"\n")
-                received = 0
-                while True:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise TimeoutError
-                    sock.settimeout(remaining)
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-                    received += len(chunk)
-                    if received > _MAX_ANSWER_BYTES:
-                        raise ProbeError("load_balancer", self.where, f"`{command}`: answer over 4 MiB")
+            return haproxy_socket.command(self.section.admin_socket, command, self.timeout_s)
+        except haproxy_socket.AnswerTooLarge as exc:
+            raise ProbeError("load_balancer", self.where, f"`{command}`: {exc}") from None
         except TimeoutError:
             detail = f"`{command}`: no answer within {self.timeout_s:g}s"
             raise ProbeError("load_balancer", self.where, detail) from None
         except OSError as exc:
             raise ProbeError("load_balancer", self.where, f"admin socket: {type(exc).__name__}: {exc}") from None
-        return b"".join(chunks).decode(errors="replace")
 
     def _server(self, environment: str) -> str | None:
         return self.section.servers.get(environment)  # type: ignore[call-overload]

@@ -3,7 +3,8 @@
 Each process is started in its own session (so its process group id is its PID) with its output in a log
 file, and recorded as PID plus kernel start time: a recorded PID only counts as ours while the process at
 that PID has the same start time. Stopping sends the process its polite signal, waits a bounded time, then
-SIGKILLs its whole process group (PostgreSQL's and HAProxy's children included).
+SIGKILLs its whole process group (PostgreSQL's and HAProxy's children included). The process table (who runs,
+who is a zombie, command lines) is read through psutil.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 
 @dataclass(frozen=True)
@@ -32,18 +35,23 @@ class ProcessRecord:
         return cls(int(data["pid"]), int(data["start_ticks"]))
 
 
-def _stat_fields(pid: int) -> list[str] | None:
+def start_ticks(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks since boot (field 22 of /proc/PID/stat): what state.json records.
+    psutil gives this only as seconds since the epoch (moved by clock changes), so it is read here."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
-    return raw[raw.rindex(")") + 2 :].split()
+    return int(raw[raw.rindex(")") + 2 :].split()[19])
 
 
-def start_ticks(pid: int) -> int | None:
-    fields = _stat_fields(pid)
-    return int(fields[19]) if fields else None
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not exited (a zombie has)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def reap(pid: int) -> None:
@@ -54,37 +62,36 @@ def reap(pid: int) -> None:
 
 def is_alive(record: ProcessRecord) -> bool:
     reap(record.pid)
-    fields = _stat_fields(record.pid)
-    return bool(fields) and fields[0] != "Z" and int(fields[19]) == record.start_ticks  # type: ignore[index]
+    return _running(record.pid) and start_ticks(record.pid) == record.start_ticks
 
 
 def group_members(pgid: int) -> list[int]:
     """Live processes whose process group is ``pgid``."""
     members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+    for process in psutil.process_iter(["status"]):
+        if process.info["status"] == psutil.STATUS_ZOMBIE:
             continue
-        fields = _stat_fields(int(entry.name))
-        if fields and fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry.name))
+        with contextlib.suppress(OSError):
+            if os.getpgid(process.pid) == pgid:
+                members.append(process.pid)
     return members
 
 
 def cmdline(pid: int) -> str:
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
+        return " ".join(psutil.Process(pid).cmdline()).strip()
+    except psutil.Error:
         return ""
 
 
 def processes_mentioning(text: str) -> list[int]:
     """Live processes (other than this one) whose command line contains ``text``."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid() and text in cmdline(int(entry.name)):
-            fields = _stat_fields(int(entry.name))
-            if fields and fields[0] != "Z":
-                found.append(int(entry.name))
+    for process in psutil.process_iter(["cmdline", "status"]):
+        if process.pid == os.getpid() or process.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        if text in " ".join(process.info["cmdline"] or ()):
+            found.append(process.pid)
     return found
 
 
@@ -127,7 +134,7 @@ def wait_gone(pids: Sequence[int], timeout_s: float) -> list[int]:
     while True:
         for pid in remaining:
             reap(pid)
-        remaining = [pid for pid in remaining if (fields := _stat_fields(pid)) and fields[0] != "Z"]
+        remaining = [pid for pid in remaining if _running(pid)]
         if not remaining or time.monotonic() >= deadline:
             return remaining
         time.sleep(0.05)
@@ -161,7 +168,7 @@ def wait_reaped(pids: Sequence[int], timeout_s: float) -> list[int]:
     while True:
         for pid in remaining:
             reap(pid)
-        remaining = [pid for pid in remaining if Path(f"/proc/{pid}").exists()]
+        remaining = [pid for pid in remaining if psutil.pid_exists(pid)]
         if not remaining or time.monotonic() >= deadline:
             return remaining
         time.sleep(0.05)
