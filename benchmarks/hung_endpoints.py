@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
-import json
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -29,15 +27,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import yaml
+from gate_duration import SANDBOX_LOCK, VERDICTS, run_gate  # the same gate runs as the other benchmark
 
 from golive.sandbox.cli import main as sandbox_main
 
-REPO = Path(__file__).resolve().parents[1]
-SANDBOX_LOCK = Path("/tmp/golive-tests-sandbox.lock")
 TIMEOUT_S = 2.0
 BOUND_S = TIMEOUT_S + 5
 GATES = (("Gate 1", "pre"), ("Gate 2", "immediate"))
-VERDICTS = {0: "GO", 1: "REVIEW", 2: "NO-GO"}
 
 
 def hang(conn: socket.socket, stop: threading.Event) -> None:
@@ -88,20 +84,6 @@ def serve(behaviour: Callable[[socket.socket, threading.Event], None], stop: thr
 
     threading.Thread(target=accept, daemon=True).start()
     return int(listener.getsockname()[1])
-
-
-def run_gate(config: Path, marker: str, reports: Path, workers: list[str]) -> tuple[float, int, int]:
-    started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-m", marker, f"--golive-config={config}", f"--golive-reports={reports}",
-         "-p", "no:cacheprovider", "-q", *workers],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    elapsed = time.monotonic() - started
-    latest = sorted(reports.glob("latest-*.json"), key=lambda path: path.stat().st_mtime_ns)
-    if not latest:
-        raise SystemExit(f"no decision record (exit {done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    return elapsed, done.returncode, len(json.loads(latest[-1].read_text())["checks"])
 
 
 def main() -> int:
