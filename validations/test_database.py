@@ -69,7 +69,8 @@ def test_connections_below_limit(postgres, golive_settings):
     used, limit = pg.connection_usage(postgres)
     judged = judgements.connections(used, limit, golive_settings.document.thresholds)
     assert judged.ok, (
-        f"{postgres.endpoint} has {used} client connections of max_connections {judged.seen}; "
+        f"{postgres.endpoint} has {used} client connections of max_connections {limit}"
+        f"{f' ({used / limit:.0%})' if limit else ''}; "
         f"allowed {judged.limit} ({judged.key})"
     )
 
