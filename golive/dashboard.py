@@ -70,12 +70,12 @@ class Frame:
 
 # --- Rows from readings: pure, so a test can hold them against the checks' verdicts ----------------------------
 
-_STATUS = {judgements.OK: OK, judgements.WARN: WARN, judgements.FAIL: FAIL}
-
-
 def judged(label: str, judgement: Judgement, critical: bool, value: str | None = None) -> Row:
-    """A row showing a judgement: its verdict as the status, ``critical`` as the check that asserts it is."""
-    return Row(label, judgement.seen if value is None else value, _STATUS[judgement.verdict], critical)
+    """A row showing a judgement, ``critical`` as the check that asserts it is. Its status is what the gate would
+    make of it: a failure blocks (FAIL) where the check is critical and asks for a review (warn) where not."""
+    blocks = judgement.verdict == judgements.FAIL and critical
+    status = OK if judgement.ok else FAIL if blocks else WARN
+    return Row(label, judgement.seen if value is None else value, status, critical)
 
 
 def application_rows(health: HealthReading, expected: str | None) -> list[Row]:

@@ -249,6 +249,8 @@ def test_the_dashboard_row_and_the_check_agree_at_under_and_over_the_limit(name)
             f"{name} at {reading!r}: the check says {verdict} ({'critical' if critical else 'not critical'}), "
             f"the dashboard {row.status} (exit code {row.code})"
         )
+        # And the word on the screen says what the gate would make of it: ok GO, warn REVIEW, FAIL NO-GO.
+        assert row.status == [dashboard.OK, dashboard.WARN, dashboard.FAIL][row.code], (name, reading, row)
     assert {verdict for _r, verdict, _s, _c in seen} >= {"ok"} and len({v for _r, v, _s, _c in seen}) > 1, seen
 
 
