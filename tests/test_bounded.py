@@ -263,3 +263,36 @@ def test_sampling_stops_when_no_connection_gets_an_answer() -> None:
         "GET /health: no answer within 0.5s (every connection's first request; none measured)",
     )  # fmt: skip
     assert http.unanswered(server.url) is not None
+
+
+def test_sampling_reuses_keep_alive_connections() -> None:
+    """Reading answers chunk by chunk (for the deadline) still ends each one, so a keep-alive connection carries
+    the next request: every request of a healthy HTTP/1.1 service succeeds, on one connection per worker."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    connections: set[int] = set()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            connections.add(self.client_address[1])
+            body = b'{"status": "ok"}' * 100
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        sample = ends(lambda: sampling.sample(url, ["/health", "/api"], 60, 3, 10.0, 2.0))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (sample.completed, sample.errors, sample.error_examples) == (60, 0, ())
+    assert len(connections) == 3

@@ -109,6 +109,8 @@ class _Connection:
             while response.read1(_CHUNK):  # one read at a time, so a trickle cannot outlast the deadline
                 if time.monotonic() >= deadline:
                     raise TimeoutError(f"answer not complete within {self.timeout_s:g}s")
+            # read1 leaves a fully read answer open; read() at its end closes it, so the connection can be reused.
+            response.read()
             if response.will_close:
                 self.close()
             return response.status
