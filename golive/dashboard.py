@@ -13,11 +13,18 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from golive.config import EnvironmentView, Settings, Thresholds
+from golive import judgements
+from golive.config import EnvironmentView, QueuePolicy, Settings, Thresholds
+from golive.health import HealthReading
+from golive.judgements import Judgement
 from golive.probes.bounded import Overdue, side_by_side
 from golive.probes.errors import ProbeError
+
+if TYPE_CHECKING:
+    from golive.probes.host import Usage
+    from golive.probes.sampling import Sample
 
 OK, WARN, FAIL, OFF = "ok", "warn", "FAIL", "-"
 # Requests per frame for the performance panel: enough for a p95, bounded in time.
@@ -61,6 +68,77 @@ class Frame:
         return max((panel.code for panel in self.panels), default=0)
 
 
+# --- Rows from readings: pure, so a test can hold them against the checks' verdicts ----------------------------
+
+def judged(label: str, judgement: Judgement, critical: bool, value: str | None = None) -> Row:
+    """A row showing a judgement, ``critical`` as the check that asserts it is. Its status is what the gate would
+    make of it: a failure blocks (FAIL) where the check is critical and asks for a review (warn) where not."""
+    blocks = judgement.verdict == judgements.FAIL and critical
+    status = OK if judgement.ok else FAIL if blocks else WARN
+    return Row(label, judgement.seen if value is None else value, status, critical)
+
+
+def application_rows(health: HealthReading, expected: str | None) -> list[Row]:
+    rows = [judged("health", judgements.health(health), critical=True)]
+    rows.append(Row("version", f"{health.version} (expected {expected or '?'})",
+                    OK if expected and health.version == expected else FAIL, critical=True))
+    rows.append(Row("uptime", "?" if health.uptime is None else f"{health.uptime:.0f} s"))
+    for name, dependency in sorted(health.dependencies.items()):
+        rows.append(Row(f"sees {name}", dependency.text, OK if dependency.ok else FAIL, critical=True))
+    return rows
+
+
+def connection_row(used: int, limit: int, limits: Thresholds) -> Row:
+    return judged("connections", judgements.connections(used, limit, limits), critical=False)
+
+
+def replication_row(lags: dict[str, int], limits: Thresholds) -> Row:
+    """The worst standby's lag as the primary sees it; no standby streaming fails."""
+    worst = max(lags.values(), default=None)
+    judgement = judgements.replication_lag(worst, limits)
+    if worst is None:
+        return judged("replication", judgement, critical=True)
+    return judged("replication lag", judgement, critical=True, value=f"{worst} bytes ({len(lags)} standby)")
+
+
+def queue_row(name: str, messages: int, consumers: int, policy: QueuePolicy) -> Row:
+    """One queue against its policy; too deep and too few consumers both block, as their checks do."""
+    judged_all = judgements.queue(name, messages, consumers, policy)
+    bad = [j for j in judged_all if not j.ok]
+    return Row(name, f"{messages} messages, {consumers} consumers", FAIL if bad else OK, critical=bool(bad))
+
+
+def redis_rows(used_bytes: int, max_bytes: int, hits: float | None, min_hit_rate: float | None,
+               limits: Thresholds) -> list[Row]:
+    rows = [Row("ping", "PONG"), judged("memory", judgements.redis_memory(used_bytes, max_bytes, limits), False)]
+    if min_hit_rate is None:
+        rows.append(Row("hit rate", "no traffic yet" if hits is None else f"{hits:.0%}"))
+    else:
+        rows.append(judged("hit rate", judgements.hit_rate(hits, min_hit_rate), critical=False))
+    return rows
+
+
+def endpoint_row(method: str, path: str, status: int, expected: Sequence[int]) -> Row:
+    return judged(f"{method} {path}", judgements.endpoint(status, expected), critical=True)
+
+
+def sampled_rows(sample: Sample, paths: Sequence[str], limits: Thresholds) -> list[Row]:
+    return [
+        judged("error ratio", judgements.error_ratio(sample.error_ratio, limits), critical=True,
+               value=f"{sample.error_ratio:.4f} (sampled, {sample.completed} requests to {', '.join(paths)})"),
+        judged("p95", judgements.p95(sample.p95_ms, limits), critical=True,
+               value="no answer" if sample.p95_ms is None else f"{sample.p95_ms:.0f} ms (sampled)"),
+    ]
+
+
+def usage_rows(use: Usage, limits: Thresholds) -> list[Row]:
+    return [
+        judged("cpu", judgements.cpu(use.cpu_ratio, limits), critical=False, value=f"{use.cpu_ratio:.0%}"),
+        judged("memory", judgements.memory(use.memory_ratio, limits), critical=False,
+               value=f"{use.memory_ratio:.1%} of host"),
+    ]
+
+
 def _guard(title: str, measure: Callable[[], list[Row]], critical: bool) -> Panel:
     """A panel whose probe could not measure shows that, as a failure: no data is not good data."""
     try:
@@ -84,15 +162,7 @@ class Panels:
 
         with http_probe.client_for(self.view.url, self.view.http) as client:
             health = http_probe.get_health(client, self.view.http)
-        state = OK if health.ok else WARN if health.state == "degraded" else FAIL
-        rows = [Row("health", health.describe(), state, critical=True)]
-        expected = self.view.expected_version
-        rows.append(Row("version", f"{health.version} (expected {expected or '?'})",
-                        OK if expected and health.version == expected else FAIL, critical=True))
-        rows.append(Row("uptime", "?" if health.uptime is None else f"{health.uptime:.0f} s"))
-        for name, dependency in sorted(health.dependencies.items()):
-            rows.append(Row(f"sees {name}", dependency.text, OK if dependency.ok else FAIL, critical=True))
-        return rows
+        return application_rows(health, self.view.expected_version)
 
     def database(self) -> list[Row]:
         from golive.probes import postgres
@@ -105,21 +175,13 @@ class Panels:
             used, limit = postgres.connection_usage(conn)
             size = postgres.scalar(conn, "SELECT pg_database_size(current_database())")
             lags = postgres.replication_lag_bytes(conn) if section.replicas else {}
-        share = used / limit if limit else 1.0
         rows = [
             Row("status", f"answers ({postgres.endpoint(section.dsn)})", OK, critical=True),
-            Row("connections", f"{used}/{limit} ({share:.0%})",
-                WARN if share >= self.limits.db_connections_ratio else OK),
+            connection_row(used, limit, self.limits),
             Row("size", f"{int(size) / 1_048_576:.1f} MiB"),
         ]
         if section.replicas:
-            worst = max(lags.values(), default=None)
-            if worst is None:
-                rows.append(Row("replication", "no standby streaming", FAIL, critical=True))
-            else:
-                allowed = self.limits.replication_lag_bytes
-                rows.append(Row("replication lag", f"{worst} bytes ({len(lags)} standby)",
-                                FAIL if worst > allowed else OK, critical=True))
+            rows.append(replication_row(lags, self.limits))
         return rows
 
     def rabbitmq(self) -> list[Row]:
@@ -133,10 +195,7 @@ class Panels:
         try:
             for name, policy in section.queues.items():
                 state = rabbitmq.queue_state(connection, name)
-                deep = policy.max_messages is not None and state.messages > policy.max_messages
-                starved = policy.min_consumers is not None and state.consumers < policy.min_consumers
-                rows.append(Row(name, f"{state.messages} messages, {state.consumers} consumers",
-                                FAIL if deep or starved else OK, critical=starved))
+                rows.append(queue_row(name, state.messages, state.consumers, policy))
         finally:
             if connection.is_open:
                 connection.close()
@@ -159,16 +218,7 @@ class Panels:
             hits = redis_probe.hit_rate(client)
         finally:
             client.close()
-        rows = [Row("ping", "PONG")]
-        if memory.max_bytes:
-            share = memory.used_bytes / memory.max_bytes
-            rows.append(Row("memory", f"{memory.used_bytes / 1_048_576:.1f} of {memory.max_bytes / 1_048_576:.1f} MiB"
-                            f" ({share:.0%})", FAIL if share >= self.limits.redis_memory_ratio else OK))
-        else:
-            rows.append(Row("memory", f"{memory.used_bytes / 1_048_576:.1f} MiB (no maxmemory)"))
-        low = hits is not None and section.min_hit_rate is not None and hits < section.min_hit_rate
-        rows.append(Row("hit rate", "no traffic yet" if hits is None else f"{hits:.0%}", WARN if low else OK))
-        return rows
+        return redis_rows(memory.used_bytes, memory.max_bytes, hits, section.min_hit_rate, self.limits)
 
     def endpoints(self) -> list[Row]:
         from golive.probes import http as http_probe
@@ -180,9 +230,7 @@ class Panels:
             for endpoint in self.view.http.endpoints:
                 try:
                     answer = http_probe.request(client, endpoint.method, endpoint.path)
-                    good = answer.status_code in endpoint.expect
-                    rows.append(Row(f"{endpoint.method} {endpoint.path}", str(answer.status_code),
-                                    OK if good else FAIL, critical=True))
+                    rows.append(endpoint_row(endpoint.method, endpoint.path, answer.status_code, endpoint.expect))
                 except ProbeError as error:
                     rows.append(Row(f"{endpoint.method} {endpoint.path}", error.detail, FAIL, critical=True))
         return rows
@@ -194,14 +242,7 @@ class Panels:
         sample = sampling.sample(self.view.url, paths, requests=SAMPLE_REQUESTS, concurrency=SAMPLE_CONCURRENCY,
                                  max_duration_s=SAMPLE_MAX_S, timeout_s=self.view.http.timeout_s,
                                  verify_tls=self.view.http.verify_tls)
-        rows = [
-            Row("error ratio", f"{sample.error_ratio:.4f} (sampled, {sample.completed} requests to {', '.join(paths)})",
-                FAIL if sample.error_ratio > self.limits.error_rate else OK, critical=True),
-            Row("p95", "no answer" if sample.p95_ms is None else f"{sample.p95_ms:.0f} ms (sampled)",
-                FAIL if sample.p95_ms is None or sample.p95_ms > self.limits.p95_ms else OK, critical=True),
-        ]
-        rows += self._prometheus_rows()
-        return rows
+        return sampled_rows(sample, paths, self.limits) + self._prometheus_rows()
 
     def _prometheus_rows(self) -> list[Row]:
         """The job's figures through the same job resolution, freshness rule and queries as Gate 2's checks."""
@@ -218,19 +259,22 @@ class Panels:
             except ProbeError as error:
                 return [Row("prometheus", error.detail, FAIL, critical=True)]
             rows = [Row("prometheus job", f"{job.job} ({job.job_from}; preset {job.preset})", OK)]
-            for label, read, limit in (("request rate", metrics.prometheus_request_rate, None),
-                                       ("error ratio", metrics.prometheus_error_ratio, self.limits.error_rate),
-                                       ("p95", metrics.prometheus_p95, self.limits.p95_ms)):  # fmt: skip
+            for label, read, judge in (("request rate", metrics.prometheus_request_rate, None),
+                                       ("error ratio", metrics.prometheus_error_ratio, judgements.error_ratio),
+                                       ("p95", metrics.prometheus_p95, judgements.p95)):  # fmt: skip
                 try:
                     measured = read(job)
                 except ProbeError as error:
                     rows.append(Row(f"{label} (prometheus)", error.detail, FAIL, critical=True))
                     continue
                 value = measured.value if measured.value is not None else float("nan")
-                bad = value != value or (limit is not None and value > limit)
                 unit = {"ms": " ms", "": ""}.get(measured.unit, measured.unit)
-                rows.append(Row(f"{label} (prometheus)", f"{value:.4g}{unit}", FAIL if bad else OK,
-                                critical=label != "request rate"))
+                shown = f"{value:.4g}{unit}"
+                if judge is None:  # no limit on the rate: only a missing figure is bad
+                    rows.append(Row(f"{label} (prometheus)", shown, FAIL if value != value else OK))
+                else:
+                    rows.append(judged(f"{label} (prometheus)", judge(measured.value, self.limits), critical=True,
+                                       value=shown))
         return rows
 
     def processes(self) -> list[Row]:
@@ -245,9 +289,7 @@ class Panels:
         use = host_probe.usage(host, [p.pid for p in found], sample_s=0.5)
         return [
             Row("process", f"{len(found)} running ({', '.join(str(p.pid) for p in found[:3])})", critical=True),
-            Row("cpu", f"{use.cpu_ratio:.0%}", WARN if use.cpu_ratio > self.limits.cpu_ratio else OK),
-            Row("memory", f"{use.memory_ratio:.1%} of host",
-                WARN if use.memory_ratio > self.limits.memory_ratio else OK),
+            *usage_rows(use, self.limits),
         ]
 
     def load_balancer(self) -> list[Row]:

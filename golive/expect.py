@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from golive import health as health_rules
+from golive import judgements
 from golive.fixtures import Environment, fail_as_warning, not_configured
 from golive.probes import http as http_probe
 
@@ -26,9 +27,10 @@ def healthy(environment: Environment, request: pytest.FixtureRequest | None = No
     __tracebackhide__ = True
     reading = read_health(environment)
     where = f"{environment.name} ({', '.join(reading.endpoints.values())})"
-    if reading.state == health_rules.DEGRADED and request is not None:
-        fail_as_warning(request, f"{where} says it is degraded: {reading.describe()}; expected healthy")
-    assert reading.ok, f"{where} answered {reading.describe()}; expected healthy"
+    judged = judgements.health(reading)
+    if judged.verdict == judgements.WARN and request is not None:
+        fail_as_warning(request, f"{where} says it is degraded: {judged.seen}; expected {judged.limit}")
+    assert judged.ok, f"{where} answered {judged.seen}; expected {judged.limit}"
     return reading
 
 

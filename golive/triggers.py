@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from golive import judgements
 from golive.config import RollbackTriggers
 
 
@@ -53,12 +54,11 @@ def _number(value: float | None, unit: str = "") -> str:
     return "no data" if value is None else f"{value:g}{unit}"
 
 
-def _above(measurement: str, limit: float) -> Callable[[Reading], bool]:
-    """Breached when the measurement is over the limit, or missing."""
+def _above(measurement: str, limit: float, key: str) -> Callable[[Reading], bool]:
+    """Breached when the measurement is over the limit, or missing: the checks' "at most" rule."""
 
     def breached(reading: Reading) -> bool:
-        value = getattr(reading, measurement)
-        return value is None or value > limit
+        return not judgements.at_most(getattr(reading, measurement), limit, key).ok
 
     return breached
 
@@ -70,14 +70,14 @@ def rules_from(config: RollbackTriggers) -> list[Rule]:
         limit = config.error_rate.above
         rules.append(Rule(
             "error_rate", config.error_rate.for_s, f"error ratio above {limit:g}",
-            _above("error_ratio", limit),
+            _above("error_ratio", limit, "rollback_triggers.error_rate.above"),
             lambda r: f"error ratio {_number(r.error_ratio)}",
         ))
     if config.p95_ms is not None and config.p95_ms.above is not None:
         limit = config.p95_ms.above
         rules.append(Rule(
             "p95_ms", config.p95_ms.for_s, f"p95 above {limit:g} ms",
-            _above("p95_ms", limit),
+            _above("p95_ms", limit, "rollback_triggers.p95_ms.above"),
             lambda r: f"p95 {_number(r.p95_ms, ' ms')}",
         ))
     if config.database_down is not None:
@@ -96,7 +96,7 @@ def rules_from(config: RollbackTriggers) -> list[Rule]:
         limit = config.memory.above
         rules.append(Rule(
             "memory", config.memory.for_s, f"memory above {limit:.0%} of the host",
-            _above("memory_ratio", limit),
+            _above("memory_ratio", limit, "rollback_triggers.memory.above"),
             lambda r: "memory no data" if r.memory_ratio is None else f"memory {r.memory_ratio:.0%}",
         ))
     return rules

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from golive import judgements
 from golive.fixtures import not_configured
 from golive.probes import host as host_probe
 from golive.probes import http as http_probe
@@ -59,9 +60,9 @@ def test_every_endpoint_answers_an_accepted_status(target):
     wrong = []
     for endpoint in endpoints:
         response = http_probe.request(target.http, endpoint.method, endpoint.path)
-        if response.status_code not in endpoint.expect:
-            wrong.append(f"{endpoint.method} {endpoint.path} answered {response.status_code} (expected "
-                         f"{' or '.join(map(str, endpoint.expect))})")
+        judged = judgements.endpoint(response.status_code, endpoint.expect)
+        if not judged.ok:
+            wrong.append(f"{endpoint.method} {endpoint.path} answered {judged.seen} (expected {judged.limit})")
     assert not wrong, f"{target.url}: {'; '.join(wrong)}"
 
 
@@ -85,12 +86,12 @@ def test_no_errors_in_recent_log(target, golive_settings):
 def test_memory_below_threshold(target, golive_settings):
     """Memory below thresholds.memory_ratio: the app's resident memory against the host's total."""
     processes = _app_processes(target)
-    allowed = golive_settings.document.thresholds.memory_ratio
     used = host_probe.usage(target.host, (p.pid for p in processes), cpu=False)
-    assert used.memory_ratio < allowed, (
+    judged = judgements.memory(used.memory_ratio, golive_settings.document.thresholds)
+    assert judged.ok, (
         f"{target.name}'s app (pids {', '.join(map(str, used.pids))}) on {host_probe.name_of(target.host)} uses "
-        f"{used.rss_bytes / 2**20:.0f} MiB, {used.memory_ratio:.1%} of {used.mem_total_bytes / 2**20:.0f} MiB; "
-        f"allowed below {allowed:.0%} (thresholds.memory_ratio)"
+        f"{used.rss_bytes / 2**20:.0f} MiB, {judged.seen} of {used.mem_total_bytes / 2**20:.0f} MiB; "
+        f"allowed {judged.limit} ({judged.key})"
     )
 
 
@@ -99,10 +100,9 @@ def test_memory_below_threshold(target, golive_settings):
 def test_cpu_below_threshold(target, golive_settings):
     """CPU below thresholds.cpu_ratio: the app's CPU use over a short sample, as a share of the host's CPUs."""
     processes = _app_processes(target)
-    allowed = golive_settings.document.thresholds.cpu_ratio
     used = host_probe.usage(target.host, (p.pid for p in processes))
-    assert used.cpu_ratio < allowed, (
+    judged = judgements.cpu(used.cpu_ratio, golive_settings.document.thresholds)
+    assert judged.ok, (
         f"{target.name}'s app (pids {', '.join(map(str, used.pids))}) on {host_probe.name_of(target.host)} used "
-        f"{used.cpu_ratio:.1%} of {used.cpus} CPU(s) over {used.sample_s:.1f} s; allowed below {allowed:.0%} "
-        "(thresholds.cpu_ratio)"
+        f"{judged.seen} of {used.cpus} CPU(s) over {used.sample_s:.1f} s; allowed {judged.limit} ({judged.key})"
     )

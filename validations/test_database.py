@@ -2,6 +2,7 @@
 
 import pytest
 
+from golive import judgements
 from golive.fixtures import attestation_params, fail_as_warning
 from golive.probes import postgres as pg
 from golive.probes.errors import ProbeError
@@ -26,10 +27,11 @@ def test_primary_reachable(postgres):
 def test_replicas_streaming_within_lag(postgres, target, golive_settings, request):
     """Replication healthy: every replica streams and replays, its lag within thresholds.replication_lag_bytes."""
     section = target.view.postgres
-    allowed = golive_settings.document.thresholds.replication_lag_bytes
+    limits = golive_settings.document.thresholds
+    allowed = limits.replication_lag_bytes
     problems, not_replaying = [], []
     for name, lag in sorted(pg.replication_lag_bytes(postgres).items()):
-        if lag > allowed:
+        if not judgements.replication_lag(lag, limits).ok:
             problems.append(f"standby {name} replays {lag} bytes behind what {postgres.endpoint} sent")
     for dsn in section.replicas:
         with pg.connect(dsn, target.view.timeout_s("postgres")) as replica:
@@ -37,7 +39,7 @@ def test_replicas_streaming_within_lag(postgres, target, golive_settings, reques
             lag = pg.standby_lag_bytes(replica)
             if status != "streaming":
                 problems.append(f"{replica.endpoint} WAL receiver is {status or 'not running'}, not streaming")
-            if lag > allowed:
+            if not judgements.replication_lag(lag, limits).ok:
                 problems.append(f"replication lag on {replica.endpoint} is {lag} bytes received but not replayed")
             progress = pg.replay_progress(replica, REPLAY_OBSERVATION_S)
             if not progress.replaying:
@@ -65,10 +67,11 @@ def _not_replaying(where, progress):
 def test_connections_below_limit(postgres, golive_settings):
     """Connections below thresholds.db_connections_ratio of max_connections."""
     used, limit = pg.connection_usage(postgres)
-    allowed = golive_settings.document.thresholds.db_connections_ratio
-    assert used < allowed * limit, (
-        f"{postgres.endpoint} has {used} client connections of max_connections {limit} ({used / limit:.0%}); "
-        f"allowed below {allowed:.0%} (thresholds.db_connections_ratio)"
+    judged = judgements.connections(used, limit, golive_settings.document.thresholds)
+    assert judged.ok, (
+        f"{postgres.endpoint} has {used} client connections of max_connections {limit}"
+        f"{f' ({used / limit:.0%})' if limit else ''}; "
+        f"allowed {judged.limit} ({judged.key})"
     )
 
 

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from golive import judgements
 from golive.fixtures import not_configured
 from golive.probes import postgres as pg
 from golive.probes import rabbitmq as rabbitmq_probe
@@ -81,8 +82,9 @@ def test_queue_depths_within_limits(rabbitmq, target):
     deep = []
     for name, policy in policies.items():
         state = rabbitmq_probe.queue_state(rabbitmq, name)
-        if state.messages > policy.max_messages:
-            deep.append(f"{name} holds {state.messages} message(s), allowed {policy.max_messages}")
+        judged = judgements.queue_depth(name, state.messages, policy.max_messages)
+        if not judged.ok:
+            deep.append(f"{name} holds {judged.seen}, allowed {judged.limit}")
     assert not deep, f"RabbitMQ {rabbitmq_probe.endpoint(target.view.rabbitmq.url)}: {'; '.join(deep)}"
 
 
@@ -94,7 +96,7 @@ def test_redis_hit_rate_at_least_minimum(redis, target):
     """Cache hit rate at least redis.min_hit_rate (a cache with no lookups yet has no rate to judge)."""
     minimum = target.view.redis.min_hit_rate
     rate = redis_probe.hit_rate(redis)
-    assert rate is None or rate >= minimum, (
+    assert judgements.hit_rate(rate, minimum).ok, (
         f"Redis {redis_probe.endpoint(target.view.redis.url)} hit rate is {rate:.1%}; "
         f"expected at least {minimum:.0%} (redis.min_hit_rate)"
     )
@@ -104,16 +106,16 @@ def test_redis_memory_below_limit(redis, target, golive_settings):
     """Redis memory below thresholds.redis_memory_ratio of its maxmemory."""
     where = redis_probe.endpoint(target.view.redis.url)
     memory = redis_probe.memory(redis)
+    judged = judgements.redis_memory(memory.used_bytes, memory.max_bytes, golive_settings.document.thresholds)
     # No limit is a risk, not a component left out: the cache grows until the host runs out of memory.
-    assert memory.ratio is not None, (
+    assert memory.max_bytes, (
         f"Redis {where} has no memory limit (maxmemory 0): its {memory.used_bytes} bytes cannot be judged against "
         "thresholds.redis_memory_ratio and it can grow until the host runs out of memory; set maxmemory (and "
         "maxmemory-policy) on the server"
     )
-    allowed = golive_settings.document.thresholds.redis_memory_ratio
-    assert memory.ratio < allowed, (
+    assert judged.ok, (
         f"Redis {where} uses {memory.used_bytes} bytes, {memory.ratio:.1%} of maxmemory {memory.max_bytes} "
-        f"(policy {memory.policy}); allowed below {allowed:.0%} (thresholds.redis_memory_ratio)"
+        f"(policy {memory.policy}); allowed {judged.limit} ({judged.key})"
     )
 
 

@@ -13,7 +13,7 @@ A dead-letter queue is a configured queue whose name ends in ``.dlq`` or whose `
 
 import pytest
 
-from golive import expect, facts, metrics
+from golive import expect, facts, judgements, metrics
 from golive.fixtures import fail_as_warning, not_configured
 from golive.probes import postgres as pg
 from golive.probes import rabbitmq as rabbitmq_probe
@@ -44,11 +44,13 @@ def target_job(prometheus, target, target_sample):
                                   fresh_after=target_sample.finished_at)
 
 
-def _assert_at_most(measured, allowed, setting):
+def _assert_at_most(measured, judge, limits):
+    """The measurement holds to its judgement (``judgements.error_ratio`` or ``judgements.p95``)."""
     __tracebackhide__ = True
-    limit = f"{allowed:g} ms" if measured.unit == "ms" else f"{allowed:.4f}"
-    assert measured.value is not None, f"{measured.describe()}; expected at most {limit} ({setting})"
-    assert measured.value <= allowed, f"{measured.describe()} exceeds {limit} ({setting})"
+    judged = judge(measured.value, limits)
+    limit = f"{judged.allowed:g} ms" if measured.unit == "ms" else f"{judged.allowed:.4f}"
+    assert measured.value is not None, f"{measured.describe()}; expected at most {limit} ({judged.key})"
+    assert judged.ok, f"{measured.describe()} exceeds {limit} ({judged.key})"
 
 
 @pytest.mark.critical
@@ -60,14 +62,14 @@ def test_health_dependencies_ok(target):
 @pytest.mark.critical
 def test_error_ratio_sampled(target_sample, golive_settings):
     """Error ratio within thresholds.error_rate, by active sampling of the candidate."""
-    _assert_at_most(target_sample.error_ratio, golive_settings.document.thresholds.error_rate, "thresholds.error_rate")
+    _assert_at_most(target_sample.error_ratio, judgements.error_ratio, golive_settings.document.thresholds)
 
 
 @pytest.mark.critical
 def test_p95_sampled(target, target_sample, golive_settings, latency_picture):
     """p95 latency within thresholds.p95_ms, by active sampling of the candidate."""
     latency_picture(f"{target.name} (candidate)", {**target_sample.sample.to_json(), "source": "sampled"})
-    _assert_at_most(target_sample.p95_ms, golive_settings.document.thresholds.p95_ms, "thresholds.p95_ms")
+    _assert_at_most(target_sample.p95_ms, judgements.p95, golive_settings.document.thresholds)
 
 
 @pytest.mark.critical
@@ -76,7 +78,7 @@ def test_error_ratio_prometheus(target_job, golive_settings):
     """Error ratio (5xx rate over request rate) within thresholds.error_rate, from Prometheus."""
     facts.note("prometheus", target_job.facts())
     measured = metrics.prometheus_error_ratio(target_job)
-    _assert_at_most(measured, golive_settings.document.thresholds.error_rate, "thresholds.error_rate")
+    _assert_at_most(measured, judgements.error_ratio, golive_settings.document.thresholds)
 
 
 @pytest.mark.critical
@@ -85,7 +87,7 @@ def test_p95_prometheus(target_job, golive_settings):
     """p95 latency from the request-duration histogram within thresholds.p95_ms, from Prometheus."""
     facts.note("prometheus", target_job.facts())
     measured = metrics.prometheus_p95(target_job)
-    _assert_at_most(measured, golive_settings.document.thresholds.p95_ms, "thresholds.p95_ms")
+    _assert_at_most(measured, judgements.p95, golive_settings.document.thresholds)
 
 
 def _baseline_sample(request, gate1_baseline, target_sample):
@@ -157,9 +159,9 @@ def test_queues_have_consumers(rabbitmq, target):
     wanted = {name: policy.min_consumers for name, policy in section.queues.items() if policy.min_consumers}
     short = []
     for name, minimum in wanted.items():
-        consumers = rabbitmq_probe.queue_state(rabbitmq, name).consumers
-        if consumers < minimum:
-            short.append(f"{name} has {consumers} consumer(s), expected at least {minimum}")
+        judged = judgements.queue_consumers(name, rabbitmq_probe.queue_state(rabbitmq, name).consumers, minimum)
+        if not judged.ok:
+            short.append(f"{name} has {judged.seen}, expected {judged.limit}")
     assert not short, (
         f"rabbitmq {rabbitmq_probe.endpoint(section.url)}: {'; '.join(short)} (rabbitmq.queues.<name>.min_consumers)"
     )
