@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from golive import attestations, catalog, history, record
+from golive import __version__, attestations, catalog, history, record
 from golive import watch as watch_module
 from golive.attestations import AttestationError
 from golive.catalog import CatalogError
@@ -45,6 +45,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="golive", description="Go/no-go gates for blue-green deployments, on pytest.")
+    parser.add_argument("--version", action="version", version=f"golive {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     gate = commands.add_parser("gate", help="run a gate; exit 0 GO, 1 REVIEW, 2 NO-GO")
