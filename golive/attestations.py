@@ -1,9 +1,9 @@
 """Human checklist items as attestations: who signed what, in what role, when, for which release.
 
-The checklist's human items (approvals, briefings, reviews) are declared here once, each with an id, the
-roles allowed to sign it, its area and its severity. ``golive attest`` appends a record to an append-only
-JSON-lines file; an attestation check passes only for a record of this release, by an allowed role, younger
-than ``max_age_h``. A file golive cannot read is an error, never an empty list.
+The checklist's human items (approvals, briefings, reviews) are data beside the validations of their area
+(``validations/<area>.checklist.yaml``, read by ``golive.human_items``). ``golive attest`` appends a record to
+an append-only JSON-lines file; an attestation check passes only for a record of this release, by an allowed
+role, younger than ``max_age_h``. A file golive cannot read is an error, never an empty list.
 """
 
 from __future__ import annotations
@@ -17,106 +17,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from golive.human_items import HumanItem
+
 
 class AttestationError(Exception):
     """The attestations file cannot be trusted or the attestation is not allowed. One line."""
-
-
-@dataclass(frozen=True)
-class HumanItem:
-    id: str
-    title: str  # the checklist sentence
-    roles: tuple[str, ...]  # who may sign it
-    area: str  # the validations file it lives in, without test_ and .py
-    critical: bool = False
-    gates: tuple[str, ...] = ("pre",)
-
-    def allows(self, role: str) -> bool:
-        return _normal(role) in {_normal(allowed) for allowed in self.roles}
-
-    def __str__(self) -> str:
-        return self.id
-
-
-def _normal(role: str) -> str:
-    return " ".join(role.lower().replace("_", " ").replace("-", " ").split())
-
-
-RM, TL, PM, SL, OM = "Release Manager", "Technical Lead", "Product Manager", "Security Lead", "Operations Manager"
-DL, DBA, SE, NE, QA = "Deployment Lead", "DBA", "Security Engineer", "Network Engineer", "QA Engineer"
-ME, CL, OE = "Monitoring Engineer", "Communication Lead", "Ops Engineer"
-
-
-def _items() -> tuple[HumanItem, ...]:
-    item = HumanItem
-    return (
-        # Infrastructure readiness
-        item("infra.firewall_rules_tested", "Firewall rules tested", (NE,), "infrastructure"),
-        item("infra.vpc_routing_verified", "VPC routing verified", (NE,), "infrastructure"),
-        # Application and code
-        item("code.review_approved", "Code review approved", (TL,), "application", critical=True),
-        item("code.pull_requests_merged", "All pull requests merged", (TL,), "application"),
-        item("code.changelog_and_release_notes", "Changelog updated, release notes prepared, API docs updated",
-             (TL,), "application"),
-        # Database and schema
-        item("db.forward_migration_tested_on_replica", "Forward migration tested on a replica", (DBA,), "database",
-             critical=True),
-        item("db.backward_migration_prepared", "Backward migration prepared", (DBA,), "database"),
-        item("db.migration_scripts_reviewed", "Migration scripts reviewed", (DBA,), "database"),
-        item("db.restore_tested", "Backup restore tested", (DBA,), "database", critical=True),
-        item("db.indexes_ready", "Indexes ready for the new queries", (DBA,), "database"),
-        # Security and compliance
-        item("security.dependency_scan_passed", "Dependency vulnerability scan passed", (SE, SL), "security"),
-        item("security.owasp_review_done", "OWASP Top 10 review done", (SE, SL), "security"),
-        item("security.encryption_at_rest_verified", "Encryption at rest verified", (SE, SL), "security"),
-        item("security.access_control_reviewed", "Access-control policies reviewed", (SE, SL), "security"),
-        item("security.sign_off", "Security team sign-off", (SL,), "security", critical=True),
-        # Configuration and secrets
-        item("config.feature_flags_configured", "Feature flags configured", (DL,), "configuration"),
-        item("config.rate_limiting_configured", "Rate limiting configured", (OE,), "configuration"),
-        # Testing and validation
-        item("testing.suites_passing", "Unit, integration and end-to-end suites passing", (QA,), "testing",
-             critical=True),
-        item("testing.load_test_done", "Load test (1000 concurrent users) done, results recorded", (QA,), "testing"),
-        item("testing.security_testing_done", "Security testing (OWASP scan) done", (SE,), "testing"),
-        item("testing.smoke_tests_prepared", "Smoke tests prepared", (QA,), "testing"),
-        # Team and communication
-        *(
-            item(f"team.{role.lower().replace(' ', '_')}_assigned", f"{role} assigned", (DL,), "team")
-            for role in (DL, OE, DBA, ME, NE, QA)
-        ),
-        item("team.on_call_named", "24 h on-call named", (DL, CL), "team"),
-        item("team.briefed", "Team briefed", (DL, CL), "team"),
-        item("team.escalation_contacts_verified", "Escalation contacts verified", (DL, CL), "team"),
-        item("team.channel_tested", "Deployment communication channel tested", (DL, CL), "team"),
-        item("team.status_page_ready", "Status page ready", (CL,), "team"),
-        item("team.customer_notice_prepared", "Customer notice prepared", (CL,), "team"),
-        # Monitoring and observability
-        item("monitoring.log_pipeline_apm_tracing_active", "Log pipeline, APM and tracing active", (ME,),
-             "monitoring"),
-        item("monitoring.alert_channels_tested", "Paging, chat and e-mail alert channels tested", (ME,),
-             "monitoring"),
-        # Runbooks and documentation
-        item("runbook.reviewed", "Runbook, checklist and cutover procedures reviewed", (DL,), "runbooks"),
-        item("runbook.rollback_procedure_tested", "Rollback procedure tested", (DL,), "runbooks", critical=True),
-        item("runbook.troubleshooting_guide_ready", "Troubleshooting guide ready", (DL,), "runbooks"),
-        # Final verification and approvals
-        *(
-            item(f"approval.{role.lower().replace(' ', '_')}", f"{role} approval", (role,), "approvals",
-                 critical=True)
-            for role in (RM, TL, PM, SL, OM)
-        ),
-        item("approval.rollback_plan_understood", "Rollback plan understood by all; team ready", (DL,), "approvals",
-             critical=True),
-    )
-
-
-HUMAN_ITEMS: tuple[HumanItem, ...] = _items()
-ITEMS_BY_ID = {item.id: item for item in HUMAN_ITEMS}
-
-
-def items_for(area: str) -> list[HumanItem]:
-    return [item for item in HUMAN_ITEMS if item.area == area]
 
 
 @dataclass(frozen=True)
@@ -170,9 +75,9 @@ def read(path: Path) -> list[Attestation]:
 
 
 def record(path: Path, item_id: str, by: str, role: str, release: str, note: str = "",
-           now: datetime | None = None) -> Attestation:
+           now: datetime | None = None, *, items: Iterable[HumanItem]) -> Attestation:
     """Append one attestation after checking the item exists, the role may sign it and the file is sound."""
-    item = ITEMS_BY_ID.get(item_id)
+    item = next((candidate for candidate in items if candidate.id == item_id), None)
     if item is None:
         raise AttestationError(f"unknown checklist item {item_id!r} (see golive checklist)")
     if not by.strip():
@@ -233,6 +138,6 @@ def standing(item: HumanItem, records: Iterable[Attestation], release: str, max_
     return Standing(item, newest, f"signed by {newest.by} ({newest.role}) at {newest.at}")
 
 
-def open_items(records: Sequence[Attestation], release: str, max_age_h: float,
+def open_items(records: Sequence[Attestation], release: str, max_age_h: float, items: Iterable[HumanItem],
                now: datetime | None = None) -> list[Standing]:
-    return [s for s in (standing(i, records, release, max_age_h, now) for i in HUMAN_ITEMS) if s.valid is None]
+    return [s for s in (standing(i, records, release, max_age_h, now) for i in items) if s.valid is None]

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from golive import __version__, attestations, catalog, history, record
+from golive import __version__, attestations, catalog, gates, history, human_items, record
 from golive import watch as watch_module
 from golive.attestations import AttestationError
 from golive.catalog import CatalogError
@@ -24,18 +24,6 @@ from golive.config import ConfigError, Settings, json_schema, load_settings, res
 from golive.history import HistoryError
 from golive.rootdir import PATH_OPTIONS
 from golive.timeline import Timeline, TimelineError
-
-GATES = {
-    "1": "pre",
-    "pre": "pre",
-    "final": "final",
-    "config": "config",
-    "2": "immediate",
-    "immediate": "immediate",
-    "3": "extended or data_integrity",
-    "post": "extended or data_integrity",
-}
-GATE_TITLES = {"pre": "Gate 1", "immediate": "Gate 2", "extended or data_integrity": "Gate 3"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,7 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     gate = commands.add_parser("gate", help="run a gate; exit 0 GO, 1 REVIEW, 2 NO-GO")
-    gate.add_argument("gate", choices=sorted(GATES), help="1 (pre), 2 (immediate), 3 (post), final or config")
+    gate.add_argument("gate", choices=sorted(gates.BY_ARGUMENT), help=", ".join(
+        f"{g.number} ({g.name})" if g.number else g.name for g in gates.GATES))
     gate.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to pytest (-n auto, --env green, ...)")
 
     sandbox = commands.add_parser("sandbox", help="the reference orchestrator on this machine", add_help=False)
@@ -67,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     attest.add_argument("--role", required=True, help="the role you sign as (e.g. 'Release Manager')")
     attest.add_argument("--note", default="", help="what you checked, links, ...")
     _config_options(attest)
+    _validations_option(attest)
 
     timeline = commands.add_parser("timeline", help="the deployment timeline under reports/")
     timeline.add_argument("action", choices=("init", "start", "phase", "event", "warning", "error", "complete",
@@ -109,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     checklist = commands.add_parser("checklist", help="the human items still open for this release")
     checklist.add_argument("--all", action="store_true", help="list signed items too")
     _config_options(checklist)
+    _validations_option(checklist)
     return parser
 
 
@@ -127,6 +118,11 @@ def _config_options(parser: argparse.ArgumentParser) -> None:
                         help="configuration file (default: $GOLIVE_CONFIG, else ./golive.yaml)")
 
 
+def _validations_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--validations", metavar="DIR", help="where the <area>.checklist.yaml files are (default: "
+                        f"${human_items.VALIDATIONS_ENV_VAR}, else ./validations)")
+
+
 def _settings(arguments: argparse.Namespace) -> Settings:
     path, source = resolve_path(arguments.golive_config, os.environ, Path.cwd())
     return load_settings(path, source)
@@ -138,7 +134,7 @@ def run_gate(gate: str, pytest_args: Sequence[str]) -> tuple[int, dict[str, obje
     A child that died without deciding (a crash, a kill, an ``os._exit`` inside a check) is a NO-GO, and so is
     one whose record does not carry the run id handed to it: a record left at that path by an earlier run.
     """
-    expression = GATES[gate]
+    expression = gates.BY_ARGUMENT[gate].expression
     args = _joined_path_options(pytest_args)
     if any(arg == "-m" or (arg.startswith("-m") and not arg.startswith("--")) for arg in args):
         print("golive: gate sets the marker expression itself; drop -m", file=sys.stderr)
@@ -291,14 +287,16 @@ def _demo(config_out: str) -> int:
     first_code, first = _demo_gate("1", gate_args)
     records = attestations.read(settings.attestations_path)
     release, max_age = settings.release.version, settings.document.attestations.max_age_h
-    pending = attestations.open_items(records, release, max_age)
+    items = human_items.load_all(human_items.validations_dir(None))
+    pending = attestations.open_items(records, release, max_age, items)
     if pending:
         print(f"\n{len(pending)} human checklist items are open for release {release}; the sandbox's release team"
               " signs them now:")
         for status in pending:
             role = status.item.roles[0]
             signed = attestations.record(
-                settings.attestations_path, status.item.id, f"Sandbox {role}", role, release, "golive demo"
+                settings.attestations_path, status.item.id, f"Sandbox {role}", role, release, "golive demo",
+                items=items,
             )
             print(f"  golive attest {signed.item} --by '{signed.by}' --role '{signed.role}'")
         first_code, first = _demo_gate("1", gate_args)
@@ -306,7 +304,7 @@ def _demo(config_out: str) -> int:
     for gate, document, code in (("1", first, first_code), ("2", second, second_code)):
         verdict = document.get("verdict") if document else "NO-GO"
         report = document.get("html_report") if document else None
-        print(f"{GATE_TITLES[GATES[gate]]}: {verdict} (exit {code}); report: {report}")
+        print(f"{gates.BY_ARGUMENT[gate].short_title}: {verdict} (exit {code}); report: {report}")
     return max(first_code, second_code)
 
 
@@ -430,7 +428,7 @@ def _attest(arguments: argparse.Namespace) -> int:
     settings = _settings(arguments)
     signed = attestations.record(
         settings.attestations_path, arguments.item, arguments.by, arguments.role, settings.release.version,
-        arguments.note,
+        arguments.note, items=human_items.load_all(human_items.validations_dir(arguments.validations)),
     )
     print(f"{signed.item}: signed by {signed.by} ({signed.role}) at {signed.at} for release {signed.release}")
     return 0
@@ -440,7 +438,8 @@ def _checklist(arguments: argparse.Namespace) -> int:
     settings = _settings(arguments)
     records = attestations.read(settings.attestations_path)
     release, max_age = settings.release.version, settings.document.attestations.max_age_h
-    standings = [attestations.standing(item, records, release, max_age) for item in attestations.HUMAN_ITEMS]
+    items = human_items.load_all(human_items.validations_dir(arguments.validations))
+    standings = [attestations.standing(item, records, release, max_age) for item in items]
     open_count = 0
     for status in standings:
         if status.valid is None:

@@ -396,7 +396,7 @@ def _describe(error: Mapping[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
-def _validation_error(name: str, error: ValidationError, prefix: tuple[Any, ...] = ()) -> ConfigError:
+def validation_error(name: str, error: ValidationError, prefix: tuple[Any, ...] = ()) -> ConfigError:
     # Inputs only to recognise a _Mistyped: never printed (a value may be a password).
     problems = error.errors(include_url=False)
     # A misspelt key also leaves the real one missing: name the misspelling first, it is what to fix.
@@ -433,7 +433,7 @@ def _environment_view(
         try:
             sections[section] = TypeAdapter(_SECTION_MODELS[section]).validate_python(merged)
         except ValidationError as error:
-            raise _validation_error(name, error, ("environments", env_name, section)) from None
+            raise validation_error(name, error, ("environments", env_name, section)) from None
     if env.version is not None:
         expected: str | None = env.version
     elif env.role == "candidate":
@@ -477,9 +477,11 @@ def _collect_secrets(views: Mapping[str, EnvironmentView], masker: Masker) -> No
         masker.add(*(secret for url in urls for secret in secrets_of(url)))
 
 
-def parse_settings(text: str, path: Path, source: str, environ: Mapping[str, str]) -> Settings:
-    """Validate configuration text; raise ConfigError with one line naming the file and key path."""
-    name = path.name
+def read_yaml(text: str, name: str) -> Any:
+    """Parse YAML golive reads (the configuration, the checklist files) within the bounds above.
+
+    Raise ConfigError with one line naming ``name`` and where it went wrong.
+    """
     if len(text) > MAX_CONFIG_CHARS:
         raise ConfigError(f"{name}: (top level): the file is larger than {MAX_CONFIG_CHARS} characters")
     try:
@@ -496,6 +498,13 @@ def parse_settings(text: str, path: Path, source: str, environ: Mapping[str, str
         raise ConfigError(f"{name}: {where}: not valid YAML ({error.problem})") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{name}: not valid YAML ({type(error).__name__})") from None
+    return raw
+
+
+def parse_settings(text: str, path: Path, source: str, environ: Mapping[str, str]) -> Settings:
+    """Validate configuration text; raise ConfigError with one line naming the file and key path."""
+    name = path.name
+    raw = read_yaml(text, name)
     if raw is None:
         raise ConfigError(f"{name}: (top level): the file is empty")
     if not isinstance(raw, dict):
@@ -505,7 +514,7 @@ def parse_settings(text: str, path: Path, source: str, environ: Mapping[str, str
     try:
         document = Document.model_validate(raw)
     except ValidationError as error:
-        raise _validation_error(name, error) from None
+        raise validation_error(name, error) from None
 
     for role in ("candidate", "live"):
         holders = [env_name for env_name, env in document.environments.items() if env.role == role]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import pytest
 
 from golive import attestations as book
-from golive import facts
+from golive import facts, human_items
 from golive.config import EnvironmentView, Settings
 from golive.run import LATENCY_PROPERTY, SEVERITY_OVERRIDE, gate_run
 from golive.verdict import NOT_CONFIGURED, Severity
@@ -379,11 +379,12 @@ def attestations(golive_settings: Settings) -> AttestationBook:
     )
 
 
-def attestation_params(area: str) -> list[Any]:
-    """One parameter per human item of a checklist area, marked critical where the runbook blocks on it."""
+def attestation_params(module_file: str) -> list[Any]:
+    """One parameter per human item beside a validations module (``attestation_params(__file__)`` in
+    ``test_team.py`` reads ``team.checklist.yaml``), marked critical where the runbook blocks on it."""
     return [
         pytest.param(item, id=item.id, marks=[pytest.mark.critical] if item.critical else [])
-        for item in book.items_for(area)
+        for item in human_items.for_module(module_file)
     ]
 
 

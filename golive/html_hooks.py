@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from golive import attestations
+from golive import attestations, gates
 from golive import report as gate_report
 from golive.attestations import Attestation
 from golive.decision import waiver_rules
@@ -23,7 +23,8 @@ class HtmlReportHooks:
         self.run = run
 
     def pytest_html_report_title(self, report: Any) -> None:
-        title = gate_report.GATE_TITLES.get(self.run.gate, (f"gate {self.run.gate}", ""))[0]
+        gate = gates.BY_NAME.get(self.run.gate)
+        title = gate.title if gate else f"gate {self.run.gate}"
         report.title = f"golive {title}: {self.run.env_name or '?'}"
 
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str],

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from golive import gates
+
 MARKERS_FILE = Path(__file__).with_name("markers.ini")
 
 
@@ -40,6 +42,15 @@ def declared_markers(path: Path = MARKERS_FILE) -> tuple[Marker, ...]:
 
 def gate_markers() -> tuple[str, ...]:
     return tuple(marker.bare_name for marker in declared_markers() if marker.group == "gates")
+
+
+def gate_table_problem() -> str | None:
+    """Why golive/gates.py and markers.ini [gates] disagree, or None."""
+    try:
+        gates.check_against_markers((m.bare_name, m.description) for m in declared_markers() if m.group == "gates")
+    except gates.GateTableError as error:
+        return str(error)
+    return None
 
 
 CRITICAL = "critical"

@@ -31,7 +31,7 @@ from golive.config import ConfigError, load_settings, resolve_path
 from golive.decision import finish_without_session
 from golive.html_hooks import HtmlReportHooks
 from golive.marker_rules import unknown_markers
-from golive.markers import declared_markers, gate_markers
+from golive.markers import declared_markers, gate_markers, gate_table_problem
 from golive.recording import RunRecorder, XdistWatcher
 from golive.run import GATE_RUN, GateRun, decides_nothing, gate_run
 from golive.selection import is_gate_run, subset_args
@@ -80,6 +80,9 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
 def pytest_configure(config: pytest.Config) -> None:
     for marker in declared_markers():
         config.addinivalue_line("markers", marker.ini_line)
+    drift = gate_table_problem()
+    if drift:
+        pytest.exit(f"golive: {drift}", returncode=2)
     reroot_error = rootdir.reroot_error(config)
     if reroot_error:
         pytest.exit(f"golive: {reroot_error}", returncode=2)

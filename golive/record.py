@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from golive import gates
 from golive.verdict import CheckResult, Decision, count
 
 RUN_ID_VARIABLE = "GOLIVE_RUN_ID"  # the run id `golive gate` hands to pytest; the record must carry it back
@@ -24,21 +25,12 @@ NO_DECISION_OPTIONS: dict[str, tuple[str, ...]] = {
     "setuponly": ("--setup-only",), "setupplan": ("--setup-plan",),
 }
 
-# Gate names for the marker expressions of CONTRACT section 2; any other expression is named by its slug.
-_KNOWN_GATES = {
-    "pre": "pre",
-    "final": "final",
-    "config": "config",
-    "immediate": "immediate",
-    "extended or data_integrity": "post",
-    "data_integrity or extended": "post",
-}
-
-
 def gate_name(expression: str) -> str:
+    """The gate's name for a marker expression (golive/gates.py); any other expression is named by its slug."""
+    known = gates.by_expression(expression)
+    if known is not None:
+        return known.name
     normalized = " ".join(expression.split())
-    if normalized in _KNOWN_GATES:
-        return _KNOWN_GATES[normalized]
     slug = re.sub(r"[^a-z0-9]+", "-", normalized.lower()).strip("-")[:48]
     return slug or "all"
 

@@ -12,18 +12,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from golive import templating
+from golive import gates, templating
 from golive.attestations import Attestation
 from golive.timeline import Entry
 from golive.verdict import CheckResult, Decision, Outcome, Severity, Verdict, WaiverRule
 
-GATE_TITLES = {
-    "pre": ("Gate 1: pre-deployment go/no-go", "Release Manager"),
-    "final": ("Final re-check at T+0", "Deployment Lead"),
-    "config": ("Configuration validation", "Ops Engineer"),
-    "immediate": ("Gate 2: pre-cutover go/no-go", "Deployment Lead"),
-    "post": ("Gate 3: post-deployment success", "Deployment Lead"),
-}
 SIGN_OFF_ROLES = ("Release Manager", "Deployment Lead", "Technical Lead", "DBA", "Ops Engineer", "Security Lead")
 _COLOURS = {Verdict.GO: "#1a7f37", Verdict.REVIEW: "#9a6700", Verdict.NO_GO: "#cf222e"}
 _OUTCOME_MARK = {"passed": "✔ passed", "failed": "✘ failed", "error": "✘ error", "skipped": "– skipped",
@@ -59,7 +52,9 @@ def _render(template: str, facts: ReportFacts, **context: Any) -> str:
 
 
 def banner(facts: ReportFacts) -> str:
-    title, authority = GATE_TITLES.get(facts.gate, (f"gate {facts.gate} (-m {facts.expression or '<all>'})", "-"))
+    gate = gates.BY_NAME.get(facts.gate)
+    title = gate.title if gate else f"gate {facts.gate} (-m {facts.expression or '<all>'})"
+    authority = gate.authority if gate else "-"
     outcomes = [outcome.value for outcome in Outcome]
     counts = [(severity.value, [sum(1 for r in facts.results if r.severity is severity and r.outcome.value == o)
                                 for o in outcomes]) for severity in Severity]
@@ -85,7 +80,8 @@ def _fact_text(value: object) -> str:
 
 def details(facts: ReportFacts) -> str:
     """The checklist by area, attestations, waivers, skipped components, timeline and the sign-off block."""
-    _, authority = GATE_TITLES.get(facts.gate, ("", "Deployment Lead"))
+    gate = gates.BY_NAME.get(facts.gate)
+    authority = gate.authority if gate else "Deployment Lead"
     areas: dict[str, list[CheckResult]] = {}
     for result in facts.results:
         areas.setdefault(result.category or "other", []).append(result)

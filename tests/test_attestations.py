@@ -12,23 +12,29 @@ from pathlib import Path
 import pytest
 
 from golive import attestations as book
+from golive import human_items
+
+REPO = Path(__file__).resolve().parents[1]
+ITEMS = human_items.load_all(REPO / "validations")
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-APPROVAL = book.ITEMS_BY_ID["approval.release_manager"]
+APPROVAL = human_items.by_id(ITEMS)["approval.release_manager"]
+APPROVALS = [item for item in ITEMS if item.area == "approvals"]
 
 
 def test_every_item_is_well_formed():
-    ids = [item.id for item in book.HUMAN_ITEMS]
+    ids = [item.id for item in ITEMS]
     assert len(ids) == len(set(ids))
-    assert all(item.roles and item.title and item.area for item in book.HUMAN_ITEMS)
-    approvals = {item.id for item in book.items_for("approvals") if item.critical}
+    assert all(item.roles and item.title and item.area for item in ITEMS)
+    approvals = {item.id for item in APPROVALS if item.critical}
     assert {"approval.release_manager", "approval.technical_lead", "approval.product_manager",
             "approval.security_lead", "approval.operations_manager"} <= approvals
 
 
 def test_record_then_read_back(tmp_path):
     path = tmp_path / "reports" / "attestations.jsonl"
-    signed = book.record(path, APPROVAL.id, "Ada Lovelace", "release manager", "2.1.0", "checked the report", NOW)
+    signed = book.record(path, APPROVAL.id, "Ada Lovelace", "release manager", "2.1.0", "checked the report", NOW,
+                         items=ITEMS)
     assert (signed.by, signed.role, signed.release, signed.at) == (
         "Ada Lovelace", "release manager", "2.1.0", "2026-11-27T12:00:00+00:00"
     )
@@ -46,7 +52,7 @@ def test_record_then_read_back(tmp_path):
 )
 def test_refuses_unknown_items_and_wrong_roles(tmp_path, item, role, message):
     with pytest.raises(book.AttestationError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        book.record(tmp_path / "a.jsonl", item, "Ada", role, "2.1.0")
+        book.record(tmp_path / "a.jsonl", item, "Ada", role, "2.1.0", items=ITEMS)
     assert not (tmp_path / "a.jsonl").exists()
 
 
@@ -69,7 +75,7 @@ def test_malformed_file_is_an_error_never_an_empty_book(tmp_path, content, messa
     with pytest.raises(book.AttestationError, match=message):
         book.read(path)
     with pytest.raises(book.AttestationError):  # and nothing is appended to it
-        book.record(path, APPROVAL.id, "Ada", "Release Manager", "2.1.0")
+        book.record(path, APPROVAL.id, "Ada", "Release Manager", "2.1.0", items=ITEMS)
     assert path.read_text() == content
 
 
@@ -112,6 +118,7 @@ attestations: {{file: "{file}", max_age_h: 24}}
 
 def golive(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if k not in {"PYTEST_ADDOPTS", "GOLIVE_CONFIG"}}
+    environ[human_items.VALIDATIONS_ENV_VAR] = str(REPO / "validations")
     return subprocess.run([sys.executable, "-m", "golive", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=120, env=environ)
 
@@ -126,7 +133,7 @@ def config(tmp_path: Path) -> Path:
 def test_golive_attest_and_checklist(tmp_path, config):
     before = golive("checklist", "--golive-config", str(config), cwd=tmp_path)
     assert before.returncode == 1
-    assert f"{len(book.HUMAN_ITEMS)} of {len(book.HUMAN_ITEMS)} human items open for release 2.1.0" in before.stdout
+    assert f"{len(ITEMS)} of {len(ITEMS)} human items open for release 2.1.0" in before.stdout
     assert "[open  ] approval.release_manager (critical)" in before.stdout
 
     signed = golive("attest", "approval.release_manager", "--by", "Ada Lovelace", "--role", "Release Manager",
@@ -138,7 +145,7 @@ def test_golive_attest_and_checklist(tmp_path, config):
 
     after = golive("checklist", "--golive-config", str(config), cwd=tmp_path)
     assert "approval.release_manager" not in after.stdout
-    assert f"{len(book.HUMAN_ITEMS) - 1} of {len(book.HUMAN_ITEMS)} human items open" in after.stdout
+    assert f"{len(ITEMS) - 1} of {len(ITEMS)} human items open" in after.stdout
 
 
 @pytest.mark.parametrize(
@@ -171,7 +178,7 @@ def test_gate_1_without_approvals_is_no_go_naming_them_and_with_them_go(tmp_path
         assert check["outcome"] == "failed" and check["severity"] == "critical"
         assert check["component"] == "attestation" and check["title"].endswith("approval")
         assert f"approval.{role}" in first.stdout
-    for item in book.items_for("approvals"):
+    for item in APPROVALS:
         signed = golive("attest", item.id, "--by", "Sandbox Team", "--role", item.roles[0],
                         "--golive-config", str(config), cwd=tmp_path)
         assert signed.returncode == 0, signed.stderr

@@ -20,7 +20,7 @@ import yaml
 from gate1_support import minimal_config, prometheus_window_clean, sandbox_command, variant, wait_for
 from gate3_support import GATE3, cut_over
 
-from golive import attestations
+from golive import attestations, human_items
 from golive.config import load_settings
 from golive.sandbox import constants as c
 from golive.sandbox.cli import main as sandbox_main
@@ -44,9 +44,11 @@ def sign_everything(config: Path) -> None:
     """The release team signs every human checklist item, as `golive attest` would."""
     settings = load_settings(config, "test")
     release, max_age = settings.release.version, settings.document.attestations.max_age_h
-    for status in attestations.open_items(attestations.read(settings.attestations_path), release, max_age):
+    items = human_items.load_all(Path(__file__).resolve().parents[1] / "validations")
+    for status in attestations.open_items(attestations.read(settings.attestations_path), release, max_age, items):
         role = status.item.roles[0]
-        attestations.record(settings.attestations_path, status.item.id, f"Sandbox {role}", role, release, "test")
+        attestations.record(settings.attestations_path, status.item.id, f"Sandbox {role}", role, release, "test",
+                            items=items)
 
 
 def not_passed(run: Any) -> dict[str, str]:

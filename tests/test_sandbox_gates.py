@@ -89,7 +89,7 @@ def test_gate_1_on_the_sandbox_is_no_go_until_the_human_items_are_signed(sandbox
     """Issue 4: nothing attested -> NO-GO naming the approvals; everything attested -> GO with 60+ checks."""
     from gate1_support import variant
 
-    from golive import attestations
+    from golive import attestations, human_items
 
     config = variant(sandbox, tmp_path / "golive.yaml", {"attestations": str(tmp_path / "signed.jsonl")})
     unsigned = run_gate(config, "pre", "-n", "2")
@@ -100,8 +100,10 @@ def test_gate_1_on_the_sandbox_is_no_go_until_the_human_items_are_signed(sandbox
     automated = [c for c in unsigned.record["checks"] if c["component"] != "attestation"]
     assert [c["id"] for c in automated if c["outcome"] in {"failed", "error"}] == []
 
-    for item in attestations.HUMAN_ITEMS:
-        attestations.record(tmp_path / "signed.jsonl", item.id, f"Sandbox {item.roles[0]}", item.roles[0], "2.1.0")
+    items = human_items.load_all(REPO / "validations")
+    for item in items:
+        attestations.record(tmp_path / "signed.jsonl", item.id, f"Sandbox {item.roles[0]}", item.roles[0], "2.1.0",
+                            items=items)
     signed = run_gate(config, "pre", "-n", "2")
     assert signed.code == 0, signed.record["reasons"]
     assert len(signed.record["checks"]) >= 60

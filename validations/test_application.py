@@ -95,7 +95,7 @@ def test_image_size_acceptable(aws, target):
     )
 
 
-@pytest.mark.parametrize("item", attestation_params("application"))
+@pytest.mark.parametrize("item", attestation_params(__file__))
 def test_signed(item, attestations):
     """A person in an allowed role has signed this checklist item for the release."""
     attestations.assert_signed(item)

@@ -141,7 +141,7 @@ def test_referenced_files_exist(golive_settings):
     assert not missing, f"{golive_settings.path.name}: missing: {'; '.join(missing)}; expected each file to exist"
 
 
-@pytest.mark.parametrize("item", attestation_params("configuration"))
+@pytest.mark.parametrize("item", attestation_params(__file__))
 def test_signed(item, attestations):
     """A person in an allowed role has signed this checklist item for the release."""
     attestations.assert_signed(item)

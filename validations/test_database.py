@@ -130,7 +130,7 @@ def test_schema_version_answers(postgres, target):
     assert version is not None, f"{postgres.endpoint}: {schema.query!r} returned NULL; expected a schema version"
 
 
-@pytest.mark.parametrize("item", attestation_params("database"))
+@pytest.mark.parametrize("item", attestation_params(__file__))
 def test_signed(item, attestations):
     """A person in an allowed role has signed this checklist item for the release."""
     attestations.assert_signed(item)

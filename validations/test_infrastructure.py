@@ -145,7 +145,7 @@ def test_backups_recent_and_not_empty(aws, target):
     assert newest.size_bytes > 0, f"newest backup {newest.uri} is empty (0 bytes)"
 
 
-@pytest.mark.parametrize("item", attestation_params("infrastructure"))
+@pytest.mark.parametrize("item", attestation_params(__file__))
 def test_signed(item, attestations):
     """A person in an allowed role has signed this checklist item for the release."""
     attestations.assert_signed(item)

@@ -56,7 +56,7 @@ def test_log_groups_exist(aws, target):
     assert not missing, f"CloudWatch Logs at {aws.endpoint_url or aws.region} has no log group {', '.join(missing)}"
 
 
-@pytest.mark.parametrize("item", attestation_params("monitoring"))
+@pytest.mark.parametrize("item", attestation_params(__file__))
 def test_signed(item, attestations):
     """A person in an allowed role has signed this checklist item for the release."""
     attestations.assert_signed(item)

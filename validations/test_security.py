@@ -93,7 +93,7 @@ def test_no_hard_coded_secrets(golive_settings):
     )
 
 
-@pytest.mark.parametrize("item", attestation_params("security"))
+@pytest.mark.parametrize("item", attestation_params(__file__))
 def test_signed(item, attestations):
     """A person in an allowed role has signed this checklist item for the release."""
     attestations.assert_signed(item)

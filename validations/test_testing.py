@@ -7,7 +7,7 @@ from golive.fixtures import attestation_params
 pytestmark = pytest.mark.pre
 
 
-@pytest.mark.parametrize("item", attestation_params("testing"))
+@pytest.mark.parametrize("item", attestation_params(__file__))
 def test_signed(item, attestations):
     """A person in an allowed role has signed this checklist item for the release."""
     attestations.assert_signed(item)
