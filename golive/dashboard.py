@@ -78,6 +78,11 @@ def judged(label: str, judgement: Judgement, critical: bool, value: str | None =
     return Row(label, judgement.seen if value is None else value, status, critical)
 
 
+def replay_row(endpoint: str, pause_state: str, waiting_bytes: int) -> Row:
+    """One look at a standby's replay: paused shows as the check's REVIEW. A stall needs two looks: the check's."""
+    return judged(f"standby {endpoint}", judgements.standby_replay(pause_state, waiting_bytes), critical=False)
+
+
 def application_rows(health: HealthReading, expected: str | None) -> list[Row]:
     rows = [judged("health", judgements.health(health), critical=True)]
     rows.append(Row("version", f"{health.version} (expected {expected or '?'})",
@@ -182,6 +187,10 @@ class Panels:
         ]
         if section.replicas:
             rows.append(replication_row(lags, self.limits))
+        for dsn in section.replicas:
+            with postgres.connect(dsn, self.view.timeout_s("postgres"), "golive-dashboard") as replica:
+                position = postgres.replay_position(replica)
+            rows.append(replay_row(postgres.endpoint(dsn), position.pause_state, position.waiting_bytes))
         return rows
 
     def rabbitmq(self) -> list[Row]:

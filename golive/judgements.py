@@ -93,6 +93,15 @@ def replication_lag(lag_bytes: int | None, limits: Thresholds) -> Judgement:
                      "thresholds.replication_lag_bytes", allowed)
 
 
+def standby_replay(pause_state: str, waiting_bytes: int, stalled: bool = False) -> Judgement:
+    """A standby replays what it receives: a paused replay (requested or in effect) or one seen stalled is a
+    REVIEW (warn) whatever its byte lag, which can only grow from there."""
+    replaying = pause_state == "not paused" and not stalled
+    state = "stalled" if stalled and pause_state == "not paused" else pause_state
+    return Judgement(f"replay {state}, {waiting_bytes} bytes waiting", "replay not paused, not stalled",
+                     OK if replaying else WARN, "postgres.replicas")
+
+
 def redis_memory(used_bytes: int, max_bytes: int, limits: Thresholds) -> Judgement:
     """Redis memory below thresholds.redis_memory_ratio of maxmemory. No maxmemory (0) fails: nothing to judge
     against, and the cache can grow until the host runs out of memory."""

@@ -48,6 +48,7 @@ def test_healthy_blue_is_one_plain_frame_and_exit_0(config):
                   "Load balancer"):
         assert title in result.stdout
     assert "blue: GO" in result.stdout and "(prometheus)" in result.stdout and "(sampled" in result.stdout
+    assert re.search(r"standby \S+ +replay not paused, \d+ bytes waiting", result.stdout), result.stdout
     assert not ANSI.search(result.stdout), "piped output must be plain text"
 
 
@@ -67,6 +68,13 @@ def test_faults_that_make_gate_2_no_go_make_the_frame_exit_2(config, fault):
     result = dashboard(config, "--env", "blue")
     assert result.returncode == 2, result.stdout
     assert "FAIL" in result.stdout
+
+
+def test_a_paused_standby_replay_is_a_review_as_the_replication_check_makes_it(config):
+    sandbox_command("helper", "pause-replay")
+    result = dashboard(config, "--env", "blue")
+    assert re.search(r"standby \S+ +replay paused, \d+ bytes waiting", result.stdout), result.stdout
+    assert result.returncode >= 1, result.stdout
 
 
 def test_a_hung_dependency_shows_as_down_within_its_timeout(config, tmp_path, hanging_port):

@@ -42,7 +42,7 @@ def test_replicas_streaming_within_lag(postgres, target, golive_settings, reques
             if not judgements.replication_lag(lag, limits).ok:
                 problems.append(f"replication lag on {replica.endpoint} is {lag} bytes received but not replayed")
             progress = pg.replay_progress(replica, REPLAY_OBSERVATION_S)
-            if not progress.replaying:
+            if not judgements.standby_replay(progress.pause_state, progress.last.waiting_bytes, progress.stalled).ok:
                 not_replaying.append(_not_replaying(replica.endpoint, progress))
     assert not problems, (
         f"{'; '.join(problems + not_replaying)}; allowed {allowed} bytes (thresholds.replication_lag_bytes)"
