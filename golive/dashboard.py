@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -402,8 +401,14 @@ def run(settings: Settings, env: str | None, continuous: bool, interval_s: float
     views = views_for(settings, env)
 
     def measure() -> list[Frame]:
-        with ThreadPoolExecutor(max_workers=len(views), thread_name_prefix="golive-frame") as pool:
-            return list(pool.map(lambda view: frame(settings, view), views))
+        # Daemon threads (side_by_side), not a pool: Ctrl-C ends the dashboard at once instead of waiting for the
+        # frame being measured. Each frame holds itself to its own bound; this one only guards against a bug.
+        jobs = {view.name: (lambda view=view: frame(settings, view)) for view in views}
+        results = side_by_side(jobs, 3600.0)
+        for result in results.values():
+            if isinstance(result, BaseException):
+                raise result
+        return [results[view.name] for view in views]
 
     frames = measure()
     if not continuous:
