@@ -241,7 +241,7 @@ class Panels:
         paths = self.view.http.sampling_paths
         sample = sampling.sample(self.view.url, paths, requests=SAMPLE_REQUESTS, concurrency=SAMPLE_CONCURRENCY,
                                  max_duration_s=SAMPLE_MAX_S, timeout_s=self.view.http.timeout_s,
-                                 verify_tls=self.view.http.verify_tls)
+                                 verify_tls=self.view.http.verify_tls, max_body_bytes=self.view.http.max_body_bytes)
         return sampled_rows(sample, paths, self.limits) + self._prometheus_rows()
 
     def _prometheus_rows(self) -> list[Row]:

@@ -120,6 +120,7 @@ def sample(view: EnvironmentView, base_url: str | None = None) -> Sampled:
         max_duration_s=policy.max_duration_s,
         timeout_s=view.http.timeout_s,
         verify_tls=view.http.verify_tls,
+        max_body_bytes=view.http.max_body_bytes,
     )
     return Sampled(sample=measured, finished_at=time.time())
 

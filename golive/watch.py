@@ -51,7 +51,7 @@ class Probes:
         measured = sampling.sample(
             self.view.url, self.view.http.sampling_paths, requests=SAMPLE_REQUESTS, concurrency=SAMPLE_CONCURRENCY,
             max_duration_s=self._sample_s, timeout_s=self.view.http.timeout_s,
-            verify_tls=self.view.http.verify_tls,
+            verify_tls=self.view.http.verify_tls, max_body_bytes=self.view.http.max_body_bytes,
         )
         if measured.completed == 0:
             raise ProbeError("http", self.view.url, "no request completed")
