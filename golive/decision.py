@@ -180,10 +180,10 @@ def write_record(config: pytest.Config, run: GateRun, provisional: bool = False)
     if provisional:
         return
     try:
-        Timeline.in_reports(run.reports_dir).add(
+        Timeline.in_reports(run.reports_dir, run.masker).add(
             "gate",
-            run.masker(f"gate {run.gate} on {run.env_name or '?'}: {decision.verdict.label} "
-                       f"(exit {decision.exit_code}); record {run.json_path.name}"),
+            f"gate {run.gate} on {run.env_name or '?'}: {decision.verdict.label} (exit {decision.exit_code}); "
+            f"record {run.json_path.name}",
             source="golive gate",
         )
     except TimelineError as error:
