@@ -456,9 +456,21 @@ def _environment_view(
     )
 
 
-def _collect_secrets(views: Mapping[str, EnvironmentView], masker: Masker) -> None:
+def _collect_secrets(document: Document, views: Mapping[str, EnvironmentView], masker: Masker) -> None:
+    """Every credential a configured URL, DSN or path carries (userinfo, secret-named query parameters)."""
+    shared: list[str] = []
+    if document.load_balancer and document.load_balancer.front_url:
+        shared.append(document.load_balancer.front_url)
+    if document.security:
+        shared += document.security.public_urls
+    if document.synthetic:
+        synthetic = document.synthetic
+        shared += [synthetic.post_path, synthetic.get_path, synthetic.delete_path or ""]
+    masker.add(*(secret for url in shared for secret in secrets_of(url)))
     for view in views.values():
         urls: list[str] = []
+        if view.aws and view.aws.endpoint_url:
+            urls.append(view.aws.endpoint_url)
         if view.postgres:
             urls += [view.postgres.dsn, *view.postgres.replicas]
         if view.rabbitmq:
@@ -526,7 +538,7 @@ def parse_settings(text: str, path: Path, source: str, environ: Mapping[str, str
         env_name: _environment_view(name, env_name, env, document, raw)
         for env_name, env in document.environments.items()
     }
-    _collect_secrets(views, masker)
+    _collect_secrets(document, views, masker)
     return Settings(path=path, source=source, document=document, environments=views, masker=masker)
 
 

@@ -8,16 +8,19 @@ fine, 1 when something asks for review, 2 when something blocks.
 
 from __future__ import annotations
 
+import copy
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from golive import judgements
 from golive.config import EnvironmentView, QueuePolicy, Settings, Thresholds
 from golive.health import HealthReading
 from golive.judgements import Judgement
+from golive.masking import MaskingStream
 from golive.probes.bounded import Overdue, side_by_side
 from golive.probes.errors import ProbeError
 
@@ -249,7 +252,7 @@ class Panels:
         paths = self.view.http.sampling_paths
         sample = sampling.sample(self.view.url, paths, requests=SAMPLE_REQUESTS, concurrency=SAMPLE_CONCURRENCY,
                                  max_duration_s=SAMPLE_MAX_S, timeout_s=self.view.http.timeout_s,
-                                 verify_tls=self.view.http.verify_tls)
+                                 verify_tls=self.view.http.verify_tls, max_body_bytes=self.view.http.max_body_bytes)
         return sampled_rows(sample, paths, self.limits) + self._prometheus_rows()
 
     def _prometheus_rows(self) -> list[Row]:
@@ -360,6 +363,7 @@ def render(frames: Sequence[Frame], settings: Settings) -> Any:
     from rich.panel import Panel as RichPanel
     from rich.table import Table
 
+    frames = settings.masker.deep(copy.deepcopy(list(frames)))  # every label, value and note, before layout
     columns = Table.grid(expand=True, padding=(0, 2))
     for _ in frames:
         columns.add_column(ratio=1)
@@ -372,7 +376,7 @@ def render(frames: Sequence[Frame], settings: Settings) -> Any:
             table.add_column(overflow="fold", ratio=1)
             table.add_column(no_wrap=True)
             for row in panel.rows:
-                table.add_row(row.label, settings.masker(row.value), f"[{_STYLES[row.status]}]{row.status}[/]")
+                table.add_row(row.label, row.value, f"[{_STYLES[row.status]}]{row.status}[/]")
             parts.append(RichPanel(table, title=panel.title, title_align="left",
                                    border_style=_STYLES[[OK, WARN, FAIL][min(panel.code, 2)]]))
         verdict = ["GO", "REVIEW", "NO-GO"][measured.code]
@@ -394,10 +398,13 @@ def run(settings: Settings, env: str | None, continuous: bool, interval_s: float
     from rich.console import Console
     from rich.live import Live
 
-    console = Console(highlight=False)
+    # Everything the dashboard prints goes through the masker as it is written (render masks the frames' text
+    # too, before rich lays it out: a long value folded over two lines would no longer read as the secret).
+    screen = cast(TextIO, MaskingStream(sys.stdout, settings.masker))
+    console = Console(file=screen, highlight=False)
     if not console.is_terminal:
         # Piped or logged: plain text (rich drops colour and cursor control), wide enough for two columns.
-        console = Console(highlight=False, width=160 if env is None else 100)
+        console = Console(file=screen, highlight=False, width=160 if env is None else 100)
     views = views_for(settings, env)
 
     def measure() -> list[Frame]:

@@ -21,6 +21,7 @@ import pytest
 
 from golive import record
 from golive.config import Settings
+from golive.probes.bounded import STOPPED
 from golive.run import GateRun, first_line, gate_run
 from golive.selection import narrowed_by
 from golive.timeline import Timeline, TimelineError
@@ -62,7 +63,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = gate_run(session.config)
     if run is None or not run.is_controller:
         return
-    status = int(exitstatus)
+    session.exitstatus = conclude(session.config, run, int(exitstatus))
+    run.session = session
+
+
+def conclude(config: pytest.Config, run: GateRun, status: int) -> int:
+    """Decide on what the run recorded (pytest's ``status`` says how it ended) and write the record; the exit code."""
     run.conditions.pytest_failed = status == pytest.ExitCode.TESTS_FAILED
     if status == pytest.ExitCode.INTERNAL_ERROR:
         run.conditions.internal_error = run.conditions.internal_error or "pytest reported an internal error"
@@ -70,13 +76,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         run.conditions.usage_error = True
     if status == pytest.ExitCode.INTERRUPTED and not (
         run.conditions.interrupted or run.conditions.collection_errors or run.conditions.worker_crashes
-        or run.stopped_at_maxfail
+        or run.stopped_at_maxfail or run.conditions.overrun
     ):
         run.conditions.interrupted = "the run was interrupted"
 
     results: list[CheckResult] = []
     for nodeid, phases in run.phases.items():
         outcome, message, duration = combine_phases(phases)
+        if run.conditions.overrun and (message.endswith(STOPPED) or not any(p.when == "teardown" for p in phases)):
+            outcome, message = Outcome.ERROR, STOPPED  # golive.watchdog stopped it
         meta = run.meta.get(nodeid, {})
         results.append(
             CheckResult(
@@ -87,12 +95,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 category=meta.get("category", ""), facts=run.facts.get(nodeid, {}),
             )
         )
-    run.conditions.narrowed_by = narrowed_by(session.config, run)
+    if run.conditions.overrun:  # stopped at the gate's bound: the checks that ran to their end
+        run.conditions.finished_checks = sum(1 for result in results if result.message != STOPPED)
+    run.conditions.narrowed_by = narrowed_by(config, run)
     run.results, notes = apply_waivers(results, waiver_rules(run.settings), date.today())
     run.decision = decide(run.results, run.conditions, notes)
-    write_record(session.config, run)
-    session.exitstatus = run.decision.exit_code
-    run.session = session
+    write_record(config, run)
+    return run.decision.exit_code
 
 
 def waiver_rules(settings: Settings | None) -> list[WaiverRule]:
@@ -171,10 +180,10 @@ def write_record(config: pytest.Config, run: GateRun, provisional: bool = False)
     if provisional:
         return
     try:
-        Timeline.in_reports(run.reports_dir).add(
+        Timeline.in_reports(run.reports_dir, run.masker).add(
             "gate",
-            run.masker(f"gate {run.gate} on {run.env_name or '?'}: {decision.verdict.label} "
-                       f"(exit {decision.exit_code}); record {run.json_path.name}"),
+            f"gate {run.gate} on {run.env_name or '?'}: {decision.verdict.label} (exit {decision.exit_code}); "
+            f"record {run.json_path.name}",
             source="golive gate",
         )
     except TimelineError as error:

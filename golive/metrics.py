@@ -33,7 +33,7 @@ from golive import facts, promql
 from golive.config import EnvironmentView, QueuePolicy
 from golive.config import Prometheus as PrometheusSection
 from golive.masking import mask_url
-from golive.probes import sampling
+from golive.probes import bounded, sampling
 from golive.probes.errors import ProbeError
 from golive.probes.prometheus import Prometheus
 
@@ -120,6 +120,7 @@ def sample(view: EnvironmentView, base_url: str | None = None) -> Sampled:
         max_duration_s=policy.max_duration_s,
         timeout_s=view.http.timeout_s,
         verify_tls=view.http.verify_tls,
+        max_body_bytes=view.http.max_body_bytes,
     )
     return Sampled(sample=measured, finished_at=time.time())
 
@@ -412,7 +413,7 @@ def wait_for_fresh_scrape(
                 f"job {job}: target {target['instance']} not scraped within {wait_s:g} s after golive's sample "
                 f"({when}, health {target['health']}): its figures would be old data",
             )  # fmt: skip
-        time.sleep(_SCRAPE_POLL_S)
+        bounded.observe(_SCRAPE_POLL_S)
 
 
 def check_selectors(measured: PrometheusJob, field: str, expr: str) -> None:
@@ -511,5 +512,5 @@ def queue_growth(depth_of: Any, queues: Sequence[str], observe_s: float) -> dict
     ``depth_of(name)`` reads one queue's message count (a probe call; ProbeError propagates).
     """
     before = {name: int(depth_of(name)) for name in queues}
-    time.sleep(observe_s)
+    bounded.observe(observe_s)
     return {name: (before[name], int(depth_of(name))) for name in queues}

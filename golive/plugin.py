@@ -12,6 +12,7 @@ This module only registers options and hooks, reads the configuration and wires 
 - ``golive.selection``: which checks run and how many the gate has;
 - ``golive.recording``: each check's reports, gathered and masked;
 - ``golive.decision``: the verdict, the record, the timeline line, the terminal summary;
+- ``golive.watchdog``: the gate's bound (the longest ``timeout_s`` + 5 s for the checks), held whatever a target does;
 - ``golive.html_hooks``: pytest-html's title, banner and details;
 - ``golive.hooks``: the hooks golive calls for outputs of your own (``pytest_golive_decision``).
 """
@@ -37,7 +38,8 @@ from golive.run import GATE_RUN, GateRun, decides_nothing, gate_run
 from golive.selection import is_gate_run, subset_args
 
 # The modules whose hooks run in every session (each returns at once when the session is not a gate run).
-pytest_plugins = ["golive.fixtures", "golive.marker_rules", "golive.selection", "golive.recording", "golive.decision"]
+pytest_plugins = ["golive.fixtures", "golive.marker_rules", "golive.selection", "golive.recording", "golive.decision",
+                  "golive.watchdog"]
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:

@@ -17,8 +17,9 @@ import pytest
 from golive import facts
 from golive.marker_rules import check_metadata
 from golive.masking import MaskingFilter, MaskingStream
+from golive.probes.bounded import BoundExceeded
 from golive.probes.errors import ProbeError
-from golive.run import LATENCY_PROPERTY, GateRun, decides_nothing, first_line, gate_run
+from golive.run import LATENCY_PROPERTY, OVERRUN_OUTPUT, GateRun, decides_nothing, first_line, gate_run
 from golive.verdict import Phase
 
 _MAXFAIL_STOP = re.compile(r"stopping after \d+ failures?")
@@ -75,7 +76,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.golive_validation = True
         for key, value in check_metadata(item).items():
             setattr(report, f"golive_{key}", value)
-    if call.excinfo is not None and call.excinfo.errisinstance((ProbeError, OSError)):
+    if call.excinfo is not None and call.excinfo.errisinstance((ProbeError, OSError, BoundExceeded)):
         # A probe (or a client library underneath) could not reach or read the component: not a finding.
         report.golive_could_not_look = True
     # Credentials never reach the terminal, the HTML report or the record, whatever a check raised.
@@ -117,7 +118,7 @@ class RunRecorder:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         run = self.run
         crashed = report.when == "???"  # xdist's report for the check a crashed worker was running
-        if crashed:
+        if crashed and not run.conditions.overrun:
             run.conditions.worker_crashes.append(run.masker(first_line(str(report.longrepr))))
         if not (crashed or getattr(report, "golive_validation", False)):
             return
@@ -143,6 +144,8 @@ class RunRecorder:
         text = str(excinfo.value)
         if isinstance(excinfo.value, pytest.exit.Exception) and self.run.conditions.config_error:
             return
+        if self.run.conditions.overrun:
+            return  # golive's watchdog interrupted the run at the gate's bound; the reason says so
         if _MAXFAIL_STOP.fullmatch(text.strip()):
             # -x / --maxfail under xdist surfaces as an interruption; the failures themselves decide.
             self.run.stopped_at_maxfail = True
@@ -166,9 +169,15 @@ class XdistWatcher:
         )
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        gate_checks = (getattr(node, "workeroutput", None) or {}).get("golive_gate_checks")
+        output = getattr(node, "workeroutput", None) or {}
+        gate_checks = output.get("golive_gate_checks")
         if isinstance(gate_checks, int):
             self.run.conditions.gate_checks = gate_checks
+        overrun = output.get(OVERRUN_OUTPUT)
+        if isinstance(overrun, str):
+            # The worker's watchdog stopped it at the gate's bound (golive.watchdog): that, not a crash, is why.
+            self.run.conditions.overrun = self.run.conditions.overrun or self.run.masker(overrun)
+            return
         if error:
             worker = getattr(getattr(node, "gateway", None), "id", "worker")
             self.run.conditions.worker_crashes.append(f"{worker} went down: {first_line(str(error))}")

@@ -21,6 +21,9 @@ from golive.verdict import CheckResult, Decision, Phase, RunConditions
 # The user_properties key golive.fixtures.latency_picture writes and the recorder reads.
 LATENCY_PROPERTY = "golive_latency"
 
+# The workeroutput key an xdist worker's watchdog (golive.watchdog) leaves its message under for the controller.
+OVERRUN_OUTPUT = "golive_overrun"
+
 # Set on a check's item by golive.fixtures.fail_as_warning; read when its call report gets its severity.
 SEVERITY_OVERRIDE = pytest.StashKey[str]()
 

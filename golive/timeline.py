@@ -12,10 +12,12 @@ import getpass
 import json
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from golive.masking import mask_url
 
 KINDS = ("init", "start", "phase", "event", "warning", "error", "complete", "gate")
 TIMELINE_FILE = "timeline.jsonl"
@@ -55,12 +57,13 @@ class Entry:
 class Timeline:
     """One deployment's timeline file. A Python API for deployment scripts as well as the CLI."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, mask: Callable[[str], str] | None = None) -> None:
         self.path = path
+        self._mask = mask or mask_url  # every line is masked as it is written (the configuration's secrets too)
 
     @classmethod
-    def in_reports(cls, reports_dir: Path) -> Timeline:
-        return cls(reports_dir / TIMELINE_FILE)
+    def in_reports(cls, reports_dir: Path, mask: Callable[[str], str] | None = None) -> Timeline:
+        return cls(reports_dir / TIMELINE_FILE, mask)
 
     def init(self, message: str = "timeline initialised") -> Event:
         """Start a new timeline; an earlier one is kept beside it, renamed with its first event's time."""
@@ -79,8 +82,8 @@ class Timeline:
         if kind not in KINDS:
             raise TimelineError(f"unknown event kind {kind!r} (one of: {', '.join(KINDS)})")
         moment = (now or datetime.now(UTC)).astimezone(UTC)
-        event = Event(at=moment.isoformat(timespec="milliseconds"), kind=kind, message=message,
-                      source=source or _source(), pid=os.getpid())
+        event = Event(at=moment.isoformat(timespec="milliseconds"), kind=kind, message=self._mask(message),
+                      source=self._mask(source or _source()), pid=os.getpid())
         line = (json.dumps(asdict(event), sort_keys=True) + "\n").encode("utf-8")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

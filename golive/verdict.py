@@ -97,6 +97,8 @@ class RunConditions:
     selected_checks: int | None = None  # checks the run selected to run (None: not known)
     gate_checks: int | None = None  # checks the gate has, before -k, --lf, --deselect, --sw or paths narrowed it
     narrowed_by: tuple[str, ...] = ()  # how the selection was narrowed (`-k 'health'`, `--lf`, ...)
+    overrun: str | None = None  # the checks ran past the gate's bound (golive.watchdog): what was still running
+    finished_checks: int | None = None  # checks that had finished when the bound passed
 
 
 @dataclass(frozen=True)
@@ -106,18 +108,28 @@ class Partial:
     ran: int
     of: int
     by: tuple[str, ...]
+    stopped: str | None = None  # the run was stopped at the gate's bound: what was still running
 
     def describe(self) -> str:
+        if self.stopped is not None:
+            return f"partial: {self.ran} of {self.of} checks finished before the gate's bound stopped the run"
         how = ", ".join(self.by) or "a plugin or conftest"
         return f"partial: {self.ran} of {self.of} checks (deselected by {how})"
 
     def as_record(self) -> dict[str, object]:
-        return {"ran": self.ran, "of": self.of, "by": list(self.by)}
+        record: dict[str, object] = {"ran": self.ran, "of": self.of, "by": list(self.by)}
+        if self.stopped is not None:
+            record["stopped"] = self.stopped
+        return record
 
 
 def partial(conditions: RunConditions) -> Partial | None:
     """The run's subset of the gate, or None when it selected the whole gate (or the counts are not known)."""
     selected, total = conditions.selected_checks, conditions.gate_checks
+    if conditions.overrun is not None:  # stopped at the gate's bound: only some checks ever finished
+        finished = conditions.finished_checks or 0
+        return Partial(ran=finished, of=selected or total or finished, by=conditions.narrowed_by,
+                       stopped=conditions.overrun)  # fmt: skip
     if selected is None or total is None or selected >= total:
         return None
     return Partial(ran=selected, of=total, by=conditions.narrowed_by)
@@ -211,6 +223,8 @@ def decide(results: Sequence[CheckResult], conditions: RunConditions, notes: Seq
     if conditions.selection_error:
         untrusted.append(f"selection: {conditions.selection_error}")
     untrusted += [f"collection error: {error}" for error in conditions.collection_errors]
+    if conditions.overrun:
+        untrusted.append(f"bound exceeded: {conditions.overrun}")
     if conditions.interrupted:
         untrusted.append(f"interrupted: {conditions.interrupted}")
     untrusted += [f"xdist worker crashed: {crash}" for crash in conditions.worker_crashes]

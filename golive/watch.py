@@ -14,9 +14,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from golive.config import ConfigError, EnvironmentView, Settings
+from golive.masking import CUT, MaskingStream
 from golive.probes.bounded import Overdue, side_by_side
 from golive.probes.errors import ProbeError
 from golive.timeline import Timeline, TimelineError
@@ -51,7 +52,7 @@ class Probes:
         measured = sampling.sample(
             self.view.url, self.view.http.sampling_paths, requests=SAMPLE_REQUESTS, concurrency=SAMPLE_CONCURRENCY,
             max_duration_s=self._sample_s, timeout_s=self.view.http.timeout_s,
-            verify_tls=self.view.http.verify_tls,
+            verify_tls=self.view.http.verify_tls, max_body_bytes=self.view.http.max_body_bytes,
         )
         if measured.completed == 0:
             raise ProbeError("http", self.view.url, "no request completed")
@@ -177,7 +178,9 @@ def watch(settings: Settings, view: EnvironmentView, interval_s: float, duration
         )
     evaluator = Evaluator(rules)
     probes = Probes(view, interval_s)
-    timeline = Timeline.in_reports(reports_dir)
+    # Masked where written: every line of this output, and each timeline line, from the configuration's secrets.
+    out = cast(TextIO, MaskingStream(out, settings.masker))
+    timeline = Timeline.in_reports(reports_dir, settings.masker)
     origin = clock()
     print(f"watching {view.name} ({view.url}) every {interval_s:g} s for {duration_s:g} s; triggers: "
           + "; ".join(f"{rule.name}: {rule.describe} for {rule.window_s:g} s" for rule in rules), file=out,
@@ -189,7 +192,7 @@ def watch(settings: Settings, view: EnvironmentView, interval_s: float, duration
         print(describe(reading, origin), file=out, flush=True)
         firings = evaluator.observe(reading)
         if firings:
-            return _roll_back(firings[0], view, on_rollback, timeline, out, origin, count, settings.masker)
+            return _roll_back(firings[0], view, on_rollback, timeline, out, origin, count)
         elapsed = clock() - origin
         if elapsed >= duration_s:
             print(f"no rollback trigger fired in {elapsed:.0f} s: exit 0", file=out, flush=True)
@@ -199,20 +202,25 @@ def watch(settings: Settings, view: EnvironmentView, interval_s: float, duration
 
 
 def _roll_back(firing: Firing, view: EnvironmentView, on_rollback: str | None, timeline: Timeline,
-               out: TextIO, origin: float, count: int, mask: Callable[[str], str]) -> WatchResult:
-    message = mask(f"{view.name}: {firing.message()}; condition since T+{firing.since - origin:.1f}s")
+               out: TextIO, origin: float, count: int) -> WatchResult:
+    message = f"{view.name}: {firing.message()}; condition since T+{firing.since - origin:.1f}s"
     print(f"ROLLBACK: {message}", file=out, flush=True)
     _append(timeline, "error", f"rollback trigger fired on {message}", out)
     if on_rollback:
         try:
             completed = subprocess.run(on_rollback, shell=True, capture_output=True, text=True, timeout=300)
-            output = mask((completed.stdout + completed.stderr).strip())
+            output = (completed.stdout + completed.stderr).strip()
             result = f"--on-rollback exited {completed.returncode}"
         except subprocess.TimeoutExpired as expired:
-            output, result = mask(str(expired.stdout or "")), "--on-rollback did not finish within 300 s"
-        print(f"{result}; output: {output[-2000:]}", file=out, flush=True)
-        _append(timeline, "event", f"{result}: {output[-500:]}", out)
+            output, result = str(expired.stdout or ""), "--on-rollback did not finish within 300 s"
+        print(f"{result}; output: {_tail(output, 2000)}", file=out, flush=True)
+        _append(timeline, "event", f"{result}: {_tail(output, 500)}", out)
     return WatchResult(2, firing, count)
+
+
+def _tail(text: str, limit: int) -> str:
+    """The end of ``text``, the cut marked with ``...`` (so the masker still finds a secret cut short there)."""
+    return text if len(text) <= limit else CUT + text[len(text) - limit + len(CUT):]
 
 
 def _append(timeline: Timeline, kind: str, message: str, out: TextIO) -> None:

@@ -135,6 +135,28 @@ def test_a_huge_answer_is_cut_at_the_body_cap(stop: threading.Event) -> None:
     assert http.unanswered(server.url) is None
 
 
+def test_sampling_an_endless_body_stops_at_the_body_cap(stop: threading.Event) -> None:
+    """The sampler reads at most http.max_body_bytes of an answer, and does not measure a service whose every
+    connection's first answer was past it (an endless body held each worker to its deadline)."""
+    chunk = b"x" * 65536
+
+    def endless(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        while not stop.is_set():
+            conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+
+    with raw_server(endless) as server:
+        sample = ends(lambda: sampling.sample(server.url, ["/api"], 40, 4, 30.0, 30.0, max_body_bytes=1_000_000))
+    assert not isinstance(sample, BaseException), sample
+    assert (sample.completed, sample.p95_ms, sample.error_ratio) == (0, None, 1.0)
+    assert sample.error_examples == (
+        "GET /api: HTTP 200 answer larger than 1000000 bytes (http.max_body_bytes); golive stopped reading "
+        "(every connection's first request; none measured)",
+    )  # fmt: skip
+    assert server.connections == 4  # one warm-up per worker, then nothing measured
+    assert http.unanswered(server.url) is None  # it answered: not a hang
+
+
 def test_an_origin_that_hung_is_not_asked_again_in_the_run() -> None:
     held: list[socket.socket] = []
     with raw_server(lambda conn: held.append(conn) or time.sleep(3)) as server, \

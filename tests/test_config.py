@@ -191,6 +191,19 @@ def test_masker_knows_every_configured_password():
     assert masked.count("***") == 3
 
 
+def test_masker_knows_the_credentials_of_every_configured_url():
+    """aws.endpoint_url, load_balancer.front_url and security.public_urls: userinfo and query tokens."""
+    text = (GOOD.replace('endpoint_url: "http://127.0.0.1:5000"', 'endpoint_url: "http://ak:Aws-Pw-771@127.0.0.1:5000"')
+            .replace('target_groups: {blue: "arn:b", green: "arn:g"}',
+                     'target_groups: {blue: "arn:b", green: "arn:g"}, front_url: "http://u:Front-Pw-772@127.0.0.1:1"')
+            + 'security: {public_urls: ["https://api.example.test/?access_token=Pub-Tok-773"]}\n'
+            + 'synthetic: {post_path: "/api/tasks?api_key=Syn-Key-774", get_path: "/api/tasks/{id}", sql: "SELECT 1"}\n')
+    settings = parse(text)
+    assert settings.document.aws and settings.document.aws.endpoint_url  # the planted values were read
+    for secret in ("Aws-Pw-771", "Front-Pw-772", "Pub-Tok-773", "Syn-Key-774"):
+        assert settings.masker(f"seen {secret} and {secret[:4]}... in an error") == "seen *** and ***... in an error"
+
+
 def test_env_selection():
     settings = parse(GOOD)
     assert settings.select("green").name == "green"

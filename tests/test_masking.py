@@ -12,7 +12,11 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 import re
+import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -180,3 +184,98 @@ def test_password_of_reads_libpq_quoting():
     assert password_of("host=h password = plain port=1") == "plain"
     assert password_of("postgresql://u:p%40ss@h/db") == "p@ss"
     assert password_of("host=h user=u") is None
+
+
+# --- the dashboard and watch outputs: masked where they are written ----------------------------------
+
+
+def _golive(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k not in {"PYTEST_ADDOPTS", "GOLIVE_CONFIG"}}
+    return subprocess.run([sys.executable, "-m", "golive", *args], capture_output=True, text=True,
+                          timeout=timeout, env=environ)  # fmt: skip
+
+
+@pytest.fixture
+def planted_config(tmp_path, echo_url):
+    """The environment's URL carries a password, an API path a token; the echo server quotes both back."""
+    config = tmp_path / "golive.yaml"
+    config.write_text(json.dumps({
+        "release": {"version": "2.1.0", "previous": "2.0.5"},
+        "environments": {"blue": {"url": f"http://{USER}:{URL_PASSWORD}@{echo_url}", "role": "candidate"}},
+        "http": {"timeout_s": 1, "endpoints": [{"path": f"/api/agents?access_token={TOKEN}", "expect": [200]}],
+                 "sampling": {"requests": 4, "concurrency": 2}},
+        "rollback_triggers": {"error_rate": {"above": 0.1, "for_s": 0}},
+    }))
+    return config
+
+
+def _leaks(text: str) -> list[str]:
+    wanted = {what: parts for what, parts in _fragments().items() if what in {"url password", "access token",
+                                                                            "url basic auth"}}
+    return sorted(what for what, parts in wanted.items() if any(part in text for part in parts))
+
+
+def test_planted_secrets_show_as_masked_in_the_dashboard(planted_config):
+    result = _golive("dashboard", "--env", "blue", "--golive-config", str(planted_config))
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output  # the echo server answers 500 everywhere
+    assert not _leaks(output), (_leaks(output), output)
+    assert "access_token=***" in output, output  # the endpoint's row, its secret masked where it is written
+
+
+def test_planted_secrets_show_as_masked_in_watch_output_and_its_timeline(planted_config, tmp_path):
+    reports = tmp_path / "reports"
+    # The rollback command prints the password it was given: its output reaches the terminal and the timeline.
+    rollback = f"echo rolling back with {URL_PASSWORD}"
+    result = _golive("watch", "--env", "blue", "--interval", "0.2", "--duration", "5", "--golive-config",
+                     str(planted_config), "--reports", str(reports), "--on-rollback", rollback)  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 2 and "ROLLBACK:" in output, output
+    timeline = (reports / "timeline.jsonl").read_text()
+    for name, text in (("watch output", output), ("timeline", timeline)):
+        assert not _leaks(text), (name, _leaks(text), text)
+    assert f"http://{USER}:***@" in output and "rolling back with ***" in output, output
+    assert "rolling back with ***" in timeline, timeline
+
+
+@pytest.mark.parametrize("xdist", [pytest.param([], id="serial"), pytest.param(["-n", "2"], id="xdist")])
+def test_an_amqp_url_whose_port_hangs_leaks_its_password_nowhere(tmp_path, run_gate, hanging_port, xdist):
+    """Every RabbitMQ check of the three gates against a broker port (and a management port) that accept and
+    never answer, under ``-l --tb=long`` and DEBUG live logs: the password is *** in stdout, JUnit, HTML, record."""
+    password, plain = "Amqp p@ss/W0rdZ", "AmqpPlainPw0rdY"  # one percent-encoded in the URL, one as it is
+    with socket.socket() as management:
+        management.bind(("127.0.0.1", 0))
+        management.listen(8)
+        config = tmp_path / "golive.yaml"
+        config.write_text(json.dumps({
+            "release": {"version": "2.1.0", "previous": "2.0.5"},
+            "environments": {"blue": {"url": "http://127.0.0.1:9", "role": "candidate"},
+                             "green": {"url": "http://127.0.0.1:9", "role": "live"}},
+            "http": {"timeout_s": 1},
+            "rabbitmq": {"url": f"amqp://guest:{quote(password, safe='')}@127.0.0.1:{hanging_port}/%2F",
+                         "management_url": f"http://monitor:{plain}@127.0.0.1:{management.getsockname()[1]}",
+                         "queues": {"agent.tasks": {"min_consumers": 1, "max_messages": 10},
+                                    "agent.tasks.dlq": {"max_messages": 0}},
+                         "timeout_s": 1},
+        }))
+        junit, reports = tmp_path / "junit.xml", tmp_path / "reports"
+        result = run_gate(
+            config, "pre or immediate or extended", "-l", "--tb=long", "-rA", "--log-cli-level=DEBUG",
+            f"--junitxml={junit}", "validations/test_backing_services.py::test_rabbitmq_accepts_a_connection",
+            "validations/test_pre_cutover.py::test_queues_have_consumers",
+            "validations/test_pre_cutover.py::test_dead_letter_queues_not_growing",
+            "validations/test_post_deployment_services.py::test_queue_depths_within_limits",
+            "validations/test_post_deployment_services.py::test_rabbitmq_management_answers", *xdist, reports=reports,
+        )
+    assert result.code == 2, result.stdout
+    outcomes = result.outcomes()
+    assert outcomes["test_rabbitmq_accepts_a_connection"] == "error", outcomes
+    assert outcomes["test_rabbitmq_management_answers"] == "error", outcomes
+    assert outcomes["test_queues_have_consumers"] == outcomes["test_queue_depths_within_limits"] == "error", outcomes
+    artifacts = {"stdout": result.stdout, "stderr": result.stderr, "junit": junit.read_text()}
+    artifacts |= {path.name: path.read_text() for path in reports.iterdir() if path.is_file()}
+    assert any(name.endswith(".html") for name in artifacts), sorted(artifacts)
+    fragments = ["W0rdZ", quote("p@ss/", safe=""), plain, _basic("monitor", plain)[:12]]
+    leaks = sorted(f"{part} in {name}" for name, text in artifacts.items() for part in fragments if part in text)
+    assert not leaks, "\n".join(leaks)
+    assert f"amqp://guest:***@127.0.0.1:{hanging_port}" in result.stdout, result.stdout  # it was read, and masked

@@ -5,12 +5,12 @@ replication lag are the Gate 1 checks in validations/test_database.py, and queue
 validations/test_pre_cutover.py, run again with the same thresholds.
 """
 
-import time
 
 import pytest
 
 from golive import judgements
 from golive.fixtures import not_configured
+from golive.probes import bounded
 from golive.probes import postgres as pg
 from golive.probes import rabbitmq as rabbitmq_probe
 from golive.probes import redis as redis_probe
@@ -122,7 +122,7 @@ def test_redis_memory_below_limit(redis, target, golive_settings):
 def test_redis_not_evicting(redis, target):
     """Redis is not evicting keys: its evicted_keys counter does not grow over a short observation."""
     before = redis_probe.evicted_keys(redis)
-    time.sleep(EVICTION_WINDOW_S)
+    bounded.observe(EVICTION_WINDOW_S)
     after = redis_probe.evicted_keys(redis)
     assert after == before, (
         f"Redis {redis_probe.endpoint(target.view.redis.url)} evicted {after - before} key(s) in "

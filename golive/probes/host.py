@@ -9,12 +9,12 @@ so a failing check cannot print a credential.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from golive.masking import clip, mask_url
+from golive.probes import bounded
 from golive.probes.errors import ProbeError
 
 # A log line counts as an error when it carries one of these words (Python, uvicorn, Java, Go loggers).
@@ -220,7 +220,7 @@ def usage(host: Any, pids: Iterable[int], sample_s: float = CPU_SAMPLE_S, cpu: b
         clock_ticks = int(host.check_output("getconf CLK_TCK"))
         cpus = int(host.check_output("getconf _NPROCESSORS_ONLN"))
         started, ticks_before = _cpu_snapshot(host, ids)
-        time.sleep(sample_s)
+        bounded.observe(sample_s)
         ended, ticks_after = _cpu_snapshot(host, ids)
     except Exception as exc:  # testinfra's check_output raises AssertionError on a failed command
         detail = " ".join(str(exc).split())[:_LINE_SAMPLE]

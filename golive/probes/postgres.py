@@ -18,6 +18,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
 
 from golive.masking import Masker, mask_url, password_of
+from golive.probes import bounded
 from golive.probes.errors import ProbeError, not_asked_again, remember_unanswered
 
 # libpq refuses a connect_timeout below 2 s (psycopg enforces the same floor).
@@ -498,7 +499,7 @@ def replay_progress(standby_conn: psycopg.Connection[Any], interval_s: float) ->
     looks = [replay_position(standby_conn)]
     stalled = False
     while looks[0].pause_state == "not paused" and len(looks) < 3:
-        time.sleep(interval_s)
+        bounded.observe(interval_s)
         looks.append(replay_position(standby_conn))
         before, after = looks[-2], looks[-1]
         if before.waiting_bytes > 0:

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
+from golive.config import MAX_BODY_BYTES
 from golive.masking import mask_url
 from golive.probes.http import remember_unanswered, unanswered
 
@@ -80,10 +81,11 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
 class _Connection:
     """One worker's keep-alive connection; reopened when the server closed it between two requests."""
 
-    def __init__(self, base: SplitResult, timeout_s: float, verify_tls: bool) -> None:
+    def __init__(self, base: SplitResult, timeout_s: float, verify_tls: bool, max_body_bytes: int) -> None:
         self.base = base
         self.timeout_s = timeout_s
         self.verify_tls = verify_tls
+        self.max_body_bytes = max_body_bytes
         self.prefix = base.path.rstrip("/")
         self.connection: http.client.HTTPConnection | None = None
 
@@ -106,7 +108,12 @@ class _Connection:
             deadline = time.monotonic() + self.timeout_s
             self.connection.request(method, self.prefix + path, headers={"User-Agent": "golive-sampler"})
             response = self.connection.getresponse()
-            while response.read1(_CHUNK):  # one read at a time, so a trickle cannot outlast the deadline
+            received = 0
+            while chunk := response.read1(_CHUNK):  # one read at a time, so a trickle cannot outlast the deadline
+                received += len(chunk)
+                if received > self.max_body_bytes:
+                    raise _TooLarge(f"HTTP {response.status} answer larger than {self.max_body_bytes} bytes "
+                                    "(http.max_body_bytes); golive stopped reading")  # fmt: skip
                 if time.monotonic() >= deadline:
                     raise TimeoutError(f"answer not complete within {self.timeout_s:g}s")
             # read1 leaves a fully read answer open; read() at its end closes it, so the connection can be reused.
@@ -139,7 +146,13 @@ class _Connection:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
+class _TooLarge(http.client.HTTPException):
+    """An answer past the body cap: not read further (an endless body would hold a worker to its deadline)."""
+
+
 def _describe(error: BaseException, timeout_s: float) -> str:
+    if isinstance(error, _TooLarge):
+        return str(error)
     if isinstance(error, socket.timeout | TimeoutError):
         return str(error) if str(error).startswith("answer not complete") else f"no answer within {timeout_s:g}s"
     if isinstance(error, ConnectionRefusedError | socket.gaierror):
@@ -157,6 +170,7 @@ def sample(
     timeout_s: float,
     verify_tls: bool = True,
     method: str = "GET",
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> Sample:
     """Send ``requests`` requests round-robin over ``paths`` with ``concurrency`` threads; measure each."""
     if not paths:
@@ -179,11 +193,11 @@ def sample(
     started = deadline = 0.0  # set once collection is over, just before the workers start
 
     warm = threading.Barrier(workers)
-    warm_timeouts: list[str] = []
+    warm_failures: list[str] = []
 
     def worker() -> None:
         nonlocal next_index, completed
-        connection = _Connection(base, timeout_s, verify_tls)
+        connection = _Connection(base, timeout_s, verify_tls, max_body_bytes)
         with lock:
             connections.append(connection)
         try:
@@ -192,15 +206,17 @@ def sample(
             try:
                 connection.status(method, paths[0])
             except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
-                if isinstance(exc, socket.timeout | TimeoutError):
+                if isinstance(exc, socket.timeout | TimeoutError | _TooLarge):
                     with lock:
-                        warm_timeouts.append(f"{method} {paths[0]}: {_describe(exc, timeout_s)}")
+                        warm_failures.append(f"{method} {paths[0]}: {_describe(exc, timeout_s)}")
             # Measure only once every worker is warm: a cold request in flight slows the measured ones beside it.
             with contextlib.suppress(threading.BrokenBarrierError):
                 warm.wait(timeout=max(0.0, deadline - time.monotonic()))
             with lock:
-                if len(warm_timeouts) == workers:
-                    return  # not one connection got an answer in time: the service hangs, measuring would wait
+                if len(warm_failures) == workers:
+                    # Not one connection got a usable answer (none in time, or none within the body cap): the
+                    # service hangs or answers without end; measuring would only wait or read more of the same.
+                    return
             while True:
                 with lock:
                     if next_index >= requests or time.monotonic() >= deadline:
@@ -255,8 +271,8 @@ def sample(
     with lock:
         latencies_ms.sort()
         examples = list(dict.fromkeys(errors))
-        if len(warm_timeouts) == workers and not completed:
-            examples.insert(0, f"{warm_timeouts[0]} (every connection's first request; none measured)")
+        if len(warm_failures) == workers and not completed:
+            examples.insert(0, f"{warm_failures[0]} (every connection's first request; none measured)")
         if examples and not latencies_ms and all(_timed_out(example) for example in examples):
             # Not one answer, every request timed out: the service hangs; later checks need not wait for it.
             remember_unanswered(base_url, f"{mask_url(base_url)} {examples[0]}")

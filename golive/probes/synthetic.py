@@ -25,7 +25,7 @@ from urllib.parse import quote
 import httpx
 
 from golive.config import Synthetic
-from golive.probes import http
+from golive.probes import bounded, http
 from golive.probes import postgres as pg
 from golive.probes.errors import ProbeError
 
@@ -153,7 +153,7 @@ def _consumed(conn: Any, section: Synthetic, object_id: Any, deadline: float, de
                 f"`{section.sql}` (id {object_id}) returned {last!r}, not {section.done_value!r}, within "
                 f"{deadline_s:g}s (thresholds.synthetic_deadline_s)",
             )  # fmt: skip
-        time.sleep(_POLL_S)
+        bounded.observe(_POLL_S)
 
 
 def _visible(client: httpx.Client, section: Synthetic, object_id: Any, deadline: float, deadline_s: float) -> Step:
@@ -172,7 +172,7 @@ def _visible(client: httpx.Client, section: Synthetic, object_id: Any, deadline:
                 "visible", False,
                 f"GET {path} answered {seen}, not 200, within {deadline_s:g}s (thresholds.synthetic_deadline_s)",
             )  # fmt: skip
-        time.sleep(_POLL_S)
+        bounded.observe(_POLL_S)
 
 
 def _cleanup(client: httpx.Client, section: Synthetic, object_id: Any) -> Step:
