@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.support import REPO
+
 pytest_plugins = ["pytester"]
 
 SANDBOX_LOCK = "/tmp/golive-tests-sandbox.lock"
@@ -88,9 +90,6 @@ def sandbox(sandbox_session: Path) -> Path:
 
     assert main(["up", "--config-out", str(sandbox_session)]) == 0, "golive sandbox up failed"
     return sandbox_session
-
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from golive.config import MAX_DEPTH, MAX_VALUES, ConfigError, parse_settings
+from tests.support import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 BASE = """\
 release: {version: "2.1.0", previous: "2.0.5"}
 environments:

@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from gate1_support import sandbox_command, variant
+
+from tests.support.gates import sandbox_command, variant
 
 ANSI = re.compile(r"\x1b\[")
 FRAME = re.compile(r"blue: (GO|REVIEW|NO-GO) \(measured")

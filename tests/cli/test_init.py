@@ -12,13 +12,13 @@ import sys
 
 import pytest
 import yaml
-from gate1_support import gate1_baseline, prometheus_window_clean, wait_for
-from test_health_dialects import Canned, not_passed
 
 from golive import init
 from golive.config import parse_settings
 from golive.sandbox import constants as c
 from golive.sandbox.cli import main as sandbox_main
+from tests.support.gates import gate1_baseline, prometheus_window_clean, wait_for
+from tests.validations.test_application_health import Canned, not_passed
 
 BLUE, GREEN = f"http://{c.HOST}:{c.BLUE_PORT}", f"http://{c.HOST}:{c.GREEN_PORT}"
 SECRET = "golive-init-secret"  # the sandbox's PostgreSQL trusts loopback: any password is accepted

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from gate1_support import sandbox_command, variant
+
+from tests.support.gates import sandbox_command, variant
 
 WINDOW_S = 5
 INTERVAL_S = 1

@@ -5,13 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from golive import catalog
 from golive.marker_rules import COMPONENTS
 from golive.markers import gate_markers
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.support import REPO
 
 
 def golive_checks(*args: str) -> str:

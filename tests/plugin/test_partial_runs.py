@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 from markupsafe import escape as html_escape
-from test_gate_exit_codes import CHECKS, MINIMAL_CONFIG, XDIST, latest_record, run, suite
+
+from tests.plugin.test_exit_codes import CHECKS, MINIMAL_CONFIG, XDIST, latest_record, run, suite
 
 __all__ = ["suite"]  # the fixture, shared with the verdict matrix
 

@@ -15,9 +15,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from test_gate_exit_codes import CHECKS, MINIMAL_CONFIG
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.plugin.test_exit_codes import CHECKS, MINIMAL_CONFIG
+from tests.support import REPO
 
 CHECK = "validations/test_configuration.py::test_previous_release_is_set"  # reads only the configuration
 

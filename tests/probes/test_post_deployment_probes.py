@@ -14,11 +14,11 @@ from typing import Any
 
 import psycopg
 import pytest
-from gate1_support import json_server, wait_for
 
 from golive.probes import load_balancer, postgres
 from golive.probes import redis as redis_probe
 from golive.probes.errors import ProbeError
+from tests.support.gates import json_server, wait_for
 
 POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TIMEOUT_S = 5.0

@@ -26,12 +26,12 @@ import httpx
 import pika
 import psycopg
 import pytest
-from gate1_support import stop_process
 
 from golive.config import HaproxyLoadBalancer, Http
 from golive.probes import aws, haproxy_socket, http, load_balancer, postgres, prometheus, rabbitmq
 from golive.probes import redis as redis_probe
 from golive.probes.errors import ProbeError
+from tests.support.gates import stop_process
 
 PASSWORD = "s3cr3t-pw"
 TIMEOUT_S = 0.5

@@ -21,8 +21,8 @@ import yaml
 
 from golive.probes import postgres
 from golive.probes.errors import ProbeError
+from tests.support import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 # The case: leave the read-only transaction, delete, and return no row (no violation).
 ESCAPE = "COMMIT; BEGIN READ WRITE; DELETE FROM {table} WHERE id = 1; SELECT 1 WHERE false"

@@ -8,12 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from gate1_support import gate1_baseline, prometheus_window_clean, wait_for
 
 from golive.sandbox import constants as c
 from golive.sandbox.cli import main as sandbox_cli
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.support import REPO
+from tests.support.gates import gate1_baseline, prometheus_window_clean, wait_for
 
 
 @pytest.fixture
@@ -87,9 +86,8 @@ def test_blue_answering_errors_is_no_go(sandbox, run_gate):
 
 def test_gate_1_on_the_sandbox_is_no_go_until_the_human_items_are_signed(sandbox, tmp_path, run_gate):
     """Issue 4: nothing attested -> NO-GO naming the approvals; everything attested -> GO with 60+ checks."""
-    from gate1_support import variant
-
     from golive import attestations
+    from tests.support.gates import variant
 
     config = variant(sandbox, tmp_path / "golive.yaml", {"attestations": str(tmp_path / "signed.jsonl")})
     unsigned = run_gate(config, "pre", "-n", "2")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gate1_support import gate1_baseline, sandbox_command
+from tests.support.gates import gate1_baseline, sandbox_command
 
 GATE3 = "extended or data_integrity"
 

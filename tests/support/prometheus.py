@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from gate1_support import stop_process
 
 from golive.sandbox.app_metrics import Metrics
+from tests.support.gates import stop_process
 
 
 class Exporter:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from golive.config import ConfigError, load_settings, parse_settings, resolve_path
+from tests.support import REPO
 
 GOOD = """\
 release: {version: "2.1.0", previous: "2.0.5"}
@@ -217,7 +218,7 @@ def test_missing_and_unreadable_files(tmp_path):
 
 
 def test_the_example_configuration_in_the_repository_is_valid():
-    example = Path(__file__).resolve().parents[1] / "golive.example.yaml"
+    example = REPO / "golive.example.yaml"
     settings = load_settings(example, "--golive-config", {"PGPASSWORD": "x-secret"})
     assert settings.select(None).name == "blue"
     assert settings.document.rollback_triggers is not None

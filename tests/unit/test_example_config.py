@@ -6,15 +6,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import yaml
 
 from golive.cli import main
 from golive.config import ConfigError, Settings, given_paths, key_paths, parse_settings
+from tests.support import REPO
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "golive.example.yaml"
+EXAMPLE = REPO / "golive.example.yaml"
 # An optional alternative, commented out: "# key: value" at the key's own indentation; lines under it that are
 # commented one level deeper ("#   sub: value") belong to it.
 COMMENTED_KEY = re.compile(r"^(?P<indent>\s*)# (?P<key>[A-Za-z_][\w-]*):(?: |$)")

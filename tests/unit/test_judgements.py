@@ -8,7 +8,6 @@ import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -20,9 +19,10 @@ from golive.health import DEGRADED, HEALTHY, UNHEALTHY, UNKNOWN, HealthReading
 from golive.probes.host import Usage
 from golive.probes.sampling import Sample
 from golive.triggers import Reading, rules_from
+from tests.support import REPO
 
 LIMITS = Thresholds()  # the defaults: the rules are judged at the limits golive ships with
-VALIDATIONS = Path(__file__).resolve().parents[1] / "validations"
+VALIDATIONS = REPO / "validations"
 
 
 def below(limit: float) -> float:

@@ -13,7 +13,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
-from gate1_support import json_server
 
 from golive import metrics
 from golive.config import Prometheus as PrometheusSection
@@ -21,6 +20,7 @@ from golive.config import QueuePolicy
 from golive.probes import sampling, synthetic
 from golive.probes.errors import ProbeError
 from golive.probes.prometheus import Prometheus
+from tests.support.gates import json_server
 
 
 def a_sample(p95_ms: float | None = 42.0, errors: int = 0, completed: int = 100) -> sampling.Sample:

@@ -18,6 +18,7 @@ from golive.masking import Masker
 from golive.report import ReportFacts, banner, details
 from golive.timeline import Entry, Event
 from golive.verdict import CheckResult, Decision, Outcome, Severity, Verdict
+from tests.support import REPO
 
 CHECKS = '''\
 """Database and schema: the primary and its replicas."""
@@ -164,7 +165,7 @@ def test_report_screenshot_for_the_readme(project, tmp_path):
         check=True, capture_output=True, timeout=120,
     )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    docs = Path(__file__).resolve().parents[1] / "docs" / "report-no-go.png"
+    docs = REPO / "docs" / "report-no-go.png"
     if os.environ.get("GOLIVE_UPDATE_DOCS"):
         docs.parent.mkdir(exist_ok=True)
         shutil.copyfile(shot, docs)

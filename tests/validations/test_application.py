@@ -7,10 +7,10 @@ import subprocess
 
 import boto3
 import pytest
-from gate1_support import minimal_config, sandbox_command, variant
 
 from golive import versions
 from golive.sandbox import constants as c
+from tests.support.gates import minimal_config, sandbox_command, variant
 
 FILE = "validations/test_application.py"
 AUTOMATED = "not test_signed"

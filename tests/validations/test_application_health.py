@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 import yaml
-from gate1_support import minimal_config, prometheus_window_clean, sandbox_command, variant, wait_for
-from gate3_support import GATE3, cut_over
 
 from golive import attestations
 from golive.config import load_settings
 from golive.sandbox import constants as c
 from golive.sandbox.cli import main as sandbox_main
 from golive.sandbox.manager import state_dir
+from tests.support.cutover import GATE3, cut_over
+from tests.support.gates import minimal_config, prometheus_window_clean, sandbox_command, variant, wait_for
 
 BLUE = f"http://{c.HOST}:{c.BLUE_PORT}"
 # What each dialect's configuration says besides health_path: only what golive cannot detect.

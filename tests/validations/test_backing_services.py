@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support import REPO
+
 PASSWORD = "Sup3r-s3cret-pw"
 REAL_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 REAL_AMQP = "amqp://guest:guest@127.0.0.1:5672/%2F"

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from gate1_support import sandbox_command, variant
+
+from tests.support.gates import sandbox_command, variant
 
 MODULE = "validations/test_blue_environment.py"
 CHECKS = (

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import yaml
-from gate1_support import variant
 
 from golive.sandbox import constants as c
+from tests.support.gates import variant
 
 MODULE = "validations/test_configuration.py"
 CONFIG_CHECKS = {

@@ -10,14 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gate1_support import minimal_config, wait_for
-from test_gate3_probes import redis_pair
 
 from golive.probes import rabbitmq as rabbitmq_probe
 from golive.probes import redis as redis_probe
 from golive.probes.errors import ProbeError
+from tests.probes.test_post_deployment_probes import redis_pair
+from tests.support.gates import minimal_config, wait_for
 
-__all__ = ["redis_pair"]  # a fixture of test_gate3_probes: a private primary (maxmemory 0) and its replica
+# A fixture of tests/probes/test_post_deployment_probes.py: a private primary (maxmemory 0) and its replica.
+__all__ = ["redis_pair"]
 
 FILE = "validations/test_post_deployment_services.py"
 REAL_AMQP = "amqp://guest:guest@127.0.0.1:5672/%2F"

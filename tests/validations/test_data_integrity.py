@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from gate1_support import baseline_of, sandbox_command, variant
-from gate3_support import after_cutover, cut_over
 
 from golive.sandbox import constants as c
+from tests.support.cutover import after_cutover, cut_over
+from tests.support.gates import baseline_of, sandbox_command, variant
 
 FILE = "validations/test_data_integrity.py"
 DATABASE = f"{c.HOST}:{c.PRIMARY_PORT}/{c.DATABASE}"

@@ -6,9 +6,9 @@ import time
 
 import psycopg
 import yaml
-from gate1_support import sandbox_command, variant, wait_for
 
 from golive.sandbox import constants as c
+from tests.support.gates import sandbox_command, variant, wait_for
 
 FILE = "validations/test_database.py"
 AUTOMATED = "not test_signed"

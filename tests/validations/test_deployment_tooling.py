@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from gate1_support import variant
+
+from tests.support.gates import variant
 
 MODULE = "validations/test_deployment_tooling.py"
 

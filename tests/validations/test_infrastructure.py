@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 import boto3
 import httpx
 import pytest
-from gate1_support import (
+
+from golive.sandbox import constants as c
+from tests.support.gates import (
     baseline_of,
     gate1_baseline,
     json_server,
@@ -18,8 +20,6 @@ from gate1_support import (
     variant,
     wait_for,
 )
-
-from golive.sandbox import constants as c
 
 FILE = "validations/test_infrastructure.py"
 AUTOMATED = "not test_signed"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from gate1_support import sandbox_command, variant
-
 from golive.sandbox.manager import Paths, state_dir
+from tests.support.gates import sandbox_command, variant
 
 FILE = "validations/test_load_balancer.py"
 CHECKS = {"test_both_pools_exist", "test_initial_weights_all_traffic_on_live", "test_candidate_targets_registered"}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import yaml
-from gate1_support import sandbox_command, variant
+
+from tests.support.gates import sandbox_command, variant
 
 MODULE = "validations/test_monitoring.py"
 AUTOMATED = (

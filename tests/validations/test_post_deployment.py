@@ -6,11 +6,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gate1_support import sandbox_command, variant
-from gate3_support import GATE3, after_cutover, cut_over
 
 from golive.sandbox import constants as c
 from golive.sandbox.manager import Paths, state_dir
+from tests.support.cutover import GATE3, after_cutover, cut_over
+from tests.support.gates import sandbox_command, variant
 
 BLUE = f"http://{c.HOST}:{c.BLUE_PORT}"
 DATABASE = f"{c.HOST}:{c.PRIMARY_PORT}/{c.DATABASE}"

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from gate1_support import minimal_config, wait_for
 
 from golive.probes import postgres
 from golive.probes.errors import ProbeError
+from tests.support.gates import minimal_config, wait_for
 
 FILE = "validations/test_post_deployment_services.py"
 CHECK = "test_no_slow_queries"

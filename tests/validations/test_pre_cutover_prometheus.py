@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gate1_support import minimal_config, wait_for
-from prometheus_support import Exporter, private_prometheus, targets
 
 from golive.promql import PRESET_NAMES
+from tests.support.gates import minimal_config, wait_for
+from tests.support.prometheus import Exporter, private_prometheus, targets
 
 FILE = "validations/test_pre_cutover.py"
 CHECKS = ("test_error_ratio_prometheus", "test_p95_prometheus")

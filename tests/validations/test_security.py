@@ -7,7 +7,8 @@ import uuid
 from pathlib import Path
 
 import yaml
-from gate1_support import sandbox_command, tls_server, variant
+
+from tests.support.gates import sandbox_command, tls_server, variant
 
 MODULE = "validations/test_security.py"
 HSTS = {"Strict-Transport-Security": "max-age=31536000; includeSubDomains"}
