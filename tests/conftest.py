@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.canned_http import CannedHTTP
 from tests.support import REPO
 
 pytest_plugins = ["pytester"]
@@ -48,6 +49,13 @@ def _forget_unanswered() -> Iterator[None]:
     http.forget_unanswered()
     yield
     http.forget_unanswered()
+
+
+@pytest.fixture
+def canned_http() -> Iterator[CannedHTTP]:
+    """The test's own loopback HTTP server answering what the test routes to it (tests/canned_http.py)."""
+    with CannedHTTP() as server:
+        yield server
 
 
 @pytest.fixture

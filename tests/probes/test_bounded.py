@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,6 +15,7 @@ import pytest
 from golive.probes import http, sampling
 from golive.probes.bounded import Overdue, side_by_side
 from golive.probes.errors import ProbeError
+from tests.canned_http import CannedHTTP
 
 TIMEOUT_S = 0.5
 LIVENESS_S = 15.0  # far beyond any bound: a probe still running then would have run for ever
@@ -39,23 +39,21 @@ def ends(call: Callable[[], Any]) -> Any:
     return outcome["value"]
 
 
-class RawServer:
-    """A loopback TCP server that hands each connection to ``serve(conn)`` on its own thread; counts them."""
+class SilentPeer:
+    """A loopback TCP server for the non-HTTP protocols (PostgreSQL, Redis, AMQP): it accepts each connection,
+    reads what the client sends and never answers until closed; counts the connections. (HTTP services that hang
+    are the shared canned server's ``hang`` behaviour.)"""
 
-    def __init__(self, serve: Callable[[socket.socket], None]) -> None:
-        self.serve = serve
+    def __init__(self) -> None:
         self.connections = 0
-        self.stopping = threading.Event()
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
+        self.closing = threading.Event()
+        self.sock = socket.create_server(("127.0.0.1", 0))
         self.sock.settimeout(0.1)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.port = int(self.sock.getsockname()[1])
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
-        while not self.stopping.is_set():
+        while not self.closing.is_set():
             try:
                 conn, _ = self.sock.accept()
             except TimeoutError:
@@ -63,69 +61,50 @@ class RawServer:
             except OSError:
                 return
             self.connections += 1
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+            threading.Thread(target=self._hold, args=(conn,), daemon=True).start()
 
-    def _handle(self, conn: socket.socket) -> None:
+    def _hold(self, conn: socket.socket) -> None:
         with conn:
             try:
-                conn.recv(65536)  # the request (small: one read is enough for golive's GETs)
-                self.serve(conn)
+                conn.recv(65536)
             except OSError:
-                pass  # the client went away: what a bound does
+                return
+            self.closing.wait()
 
     def close(self) -> None:
-        self.stopping.set()
+        self.closing.set()
         self.sock.close()
 
 
 @contextmanager
-def raw_server(serve: Callable[[socket.socket], None]) -> Iterator[RawServer]:
-    server = RawServer(serve)
+def silent_peer() -> Iterator[SilentPeer]:
+    peer = SilentPeer()
     try:
-        yield server
+        yield peer
     finally:
-        server.close()
+        peer.close()
 
 
-def trickle(stop: threading.Event, conn: socket.socket, head: bytes, byte: bytes = b"x") -> None:
-    conn.sendall(head)
-    while not stop.is_set():
-        conn.sendall(byte)
-        time.sleep(0.05)
-
-
-@pytest.fixture
-def stop() -> Iterator[threading.Event]:
-    event = threading.Event()
-    yield event
-    event.set()
-
-
-def test_a_trickling_body_ends_at_the_total_deadline(stop: threading.Event) -> None:
-    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
-    with raw_server(lambda conn: trickle(stop, conn, head)) as server, http.make_client(server.url, TIMEOUT_S) as c:
+def test_a_trickling_body_ends_at_the_total_deadline(canned_http: CannedHTTP) -> None:
+    canned_http.answer("*", behaviour="trickle-body")  # Content-Length 100000, a byte at a time
+    with http.make_client(canned_http.url, TIMEOUT_S) as c:
         error = ends(lambda: http.request(c, "GET", "/health"))
     assert isinstance(error, ProbeError), error
     assert error.detail.startswith("answer not complete within 0.5s ("), error.detail
     assert error.endpoint.endswith("/health")
 
 
-def test_trickling_headers_end_at_the_total_deadline(stop: threading.Event) -> None:
-    head = b"HTTP/1.1 200 OK\r\nX-Slow: "
-    with raw_server(lambda conn: trickle(stop, conn, head)) as server, http.make_client(server.url, TIMEOUT_S) as c:
+def test_trickling_headers_end_at_the_total_deadline(canned_http: CannedHTTP) -> None:
+    canned_http.answer("*", behaviour="trickle-headers")
+    with http.make_client(canned_http.url, TIMEOUT_S) as c:
         error = ends(lambda: http.get_health(c, http_settings()))
     assert isinstance(error, ProbeError) and error.detail == "no answer within 0.5s", error
 
 
-def test_a_huge_answer_is_cut_at_the_body_cap(stop: threading.Event) -> None:
-    chunk = b"x" * 65536
-
-    def endless(conn: socket.socket) -> None:
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
-        while not stop.is_set():
-            conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-
-    with raw_server(endless) as server, http.make_client(server.url, 5.0, max_body_bytes=1_000_000) as client:
+def test_a_huge_answer_is_cut_at_the_body_cap(canned_http: CannedHTTP) -> None:
+    canned_http.answer("*", behaviour="endless")  # chunks of 64 KiB for ever
+    server = canned_http
+    with http.make_client(server.url, 5.0, max_body_bytes=1_000_000) as client:
         error = ends(lambda: http.request(client, "GET", "/health"))
     assert isinstance(error, ProbeError), error
     assert error.detail == (
@@ -135,10 +114,10 @@ def test_a_huge_answer_is_cut_at_the_body_cap(stop: threading.Event) -> None:
     assert http.unanswered(server.url) is None
 
 
-def test_an_origin_that_hung_is_not_asked_again_in_the_run() -> None:
-    held: list[socket.socket] = []
-    with raw_server(lambda conn: held.append(conn) or time.sleep(3)) as server, \
-            http.make_client(server.url, TIMEOUT_S) as client, \
+def test_an_origin_that_hung_is_not_asked_again_in_the_run(canned_http: CannedHTTP) -> None:
+    canned_http.answer("*", behaviour="hang")
+    server = canned_http
+    with http.make_client(server.url, TIMEOUT_S) as client, \
             http.make_client(server.url + "/api", TIMEOUT_S) as other:  # fmt: skip
         first = ends(lambda: http.request(client, "GET", "/health"))
         assert isinstance(first, ProbeError) and first.detail == "no answer within 0.5s", first
@@ -160,10 +139,10 @@ def test_an_origin_that_hung_is_not_asked_again_in_the_run() -> None:
         assert server.connections == 2
 
 
-def test_sampling_a_trickling_service_is_cut_off_and_counted_as_errors(stop: threading.Event) -> None:
-    head = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"
-    with raw_server(lambda conn: trickle(stop, conn, head)) as server:
-        sample = ends(lambda: sampling.sample(server.url, ["/health"], 20, 4, 1.0, TIMEOUT_S))
+def test_sampling_a_trickling_service_is_cut_off_and_counted_as_errors(canned_http: CannedHTTP) -> None:
+    canned_http.answer("*", behaviour="trickle-body")
+    server = canned_http
+    sample = ends(lambda: sampling.sample(server.url, ["/health"], 20, 4, 1.0, TIMEOUT_S))
     assert not isinstance(sample, BaseException), sample
     assert sample.p95_ms is None and sample.error_ratio == 1.0
     assert any("answer not complete within 0.5s" in example for example in sample.error_examples), sample
@@ -171,9 +150,9 @@ def test_sampling_a_trickling_service_is_cut_off_and_counted_as_errors(stop: thr
     assert http.unanswered(server.url) is not None
 
 
-def test_sampling_a_service_that_trickles_headers_is_cut_off(stop: threading.Event) -> None:
-    with raw_server(lambda conn: trickle(stop, conn, b"HTTP/1.1 200 OK\r\nX-Slow: ")) as server:
-        sample = ends(lambda: sampling.sample(server.url, ["/health"], 4, 2, 0.5, TIMEOUT_S))
+def test_sampling_a_service_that_trickles_headers_is_cut_off(canned_http: CannedHTTP) -> None:
+    canned_http.answer("*", behaviour="trickle-headers")
+    sample = ends(lambda: sampling.sample(canned_http.url, ["/health"], 4, 2, 0.5, TIMEOUT_S))
     assert not isinstance(sample, BaseException), sample
     assert sample.p95_ms is None and sample.error_ratio == 1.0
 
@@ -204,8 +183,8 @@ def test_a_service_that_hung_is_not_connected_to_again_in_the_run(component: str
     from golive.probes import postgres, rabbitmq
     from golive.probes import redis as redis_probe
 
-    with raw_server(lambda conn: time.sleep(5)) as server:
-        port = server.url.rsplit(":", 1)[1]
+    with silent_peer() as server:
+        port = server.port
         connect, where = {
             "postgres": (lambda: postgres.connect(f"postgresql://golive:s3cret@127.0.0.1:{port}/app", 1.0),
                          f"127.0.0.1:{port}/app"),
@@ -252,12 +231,13 @@ def test_a_locked_integrity_table_is_named_and_the_wait_bounded() -> None:
         assert "lock timeout" in failure.detail
 
 
-def test_sampling_stops_when_no_connection_gets_an_answer() -> None:
+def test_sampling_stops_when_no_connection_gets_an_answer(canned_http: CannedHTTP) -> None:
     """A hung service is not sampled for the whole sampling window: when every connection's first request
     timed out, no request is measured (one timeout, not the window), and the run remembers the service."""
-    with raw_server(lambda conn: time.sleep(3)) as server:
-        sample = ends(lambda: sampling.sample(server.url, ["/health"], 100, 4, 30.0, TIMEOUT_S))
-        assert server.connections == 4  # the four warm-ups; nothing after them
+    canned_http.answer("*", behaviour="hang")
+    server = canned_http
+    sample = ends(lambda: sampling.sample(server.url, ["/health"], 100, 4, 30.0, TIMEOUT_S))
+    assert server.connections == 4  # the four warm-ups; nothing after them
     assert (sample.completed, sample.p95_ms, sample.error_ratio) == (0, None, 1.0)
     assert sample.error_examples == (
         "GET /health: no answer within 0.5s (every connection's first request; none measured)",
@@ -265,34 +245,10 @@ def test_sampling_stops_when_no_connection_gets_an_answer() -> None:
     assert http.unanswered(server.url) is not None
 
 
-def test_sampling_reuses_keep_alive_connections() -> None:
+def test_sampling_reuses_keep_alive_connections(canned_http: CannedHTTP) -> None:
     """Reading answers chunk by chunk (for the deadline) still ends each one, so a keep-alive connection carries
     the next request: every request of a healthy HTTP/1.1 service succeeds, on one connection per worker."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    connections: set[int] = set()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            connections.add(self.client_address[1])
-            body = b'{"status": "ok"}' * 100
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        sample = ends(lambda: sampling.sample(url, ["/health", "/api"], 60, 3, 10.0, 2.0))
-    finally:
-        server.shutdown()
-        server.server_close()
+    canned_http.answer("*", '{"status": "ok"}' * 100)
+    sample = ends(lambda: sampling.sample(canned_http.url, ["/health", "/api"], 60, 3, 10.0, 2.0))
     assert (sample.completed, sample.errors, sample.error_examples) == (60, 0, ())
-    assert len(connections) == 3
+    assert len({request.client_port for request in canned_http.requests}) == 3

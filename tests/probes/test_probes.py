@@ -6,7 +6,6 @@ finish within a generous multiple of its timeout and must end in a ProbeError na
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import shutil
@@ -18,7 +17,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +29,7 @@ from golive.config import HaproxyLoadBalancer, Http
 from golive.probes import aws, haproxy_socket, http, load_balancer, postgres, prometheus, rabbitmq
 from golive.probes import redis as redis_probe
 from golive.probes.errors import ProbeError
+from tests.canned_http import CannedHTTP
 from tests.support.gates import stop_process
 
 PASSWORD = "s3cr3t-pw"
@@ -95,43 +94,6 @@ def answers_tcp(port: int) -> bool:
         return False
 
 
-class CannedServer:
-    """A loopback HTTP server answering each path with a canned status and body."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, tuple[int, str]] = {}
-        self.requests: list[str] = []
-        canned = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                canned.requests.append(self.path)
-                status, body = canned.routes.get(self.path.partition("?")[0], (404, '{"status": "error"}'))
-                data = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                if status in (301, 302):
-                    self.send_header("Location", "/elsewhere")
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-
-    def answer(self, path: str, body: object, status: int = 200) -> None:
-        self.routes[path] = (status, body if isinstance(body, str) else json.dumps(body))
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
 class FreezableProxy:
     """A TCP proxy to a real service that can stop forwarding: a server that connected, then went silent."""
 
@@ -178,13 +140,6 @@ class FreezableProxy:
 
 
 @pytest.fixture
-def canned() -> Iterator[CannedServer]:
-    server = CannedServer()
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def proxy_factory() -> Iterator[Callable[[int], FreezableProxy]]:
     proxies: list[FreezableProxy] = []
 
@@ -211,83 +166,64 @@ def test_make_client_bounds_every_phase_and_does_not_follow_redirects() -> None:
         assert client.follow_redirects is False
 
 
-def test_get_health_reads_status_version_uptime_and_dependencies(canned: CannedServer) -> None:
-    canned.answer(
+def test_get_health_reads_status_version_uptime_and_dependencies(canned_http: CannedHTTP) -> None:
+    canned_http.answer(
         "/health",
         {"status": "ok", "version": "2.1.0", "uptime": 12, "database": "ok", "rabbitmq": "ok", "redis": "ok"},
     )
-    with http.make_client(canned.url, TIMEOUT_S) as client:
+    with http.make_client(canned_http.url, TIMEOUT_S) as client:
         health = http.get_health(client, Http())
     assert (health.state, health.status, health.status_code, health.version, health.uptime, health.dialect) == (
         "healthy", "ok", 200, "2.1.0", 12.0, "golive"
     )
     assert {name: d.text for name, d in health.dependencies.items()} == {"database": "ok", "rabbitmq": "ok",
                                                                           "redis": "ok"}  # fmt: skip
-    assert health.ok and health.endpoints == {"health": f"{canned.url}/health"}
+    assert health.ok and health.endpoints == {"health": f"{canned_http.url}/health"}
 
 
-def test_get_health_returns_a_503_with_json_so_checks_can_report_it(canned: CannedServer) -> None:
-    canned.answer(
+def test_get_health_returns_a_503_with_json_so_checks_can_report_it(canned_http: CannedHTTP) -> None:
+    canned_http.answer(
         "/status",
         {"status": "degraded", "dependencies": {"database": "ok", "redis": {"status": "error", "error": "refused"}}},
         status=503,
     )
-    with http.make_client(canned.url, TIMEOUT_S) as client:
+    with http.make_client(canned_http.url, TIMEOUT_S) as client:
         health = http.get_health(client, Http(health_path="/status"))
     assert (health.status_code, health.status, health.version, health.uptime) == (503, "degraded", None, None)
     assert {name: d.text for name, d in health.dependencies.items()} == {"database": "ok", "redis": "error: refused"}
     assert health.state == "unhealthy" and not health.ok
 
 
-def test_get_health_reads_readiness_and_version_endpoints(canned: CannedServer) -> None:
-    canned.answer("/actuator/health", {"status": "UP"})
-    canned.answer("/ready", {"postgres": {"connected": False}, "redis": {"connected": True}}, status=503)
-    canned.answer("/actuator/info", {"build": {"version": "2.1.0", "artifact": "orchestrator"}})
+def test_get_health_reads_readiness_and_version_endpoints(canned_http: CannedHTTP) -> None:
+    canned_http.answer("/actuator/health", {"status": "UP"})
+    canned_http.answer("/ready", {"postgres": {"connected": False}, "redis": {"connected": True}}, status=503)
+    canned_http.answer("/actuator/info", {"build": {"version": "2.1.0", "artifact": "orchestrator"}})
     settings = Http(health={"path": "/actuator/health", "ready_path": "/ready", "version_path": "/actuator/info"})
-    with http.make_client(canned.url, TIMEOUT_S) as client:
+    with http.make_client(canned_http.url, TIMEOUT_S) as client:
         health = http.get_health(client, settings)
     assert (health.dialect, health.status, health.version, health.state) == ("spring", "UP", "2.1.0", "unhealthy")
     assert not health.dependencies["database"].ok and health.dependencies["redis"].ok
     assert set(health.endpoints) == {"health", "ready", "version"}
 
 
-def test_a_readiness_endpoint_that_retries_for_long_is_bounded_by_the_timeout() -> None:
+def test_a_readiness_endpoint_that_retries_for_long_is_bounded_by_the_timeout(canned_http: CannedHTTP) -> None:
     """Readiness endpoints that retry each dependency for seconds before answering cannot hold a gate."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path == "/ready":
-                time.sleep(5)  # retrying its database
-            data = b'{"status": "healthy"}'
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        with http.make_client(url, TIMEOUT_S) as client:
-            started = time.monotonic()
-            error = probe_error(lambda: http.get_health(client, Http(health={"ready_path": "/ready"})))
-            assert time.monotonic() - started < 3
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert_names(error, "http", f"{url}/ready", "no answer within 0.5s")
+    canned_http.answer("*", {"status": "healthy"})
+    canned_http.answer("/ready", {"status": "healthy"}, behaviour="late", delay_s=5)  # retrying its database
+    with http.make_client(canned_http.url, TIMEOUT_S) as client:
+        started = time.monotonic()
+        error = probe_error(lambda: http.get_health(client, Http(health={"ready_path": "/ready"})))
+        assert time.monotonic() - started < 3
+    assert_names(error, "http", f"{canned_http.url}/ready", "no answer within 0.5s")
 
 
-def test_get_health_reads_kubernetes_plain_text_probes(canned: CannedServer) -> None:
-    canned.answer("/livez", "ok")
-    canned.answer("/readyz", "[+]ping ok\n[-]postgres failed: reason withheld\nreadyz check failed\n", status=500)
+def test_get_health_reads_kubernetes_plain_text_probes(canned_http: CannedHTTP) -> None:
+    canned_http.answer("/livez", "ok")
+    canned_http.answer("/readyz", "[+]ping ok\n[-]postgres failed: reason withheld\nreadyz check failed\n", status=500)
     settings = Http(health={"path": "/livez", "ready_path": "/readyz?verbose"})
-    with http.make_client(canned.url, TIMEOUT_S) as client:
+    with http.make_client(canned_http.url, TIMEOUT_S) as client:
         health = http.get_health(client, settings)
-    assert canned.requests[-1] == "/readyz?verbose"
+    assert canned_http.paths()[-1] == "/readyz?verbose"
     assert (health.dialect, health.live_state, health.state) == ("kubernetes", "healthy", "unhealthy")
     assert health.dependencies["database"].text == "failed: reason withheld"
 
@@ -300,16 +236,16 @@ def test_get_health_reads_kubernetes_plain_text_probes(canned: CannedServer) -> 
         ('{"version": "2.1.0", "uptime": 3}', "(top-level fields: uptime, version); set http.health.status"),
     ],
 )
-def test_get_health_refuses_unusable_answers(canned: CannedServer, body: str, fragment: str) -> None:
-    canned.answer("/health", body)
-    with http.make_client(canned.url, TIMEOUT_S) as client, pytest.raises(ProbeError) as caught:
+def test_get_health_refuses_unusable_answers(canned_http: CannedHTTP, body: str, fragment: str) -> None:
+    canned_http.answer("/health", body)
+    with http.make_client(canned_http.url, TIMEOUT_S) as client, pytest.raises(ProbeError) as caught:
         http.get_health(client, Http())
-    assert_names(caught.value, "http", f"{canned.url}/health", fragment)
+    assert_names(caught.value, "http", f"{canned_http.url}/health", fragment)
 
 
-def test_request_returns_any_answer_without_following_redirects(canned: CannedServer) -> None:
-    canned.answer("/old", "", status=302)
-    with http.make_client(canned.url, TIMEOUT_S) as client:
+def test_request_returns_any_answer_without_following_redirects(canned_http: CannedHTTP) -> None:
+    canned_http.answer("/old", "", status=302, headers={"Location": "/elsewhere"})
+    with http.make_client(canned_http.url, TIMEOUT_S) as client:
         assert http.request(client, "GET", "/old").status_code == 302
         assert http.request(client, "GET", "/missing").status_code == 404
 
@@ -698,16 +634,16 @@ def test_management_wrong_password_keeps_password_out(management: rabbitmq.Manag
 
 
 @pytest.mark.parametrize(("status", "expected"), [(200, True), (503, False)])
-def test_management_alarms_reads_200_and_503(canned: CannedServer, status: int, expected: bool) -> None:
-    canned.answer("/api/health/checks/alarms", {"status": "ok" if expected else "failed"}, status=status)
-    with rabbitmq.Management(canned.url, "guest", "guest", TIMEOUT_S) as api:
+def test_management_alarms_reads_200_and_503(canned_http: CannedHTTP, status: int, expected: bool) -> None:
+    canned_http.answer("/api/health/checks/alarms", {"status": "ok" if expected else "failed"}, status=status)
+    with rabbitmq.Management(canned_http.url, "guest", "guest", TIMEOUT_S) as api:
         assert api.alarms_ok() is expected
 
 
-def test_management_alarms_other_status_raises(canned: CannedServer) -> None:
-    canned.answer("/api/health/checks/alarms", "oops", status=500)
+def test_management_alarms_other_status_raises(canned_http: CannedHTTP) -> None:
+    canned_http.answer("/api/health/checks/alarms", "oops", status=500)
     with (
-        rabbitmq.Management(canned.url, "guest", "guest", TIMEOUT_S) as api,
+        rabbitmq.Management(canned_http.url, "guest", "guest", TIMEOUT_S) as api,
         pytest.raises(ProbeError, match="HTTP 500"),
     ):
         api.alarms_ok()
@@ -889,28 +825,28 @@ def _vector(*samples: tuple[dict[str, str], str]) -> dict[str, Any]:
     return {"status": "success", "data": {"resultType": "vector", "result": result}}
 
 
-def test_prometheus_query_parses_vectors_and_scalars(canned: CannedServer) -> None:
-    canned.answer("/api/v1/query", _vector(({"job": "blue"}, "0.25"), ({"job": "green"}, "NaN")))
-    with prometheus.Prometheus(canned.url, TIMEOUT_S) as prom:
+def test_prometheus_query_parses_vectors_and_scalars(canned_http: CannedHTTP) -> None:
+    canned_http.answer("/api/v1/query", _vector(({"job": "blue"}, "0.25"), ({"job": "green"}, "NaN")))
+    with prometheus.Prometheus(canned_http.url, TIMEOUT_S) as prom:
         samples = prom.query('sum by (job) (rate(http_requests_total{code=~"5.."}[5m]))')
         assert samples[0] == prometheus.Sample(labels={"job": "blue"}, value=0.25)
         assert samples[1].labels == {"job": "green"} and samples[1].value != samples[1].value  # NaN
-        canned.answer("/api/v1/query", {"status": "success", "data": {"resultType": "scalar", "result": [1, "3"]}})
+        canned_http.answer("/api/v1/query", {"status": "success", "data": {"resultType": "scalar", "result": [1, "3"]}})
         assert prom.scalar("scalar(up)") == 3.0
-    sent = httpx.URL(canned.requests[0]).params["query"]
+    sent = httpx.URL(canned_http.paths()[0]).params["query"]
     assert sent == 'sum by (job) (rate(http_requests_total{code=~"5.."}[5m]))'
 
 
-def test_prometheus_scalar_needs_exactly_one_series(canned: CannedServer) -> None:
-    with prometheus.Prometheus(canned.url, TIMEOUT_S) as prom:
-        canned.answer("/api/v1/query", _vector())
+def test_prometheus_scalar_needs_exactly_one_series(canned_http: CannedHTTP) -> None:
+    with prometheus.Prometheus(canned_http.url, TIMEOUT_S) as prom:
+        canned_http.answer("/api/v1/query", _vector())
         with pytest.raises(ProbeError) as caught:
             prom.scalar("up{job='blue'}")
-        assert_names(caught.value, "prometheus", f"{canned.url}/api/v1/query", "query returned no data")
-        canned.answer("/api/v1/query", _vector(({"job": "a"}, "1"), ({"job": "b"}, "1")))
+        assert_names(caught.value, "prometheus", f"{canned_http.url}/api/v1/query", "query returned no data")
+        canned_http.answer("/api/v1/query", _vector(({"job": "a"}, "1"), ({"job": "b"}, "1")))
         with pytest.raises(ProbeError, match="returned 2 series, expected one"):
             prom.scalar("up")
-        canned.answer("/api/v1/query", _vector(({"job": "a"}, "1")))
+        canned_http.answer("/api/v1/query", _vector(({"job": "a"}, "1")))
         assert prom.scalar("up") == 1.0
 
 
@@ -926,16 +862,16 @@ def test_prometheus_scalar_needs_exactly_one_series(canned: CannedServer) -> Non
     ],
 )
 def test_prometheus_query_refuses_unusable_answers(
-    canned: CannedServer, status: int, body: object, fragment: str
+    canned_http: CannedHTTP, status: int, body: object, fragment: str
 ) -> None:
-    canned.answer("/api/v1/query", body, status=status)
-    with prometheus.Prometheus(canned.url, TIMEOUT_S) as prom, pytest.raises(ProbeError) as caught:
+    canned_http.answer("/api/v1/query", body, status=status)
+    with prometheus.Prometheus(canned_http.url, TIMEOUT_S) as prom, pytest.raises(ProbeError) as caught:
         prom.query("up")
-    assert_names(caught.value, "prometheus", f"{canned.url}/api/v1/query", fragment)
+    assert_names(caught.value, "prometheus", f"{canned_http.url}/api/v1/query", fragment)
 
 
-def test_prometheus_targets_and_rule_names(canned: CannedServer) -> None:
-    canned.answer(
+def test_prometheus_targets_and_rule_names(canned_http: CannedHTTP) -> None:
+    canned_http.answer(
         "/api/v1/targets",
         {
             "status": "success",
@@ -951,7 +887,7 @@ def test_prometheus_targets_and_rule_names(canned: CannedServer) -> None:
             },
         },
     )  # fmt: skip
-    canned.answer(
+    canned_http.answer(
         "/api/v1/rules",
         {
             "status": "success",
@@ -964,7 +900,7 @@ def test_prometheus_targets_and_rule_names(canned: CannedServer) -> None:
             },
         },
     )  # fmt: skip
-    with prometheus.Prometheus(canned.url, TIMEOUT_S) as prom:
+    with prometheus.Prometheus(canned_http.url, TIMEOUT_S) as prom:
         # lastScrape as Unix seconds (RFC 3339 with nanoseconds in the answer); Go's zero time is never.
         assert prom.targets() == [
             {"job": "blue", "instance": "127.0.0.1:18001", "scrapeUrl": "http://127.0.0.1:18001/metrics",
@@ -973,7 +909,7 @@ def test_prometheus_targets_and_rule_names(canned: CannedServer) -> None:
              "lastError": "connection refused", "lastScrape": None, "scrapeInterval": None},
         ]  # fmt: skip
         assert prom.rule_names() == {"HighErrorRate", "job:errors:rate5m"}
-    assert "state=active" in canned.requests[0]
+    assert "state=active" in canned_http.paths()[0]
 
 
 def test_prometheus_closed_port_raises(closed_port: int) -> None:
