@@ -5,15 +5,18 @@ stateful stand-ins (an app exposing what it answered, a server echoing what it w
 answers a bounded probe must survive are behaviours of an Answer: ``hang`` (accept, read the request, never
 answer), ``trickle-headers`` and ``trickle-body`` (a byte at a time, for ever), ``endless`` (a chunked body
 with no end) and ``late`` (the answer after ``delay_s``, as a readiness endpoint retrying its database does).
-Every behaviour ends when the server closes. HTTP/1.1 with keep-alive; ``connections`` counts the TCP
-connections accepted and ``requests`` records what was asked. Pass ``tls=(certificate, key)`` for https
-(:func:`self_signed` makes a pair). The ``canned_http`` fixture in tests/conftest.py gives one per test.
+Every behaviour, and every kept-alive connection, ends when the server closes. HTTP/1.1 with keep-alive;
+``connections`` counts the TCP connections accepted and ``requests`` records what was asked. Pass
+``tls=(certificate, key)`` for https (:func:`self_signed` makes a pair). The ``canned_http`` fixture in
+tests/conftest.py gives one per test.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
+import socket
 import ssl
 import threading
 from collections.abc import Callable, Mapping
@@ -76,6 +79,7 @@ class CannedHTTP:
         self.routes: dict[str, Route] = dict(routes or {})
         self.requests: list[Request] = []
         self.connections = 0
+        self._sockets: list[socket.socket] = []
         self.closing = threading.Event()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -88,6 +92,12 @@ class CannedHTTP:
         self.host_port = f"127.0.0.1:{self._server.server_address[1]}"
         self.url = f"{'https' if tls else 'http'}://{self.host_port}"
         threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+
+    @classmethod
+    def everywhere(cls, body: object = "", status: int = 200, *, tls: tuple[Path, Path] | None = None,
+                   **options: Any) -> CannedHTTP:
+        """A server answering every route with this body and status."""
+        return cls({"*": Answer(status, body, **options)}, tls=tls)
 
     def answer(self, route: str, body: object = "", status: int = 200, **options: Any) -> None:
         """Answer ``route`` (a path without query, or ``"*"``) with this body and status from now on."""
@@ -102,12 +112,14 @@ class CannedHTTP:
         with self._lock:
             return [request.path for request in self.requests]
 
-    def record(self, request: Request | None) -> None:
+    def record(self, request: Request) -> None:
         with self._lock:
-            if request is None:
-                self.connections += 1
-            else:
-                self.requests.append(request)
+            self.requests.append(request)
+
+    def connected(self, connection: socket.socket) -> None:
+        with self._lock:
+            self.connections += 1
+            self._sockets.append(connection)
 
     def close(self) -> None:
         """Stop answering (connections are refused from now on, as a crashed service's are)."""
@@ -115,6 +127,10 @@ class CannedHTTP:
             self.closing.set()
             self._server.shutdown()
             self._server.server_close()
+            with self._lock:  # kept-alive connections end too: nothing answers after a close
+                for connection in self._sockets:
+                    with contextlib.suppress(OSError):
+                        connection.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> CannedHTTP:
         return self
@@ -129,7 +145,7 @@ def _handler(canned: CannedHTTP) -> type[BaseHTTPRequestHandler]:
 
         def setup(self) -> None:
             super().setup()
-            canned.record(None)
+            canned.connected(self.connection)
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

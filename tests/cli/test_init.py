@@ -18,7 +18,7 @@ from golive.config import parse_settings
 from golive.sandbox import constants as c
 from golive.sandbox.cli import main as sandbox_main
 from tests.support.gates import gate1_baseline, prometheus_window_clean, wait_for
-from tests.validations.test_application_health import Canned, not_passed
+from tests.validations.test_application_health import not_passed
 
 BLUE, GREEN = f"http://{c.HOST}:{c.BLUE_PORT}", f"http://{c.HOST}:{c.GREEN_PORT}"
 SECRET = "golive-init-secret"  # the sandbox's PostgreSQL trusts loopback: any password is accepted
@@ -108,15 +108,12 @@ def test_a_silent_url_is_one_line_within_the_timeout(tmp_path, hanging_port):
     assert "no answer within 0.5s" in done.stderr and not (tmp_path / "golive.yaml").exists()
 
 
-def test_kubernetes_plain_text_probes_are_detected(tmp_path):
+def test_kubernetes_plain_text_probes_are_detected(tmp_path, canned_http):
     """A service answering `ok` as text at /healthz-style paths (and no version anywhere) gets a file that
     loads, with the dialect and a TODO naming release.version."""
-    server = Canned(200, "ok", "text/plain")
-    try:
-        out = tmp_path / "golive.yaml"
-        done = golive_init("--url", server.url, "--out", str(out))
-    finally:
-        server.close()
+    canned_http.answer("*", "ok", content_type="text/plain")
+    out = tmp_path / "golive.yaml"
+    done = golive_init("--url", canned_http.url, "--out", str(out))
     assert done.returncode == 0, done.stderr
     text = out.read_text()
     document = yaml.safe_load(text)

@@ -18,7 +18,8 @@ import pytest
 from golive.probes import load_balancer, postgres
 from golive.probes import redis as redis_probe
 from golive.probes.errors import ProbeError
-from tests.support.gates import json_server, wait_for
+from tests.canned_http import CannedHTTP
+from tests.support.gates import wait_for
 
 POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TIMEOUT_S = 5.0
@@ -181,12 +182,14 @@ def test_redis_memory_and_evictions(redis_pair) -> None:
 
 
 def test_front_door_versions_count_each_answer() -> None:
-    with json_server({"status": "ok", "version": "2.1.0"}) as url:
+    with CannedHTTP.everywhere({"status": "ok", "version": "2.1.0"}) as server:
+        url = server.url
         sample = load_balancer.front_door_versions(url, "/health", 5, TIMEOUT_S, 10)
     assert (sample.answers, sample.completed, sample.share("2.1.0"), sample.describe()) == (
         {"2.1.0": 5}, 5, 1.0, "2.1.0: 5"
     )  # fmt: skip
-    with json_server({"error": "boom"}, status=500) as url:
+    with CannedHTTP.everywhere({"error": "boom"}, status=500) as server:
+        url = server.url
         assert load_balancer.front_door_versions(url, "/health", 2, TIMEOUT_S, 10).answers == {
             "HTTP 500 without a version": 2
         }  # fmt: skip

@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,45 +18,36 @@ import pytest
 import yaml
 
 from golive.sandbox.app_metrics import Metrics
+from tests.canned_http import Answer, CannedHTTP, Request
 from tests.support.gates import stop_process
 
 
 class Exporter:
     """A loopback service: ``/health`` answers 200, or 500 for ``error_rate`` of the requests (spread evenly: 0.2
-    fails every fifth); ``/metrics`` exposes every answer in a naming of golive.sandbox.app_metrics.METRIC_NAMINGS."""
+    fails every fifth); ``/metrics`` exposes every answer in a naming of golive.sandbox.app_metrics.METRIC_NAMINGS.
+    Served by the shared canned HTTP server (tests/canned_http.py), its routes being functions of the request."""
 
     def __init__(self, naming: str, error_rate: float = 0.0) -> None:
         self.metrics = Metrics("2.1.0", "blue", naming)
         self.error_rate = error_rate
-        self.crashed = False
         self._debt = 0.0
         self._lock = threading.Lock()
-        exporter = self
+        self.server = CannedHTTP({"/metrics": self._exposition, "*": self._health})
+        self.host_port = self.server.host_port
+        self.url = self.server.url
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                started = time.perf_counter()
-                if self.path == "/metrics":
-                    self._answer(200, exporter.metrics.render().encode(), "text/plain; version=0.0.4")
-                    return
-                status = 500 if exporter._fails() else 200
-                self._answer(status, b'{"status": "ok"}', "application/json")
-                exporter.metrics.observe("GET", "/health", status, time.perf_counter() - started)
+    @property
+    def crashed(self) -> bool:
+        return self.server.closing.is_set()
 
-            def _answer(self, status: int, body: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+    def _exposition(self, request: Request) -> Answer:
+        return Answer(200, self.metrics.render(), content_type="text/plain; version=0.0.4")
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.host_port = f"127.0.0.1:{self.server.server_address[1]}"
-        self.url = f"http://{self.host_port}"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+    def _health(self, request: Request) -> Answer:
+        started = time.perf_counter()
+        status = 500 if self._fails() else 200
+        self.metrics.observe("GET", "/health", status, time.perf_counter() - started)
+        return Answer(status, {"status": "ok"})
 
     def _fails(self) -> bool:
         with self._lock:
@@ -69,10 +59,7 @@ class Exporter:
 
     def crash(self) -> None:
         """Stop answering, as a crashed app does (connection refused)."""
-        if not self.crashed:
-            self.crashed = True
-            self.server.shutdown()
-            self.server.server_close()
+        self.server.close()
 
 
 def free_port() -> int:

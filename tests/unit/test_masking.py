@@ -13,15 +13,13 @@ import base64
 import html
 import json
 import re
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote
 
 import markupsafe
 import pytest
 
 from golive.masking import MASK, Masker, clip, password_of, secrets_of
+from tests.canned_http import Answer, CannedHTTP, Request
 
 # Each secret is made of distinctive chunks, so a fragment left by a truncation is found too.
 DSN_PASSWORD = "Dsn sp4ce's W0rdQ"  # libpq-quoted in the DSN: password='Dsn sp4ce\'s W0rdQ'
@@ -52,39 +50,25 @@ def _fragments() -> dict[str, list[str]]:
     }
 
 
-class EchoServer(BaseHTTPRequestHandler):
+def echo(request: Request) -> Answer:
     """Answers every request with what it was sent: the environment's health, its API and a Prometheus."""
-
-    def do_GET(self) -> None:
-        auth = self.headers.get("Authorization", "")
-        if self.path.startswith("/api/v1/"):  # Prometheus refusing the basic auth it was sent, quoting it
-            code, body = 401, json.dumps({"status": "error", "errorType": "unauthorized", "error": f"bad {auth}"})
-        elif self.path.startswith("/health"):  # not JSON; the echoed password runs across byte 80
-            prefix = "upstream failure: "
-            body = prefix + "#" * (80 - len(prefix) - 8) + f"{URL_PASSWORD} {auth}"
-            code = 500
-        else:  # the API echoes the query string it was called with
-            code, body = 500, json.dumps({"error": f"refused {self.path}"})
-        payload = body.encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "text/plain" if self.path.startswith("/health") else "application/json")
-        self.send_header("X-Echo", auth)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args: object) -> None:
-        pass
+    auth = request.headers.get("Authorization", "")
+    if request.path.startswith("/api/v1/"):  # Prometheus refusing the basic auth it was sent, quoting it
+        code, body = 401, json.dumps({"status": "error", "errorType": "unauthorized", "error": f"bad {auth}"})
+    elif request.path.startswith("/health"):  # not JSON; the echoed password runs across byte 80
+        prefix = "upstream failure: "
+        body = prefix + "#" * (80 - len(prefix) - 8) + f"{URL_PASSWORD} {auth}"
+        code = 500
+    else:  # the API echoes the query string it was called with
+        code, body = 500, json.dumps({"error": f"refused {request.path}"})
+    content_type = "text/plain" if request.path.startswith("/health") else "application/json"
+    return Answer(code, body, headers={"X-Echo": auth}, content_type=content_type)
 
 
 @pytest.fixture
-def echo_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), EchoServer)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+def echo_url(canned_http: CannedHTTP) -> str:
+    canned_http.routes["*"] = echo
+    return canned_http.host_port
 
 
 def test_no_planted_secret_reaches_any_artifact(tmp_path, run_gate, echo_url, hanging_port, closed_port):

@@ -3,14 +3,10 @@ from, Prometheus answers that measure nothing fail, and a p95 over the baseline 
 
 from __future__ import annotations
 
-import json
 import math
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
 
 import pytest
 
@@ -20,7 +16,7 @@ from golive.config import QueuePolicy
 from golive.probes import sampling, synthetic
 from golive.probes.errors import ProbeError
 from golive.probes.prometheus import Prometheus
-from tests.support.gates import json_server
+from tests.canned_http import Answer, CannedHTTP, Request
 
 
 def a_sample(p95_ms: float | None = 42.0, errors: int = 0, completed: int = 100) -> sampling.Sample:
@@ -55,31 +51,14 @@ def vector(*values: str) -> dict:
 def api_server(answers: dict[str, Any]) -> Iterator[str]:
     """A loopback stand-in for the Prometheus HTTP API: each path answers its JSON, or what a function of the
     ``query`` parameter returns (the logic around it is what these tests exercise; the real Prometheus is in
-    test_prometheus_live.py)."""
+    tests/validations/test_pre_cutover_prometheus.py)."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            path, _, query = self.path.partition("?")
-            answer = answers.get(path, {"status": "error"})
-            if callable(answer):
-                answer = answer(parse_qs(query).get("query", [""])[0])
-            data = json.dumps(answer).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def route(answer: Any) -> Callable[[Request], Answer]:
+        return lambda request: Answer(200, answer(request.query("query")) if callable(answer) else answer)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    routes = {"*": Answer(200, {"status": "error"})} | {path: route(a) for path, a in answers.items()}
+    with CannedHTTP(routes) as server:
+        yield server.url
 
 
 def ok(data: object) -> dict:
@@ -276,7 +255,8 @@ def test_sampling_requests_the_api_and_says_so_in_the_facts():
     from golive import facts
     from golive.config import parse_settings
 
-    with json_server({"status": "ok"}) as url:
+    with CannedHTTP.everywhere({"status": "ok"}) as server:
+        url = server.url
         text = (
             'release: {version: "2.1.0"}\n'
             f"environments: {{blue: {{url: '{url}', role: candidate}}}}\n"

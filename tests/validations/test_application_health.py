@@ -10,9 +10,7 @@ import json
 import os
 import subprocess
 import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from threading import Thread
 from typing import Any
 
 import pytest
@@ -119,31 +117,6 @@ def test_dialect_healthy_is_go_everywhere_and_each_fault_is_no_go(dialect, sandb
 # --- answers golive cannot read ----------------------------------------------------------------------------
 
 
-class Canned:
-    """A loopback HTTP server answering every GET with one status and body; ``url`` is its base URL."""
-
-    def __init__(self, status: int, body: str, content_type: str = "application/json") -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                data = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.mark.parametrize(
     ("body", "outcome", "fragments"),
     [
@@ -153,13 +126,11 @@ class Canned:
     ],
     ids=["unknown-shape", "unknown-status-word"],
 )
-def test_an_answer_golive_cannot_read_is_no_go_naming_the_key(run_gate, tmp_path, body, outcome, fragments):
-    server = Canned(200, json.dumps(body))
-    try:
-        config = minimal_config(tmp_path / "c.yaml", {"environments.blue.url": server.url})
-        run = run_gate(config, "pre", "validations/test_application_health.py", "-k", "reports_ok")
-    finally:
-        server.close()
+def test_an_answer_golive_cannot_read_is_no_go_naming_the_key(run_gate, tmp_path, canned_http, body, outcome,
+                                                               fragments):
+    canned_http.answer("*", body)
+    config = minimal_config(tmp_path / "c.yaml", {"environments.blue.url": canned_http.url})
+    run = run_gate(config, "pre", "validations/test_application_health.py", "-k", "reports_ok")
     assert run.code == 2
     check = run.check("test_health_endpoint_reports_ok")
     assert check["outcome"] == outcome, check
@@ -168,16 +139,13 @@ def test_an_answer_golive_cannot_read_is_no_go_naming_the_key(run_gate, tmp_path
     assert "s3cr3t-t0ken" not in json.dumps(run.record) and "GOOD" not in check["message"]
 
 
-def test_a_degraded_answer_is_a_review(run_gate, tmp_path):
+def test_a_degraded_answer_is_a_review(run_gate, tmp_path, canned_http):
     """Degraded (IETF warn): the service works with a problem; a warning-severity failure, REVIEW."""
-    server = Canned(200, json.dumps({"status": "warn", "releaseId": "2.1.0", "checks": {
-        "redis:responseTime": [{"componentType": "datastore", "observedValue": 900, "status": "warn"}]}}),
-        "application/health+json")
-    try:
-        config = minimal_config(tmp_path / "c.yaml", {"environments.blue.url": server.url})
-        run = run_gate(config, "pre", "validations/test_application_health.py", "-k", "reports_ok")
-    finally:
-        server.close()
+    canned_http.answer("*", {"status": "warn", "releaseId": "2.1.0", "checks": {
+        "redis:responseTime": [{"componentType": "datastore", "observedValue": 900, "status": "warn"}]}},
+        content_type="application/health+json")
+    config = minimal_config(tmp_path / "c.yaml", {"environments.blue.url": canned_http.url})
+    run = run_gate(config, "pre", "validations/test_application_health.py", "-k", "reports_ok")
     assert run.code == 1, run.record["checks"]
     check = run.check("test_health_endpoint_reports_ok")
     assert check["severity"] == "warning" and "says it is degraded: warn (HTTP 200, ietf" in check["message"]

@@ -10,14 +10,12 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from tests.canned_http import CannedHTTP
 from tests.support import REPO
 
 PASSWORD = "Sup3r-s3cret-pw"
@@ -26,38 +24,14 @@ REAL_AMQP = "amqp://guest:guest@127.0.0.1:5672/%2F"
 REAL_REDIS = "redis://127.0.0.1:6379/0"
 
 
-@dataclass
-class HealthApp:
-    """A real HTTP server answering /health the way the orchestrator does; tests change its answer."""
-
-    url: str
-    status_code: int = 200
-    body: str = json.dumps({"status": "ok", "version": "2.1.0", "uptime": 12.5, "database": "ok"})
+ORCHESTRATOR_HEALTH = {"status": "ok", "version": "2.1.0", "uptime": 12.5, "database": "ok"}
 
 
 @pytest.fixture
-def health_app() -> Iterator[HealthApp]:
-    app = HealthApp(url="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            payload = app.body.encode()
-            self.send_response(app.status_code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    app.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app
-    server.shutdown()
-    server.server_close()
+def health_app(canned_http: CannedHTTP) -> CannedHTTP:
+    """A real HTTP server answering /health the way the orchestrator does; tests change its answer."""
+    canned_http.answer("*", ORCHESTRATOR_HEALTH)
+    return canned_http
 
 
 @dataclass
@@ -185,7 +159,7 @@ def test_unreachable_warning_services_are_review(tmp_path, health_app, request, 
     ],
 )
 def test_unhealthy_or_wrong_version_target_is_no_go(tmp_path, health_app, status_code, body, failing):
-    health_app.status_code, health_app.body = status_code, body
+    health_app.answer("*", body, status=status_code)
     result = gate(tmp_path, write_config(tmp_path / "golive.yaml", health_app.url))
     assert result.code == 2
     assert result.check(failing)["outcome"] in {"failed", "error"}

@@ -10,13 +10,12 @@ import httpx
 import pytest
 
 from golive.sandbox import constants as c
+from tests.canned_http import CannedHTTP, self_signed
 from tests.support.gates import (
     baseline_of,
     gate1_baseline,
-    json_server,
     minimal_config,
     sandbox_command,
-    tls_server,
     variant,
     wait_for,
 )
@@ -158,7 +157,8 @@ def test_live_on_another_version_fails(sandbox, run_gate, tmp_path):
 def test_dependency_reported_down_fails(run_gate, tmp_path):
     health = {"status": "degraded", "version": "2.1.0", "database": "ok", "rabbitmq": "error: connection refused",
               "redis": "ok"}  # fmt: skip
-    with json_server(health, status=503) as url:
+    with CannedHTTP.everywhere(health, status=503) as server:
+        url = server.url
         config = minimal_config(tmp_path / "c.yaml", {
             "environments.blue.url": url,
             "postgres": {"dsn": "postgresql://u@127.0.0.1:9/db"}, "rabbitmq": {"url": "amqp://u@127.0.0.1:9/"},
@@ -210,7 +210,9 @@ def test_dns_ttl_above_the_limit_fails(sandbox, run_gate):
 
 def test_certificates(run_gate, tmp_path):
     """No sandbox needed: local https servers with certificates valid 90 and 10 days."""
-    with tls_server(tmp_path, 90) as good, tls_server(tmp_path, 10) as expiring:
+    with CannedHTTP.everywhere(tls=self_signed(tmp_path, 90)) as good_site, \
+            CannedHTTP.everywhere(tls=self_signed(tmp_path, 10)) as expiring_site:  # fmt: skip
+        good, expiring = good_site.url, expiring_site.url
         passing = minimal_config(tmp_path / "ok.yaml", {"security": {"public_urls": [good]}, "http.verify_tls": False})
         assert run_gate(passing, "pre", FILE, "-k", "test_tls").partial_go
         failing = variant(passing, tmp_path / "bad.yaml", {"security": {"public_urls": [good, expiring]}})
@@ -271,7 +273,8 @@ def test_sampling_counts_server_errors_and_percentiles():
 
     assert sampling.percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.0 and sampling.percentile([], 0.95) is None
     assert sampling.percentile([float(n) for n in range(1, 101)], 0.95) == 95.0
-    with json_server({"status": "error"}, status=503) as url:
+    with CannedHTTP.everywhere({"status": "error"}, status=503) as server:
+        url = server.url
         sample = sampling.sample(url, ["/health", "/x"], requests=20, concurrency=4, max_duration_s=10, timeout_s=2)
     assert (sample.completed, sample.errors, sample.error_ratio, sample.truncated) == (20, 20, 1.0, False)
     assert set(sample.error_examples) == {"GET /health: HTTP 503", "GET /x: HTTP 503"}

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from tests.support.gates import sandbox_command, tls_server, variant
+from tests.canned_http import CannedHTTP, self_signed
+from tests.support.gates import sandbox_command, variant
 
 MODULE = "validations/test_security.py"
 HSTS = {"Strict-Transport-Security": "max-age=31536000; includeSubDomains"}
@@ -20,8 +21,8 @@ def with_public_urls(config: Path, tmp_path: Path, *urls: str) -> Path:
 
 
 def test_healthy_sandbox_passes_every_security_check(sandbox, run_gate, tmp_path):
-    with tls_server(tmp_path, valid_days=90, headers=HSTS) as site:
-        run = run_gate(with_public_urls(sandbox, tmp_path, site), "pre", MODULE, "-k", "not test_signed")
+    with CannedHTTP.everywhere(headers=HSTS, tls=self_signed(tmp_path, 90)) as site:
+        run = run_gate(with_public_urls(sandbox, tmp_path, site.url), "pre", MODULE, "-k", "not test_signed")
     assert run.outcomes() == {
         "test_public_urls_use_https": "passed",
         "test_public_urls_send_hsts": "passed",
@@ -41,11 +42,11 @@ def test_plain_http_public_url_is_no_go(sandbox, run_gate, tmp_path):
 
 
 def test_https_url_without_hsts_is_review(sandbox, run_gate, tmp_path):
-    with tls_server(tmp_path, valid_days=90) as site:
-        run = run_gate(with_public_urls(sandbox, tmp_path, site), "pre", MODULE, "-k", "public_urls")
+    with CannedHTTP.everywhere(tls=self_signed(tmp_path, 90)) as site:
+        run = run_gate(with_public_urls(sandbox, tmp_path, site.url), "pre", MODULE, "-k", "public_urls")
     assert run.outcomes() == {"test_public_urls_use_https": "passed", "test_public_urls_send_hsts": "failed"}
     message = run.check("test_public_urls_send_hsts")["message"]
-    assert f"no Strict-Transport-Security header from {site} (HTTP 200)" in message
+    assert f"no Strict-Transport-Security header from {site.url} (HTTP 200)" in message
     assert run.code == 1
 
 
