@@ -3,18 +3,19 @@ bounded frame; plain text when piped; both environments side by side."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.support.gates import sandbox_command, variant
+from tests.support.polling import wait_for
 
 ANSI = re.compile(r"\x1b\[")
 FRAME = re.compile(r"blue: (GO|REVIEW|NO-GO) \(measured")
@@ -34,12 +35,15 @@ def config(sandbox: Path, tmp_path: Path) -> Path:
 
 def settled(config: Path, deadline_s: float = 30) -> subprocess.CompletedProcess[str]:
     """The first frame after earlier faults have left Prometheus's window (bounded)."""
-    end = time.monotonic() + deadline_s
-    result = dashboard(config, "--env", "blue")
-    while result.returncode != 0 and time.monotonic() < end:
-        time.sleep(2)
-        result = dashboard(config, "--env", "blue")
-    return result
+    frames: list[subprocess.CompletedProcess[str]] = []
+
+    def frame_exits_0() -> bool:
+        frames.append(dashboard(config, "--env", "blue"))
+        return frames[-1].returncode == 0
+
+    with contextlib.suppress(pytest.fail.Exception):  # the caller asserts on the last frame, showing it
+        wait_for("a dashboard frame exiting 0", frame_exits_0, deadline_s, every_s=2)
+    return frames[-1]
 
 
 def test_healthy_blue_is_one_plain_frame_and_exit_0(config):

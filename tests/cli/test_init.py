@@ -17,7 +17,8 @@ from golive import init
 from golive.config import parse_settings
 from golive.sandbox import constants as c
 from golive.sandbox.cli import main as sandbox_main
-from tests.support.gates import gate1_baseline, prometheus_window_clean, wait_for
+from tests.support.gates import gate1_baseline, prometheus_window_clean
+from tests.support.polling import wait_for
 from tests.validations.test_application_health import not_passed
 
 BLUE, GREEN = f"http://{c.HOST}:{c.BLUE_PORT}", f"http://{c.HOST}:{c.GREEN_PORT}"

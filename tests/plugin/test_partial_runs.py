@@ -16,6 +16,7 @@ import pytest
 from markupsafe import escape as html_escape
 
 from tests.plugin.test_exit_codes import CHECKS, MINIMAL_CONFIG, XDIST, latest_record, run, suite
+from tests.support.polling import wait_for
 
 __all__ = ["suite"]  # the fixture, shared with the verdict matrix
 
@@ -176,10 +177,12 @@ def test_an_interrupted_golive_gate_leaves_no_go_and_no_process(pytester, suite,
     environ = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
     wrapper = subprocess.Popen(gate, cwd=pytester.path, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
-    deadline = time.monotonic() + 60
-    while not started.exists() or not started.read_text():
-        assert wrapper.poll() is None and time.monotonic() < deadline, "the slow check never started"
-        time.sleep(0.1)
+
+    def slow_check_started() -> bool:
+        assert wrapper.poll() is None, "the gate ended before its slow check started"
+        return started.exists() and bool(started.read_text())
+
+    wait_for("the slow check started", slow_check_started, 60, every_s=0.1)
     check_pid = int(started.read_text())
     wrapper.send_signal(signum)
     _, stderr = wrapper.communicate(timeout=60)

@@ -19,7 +19,7 @@ from golive.probes import load_balancer, postgres
 from golive.probes import redis as redis_probe
 from golive.probes.errors import ProbeError
 from tests.canned_http import CannedHTTP
-from tests.support.gates import wait_for
+from tests.support.polling import wait_for
 
 POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TIMEOUT_S = 5.0

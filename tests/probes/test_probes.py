@@ -31,6 +31,7 @@ from golive.probes import redis as redis_probe
 from golive.probes.errors import ProbeError
 from tests.canned_http import CannedHTTP
 from tests.support.gates import stop_process
+from tests.support.polling import wait_for
 
 PASSWORD = "s3cr3t-pw"
 TIMEOUT_S = 0.5
@@ -76,14 +77,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not ready within {timeout_s}s")
-        time.sleep(0.05)
 
 
 def answers_tcp(port: int) -> bool:
@@ -415,11 +408,11 @@ def replication_pair() -> Iterator[tuple[str, str]]:
         primary = f"postgresql://postgres@127.0.0.1:{primary_port}/postgres"
         standby = f"postgresql://postgres@127.0.0.1:{standby_port}/postgres"
         with psycopg.connect(primary, autocommit=True) as conn:
-            wait_until(
+            wait_for(
+                "standby reporting its replay position",
                 lambda: conn.execute("SELECT count(*) FROM pg_stat_replication WHERE replay_lsn IS NOT NULL")
                 .fetchone() == (1,),
                 10,
-                "standby reporting its replay position",
             )  # fmt: skip
         yield primary, standby
     finally:
@@ -445,11 +438,11 @@ def test_replication_lag_is_measured_in_bytes_on_both_sides(replication_pair: tu
             try:
                 with psycopg.connect(primary_dsn, autocommit=True) as writer:
                     writer.execute("CREATE TABLE golive_lag AS SELECT generate_series(1, 20000) AS n")
-                wait_until(lambda: postgres.standby_lag_bytes(standby) > 0, 10, "standby lag")
-                wait_until(lambda: postgres.replication_lag_bytes(primary)["standby1"] > 0, 10, "primary view")
+                wait_for("standby lag", lambda: postgres.standby_lag_bytes(standby) > 0, 10)
+                wait_for("primary view", lambda: postgres.replication_lag_bytes(primary)["standby1"] > 0, 10)
             finally:
                 admin.execute("SELECT pg_wal_replay_resume()")
-        wait_until(lambda: postgres.standby_lag_bytes(standby) == 0, 10, "standby catch-up")
+        wait_for("standby catch-up", lambda: postgres.standby_lag_bytes(standby) == 0, 10)
     finally:
         primary.close()
         standby.close()
@@ -478,7 +471,7 @@ def test_replay_progress_tells_a_standby_that_does_not_replay(replication_pair: 
                 seen.append(postgres.replay_progress(standby, 0.2))
                 return seen[-1].stalled
 
-            wait_until(held, 20, "replay held back while WAL waits")
+            wait_for("replay held back while WAL waits", held, 20)
             stalled = seen[-1]
             assert stalled.pause_state == "not paused" and not stalled.replaying
             assert stalled.last.waiting_bytes > 0 and stalled.last.min_apply_delay == "1h"
@@ -486,11 +479,11 @@ def test_replay_progress_tells_a_standby_that_does_not_replay(replication_pair: 
         finally:
             admin.execute("ALTER SYSTEM RESET recovery_min_apply_delay")
             admin.execute("SELECT pg_reload_conf()")
-        wait_until(lambda: postgres.replay_position(standby).waiting_bytes == 0, 20, "standby catch-up")
+        wait_for("standby catch-up", lambda: postgres.replay_position(standby).waiting_bytes == 0, 20)
 
         admin.execute("SELECT pg_wal_replay_pause()")
         try:
-            wait_until(lambda: postgres.replay_position(standby).pause_state == "paused", 10, "replay paused")
+            wait_for("replay paused", lambda: postgres.replay_position(standby).pause_state == "paused", 10)
             paused = postgres.replay_progress(standby, 0.2)
             assert paused.pause_state == "paused" and not paused.replaying
             assert admin.execute("SELECT pg_get_wal_replay_pause_state()").fetchone() == ("paused",)  # only looked
@@ -699,7 +692,7 @@ def private_redis() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_until(lambda: answers_tcp(port), 10, "redis-server")
+        wait_for("redis-server", lambda: answers_tcp(port), 10)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         stop_process(process)
@@ -778,7 +771,7 @@ def moto_url() -> Iterator[str]:
             return False
 
     try:
-        wait_until(answers, 30, "moto_server")
+        wait_for("moto_server", answers, 30)
         yield url
     finally:
         stop_process(process)

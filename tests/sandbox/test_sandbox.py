@@ -28,7 +28,7 @@ from golive.sandbox import constants as c
 from golive.sandbox import manager as sandbox_manager
 from golive.sandbox import processes
 from golive.sandbox.cli import main
-from tests.support.gates import wait_for
+from tests.support.polling import wait_for
 
 # One sandbox per machine, and faults change it for everyone: under xdist these tests need one worker
 # (`--dist loadfile`; the group mark is for `--dist loadgroup`, which does not group here with xdist 3.8).

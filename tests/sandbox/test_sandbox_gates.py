@@ -12,7 +12,8 @@ import pytest
 from golive.sandbox import constants as c
 from golive.sandbox.cli import main as sandbox_cli
 from tests.support import REPO
-from tests.support.gates import gate1_baseline, prometheus_window_clean, wait_for
+from tests.support.gates import gate1_baseline, prometheus_window_clean
+from tests.support.polling import wait_for
 
 
 @pytest.fixture

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from golive import baseline, metrics
@@ -51,18 +49,6 @@ def minimal_config(out: Path, extra: dict[str, Any] | None = None) -> Path:
     }
     out.write_text(yaml.safe_dump(document, sort_keys=False))
     return variant(out, out, extra or {})
-
-
-def wait_for(what: str, condition: Callable[[], Any], timeout_s: float = 20.0) -> Any:
-    """Poll until ``condition()`` is truthy (bounded); fail naming ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if last:
-            return last
-        time.sleep(0.2)
-    pytest.fail(f"{what}: not within {timeout_s} s (last seen {last!r})")
 
 
 # --- the sandbox between gates ---------------------------------------------------------------------------

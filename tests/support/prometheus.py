@@ -20,6 +20,7 @@ import yaml
 from golive.sandbox.app_metrics import Metrics
 from tests.canned_http import Answer, CannedHTTP, Request
 from tests.support.gates import stop_process
+from tests.support.polling import wait_for
 
 
 class Exporter:
@@ -92,18 +93,17 @@ def private_prometheus(tmp_path: Path, jobs: dict[str, str]) -> Iterator[str]:
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 30
-        seen: Any = None
-        while time.monotonic() < deadline:
+        seen: dict[str, str] | None = None
+
+        def every_target_up() -> bool:
+            nonlocal seen
             try:
                 seen = {t["labels"]["job"]: t["health"] for t in targets(url)}
             except (httpx.HTTPError, KeyError, ValueError):
                 seen = None
-            if seen and len(seen) == len(jobs) and set(seen.values()) == {"up"}:
-                break
-            time.sleep(0.3)
-        else:
-            pytest.fail(f"private Prometheus did not scrape every target up within 30 s (seen {seen!r})")
+            return bool(seen) and len(seen) == len(jobs) and set(seen.values()) == {"up"}
+
+        wait_for("private Prometheus scraping every target up", every_target_up, 30, every_s=0.3, seen=lambda: seen)
         yield url
     finally:
         stop_process(process, grace_s=10)

@@ -22,7 +22,8 @@ from golive.sandbox import constants as c
 from golive.sandbox.cli import main as sandbox_main
 from golive.sandbox.manager import state_dir
 from tests.support.cutover import GATE3, cut_over
-from tests.support.gates import minimal_config, prometheus_window_clean, sandbox_command, variant, wait_for
+from tests.support.gates import minimal_config, prometheus_window_clean, sandbox_command, variant
+from tests.support.polling import wait_for
 
 BLUE = f"http://{c.HOST}:{c.BLUE_PORT}"
 # What each dialect's configuration says besides health_path: only what golive cannot detect.

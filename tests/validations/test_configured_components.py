@@ -15,7 +15,8 @@ from golive.probes import rabbitmq as rabbitmq_probe
 from golive.probes import redis as redis_probe
 from golive.probes.errors import ProbeError
 from tests.probes.test_post_deployment_probes import redis_pair
-from tests.support.gates import minimal_config, wait_for
+from tests.support.gates import minimal_config
+from tests.support.polling import wait_for
 
 # A fixture of tests/probes/test_post_deployment_probes.py: a private primary (maxmemory 0) and its replica.
 __all__ = ["redis_pair"]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import psycopg
 import yaml
 
 from golive.sandbox import constants as c
-from tests.support.gates import sandbox_command, variant, wait_for
+from tests.support.gates import sandbox_command, variant
+from tests.support.polling import wait_for
 
 FILE = "validations/test_database.py"
 AUTOMATED = "not test_signed"
@@ -81,7 +80,9 @@ def test_long_transaction_fails(sandbox, run_gate, tmp_path):
     with psycopg.connect(c.PRIMARY_DSN, connect_timeout=5) as holder:
         holder.execute("SELECT txid_current()")  # opens a transaction and keeps it open
         pid = holder.info.backend_pid
-        time.sleep(1.5)
+        with psycopg.connect(c.PRIMARY_DSN, autocommit=True, connect_timeout=5) as observer:
+            age_sql = "SELECT clock_timestamp() - xact_start > interval '1.5 s' FROM pg_stat_activity WHERE pid = %s"
+            wait_for("the transaction open for 1.5 s", lambda: observer.execute(age_sql, (pid,)).fetchone()[0], 10)
         run = run_gate(config, "pre", FILE, "-k", "test_no_long")
         holder.rollback()
     assert run.code == 1

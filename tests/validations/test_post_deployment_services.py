@@ -22,7 +22,8 @@ import pytest
 
 from golive.probes import postgres
 from golive.probes.errors import ProbeError
-from tests.support.gates import minimal_config, wait_for
+from tests.support.gates import minimal_config
+from tests.support.polling import wait_for
 
 FILE = "validations/test_post_deployment_services.py"
 CHECK = "test_no_slow_queries"

@@ -11,7 +11,8 @@ import psycopg
 
 from golive.sandbox import constants as c
 from golive.sandbox.manager import state_dir
-from tests.support.gates import baseline_of, gate1_baseline, prometheus_window_clean, sandbox_command, variant, wait_for
+from tests.support.gates import baseline_of, gate1_baseline, prometheus_window_clean, sandbox_command, variant
+from tests.support.polling import wait_for
 
 FILE = "validations/test_pre_cutover.py"
 STEP_FILE = "validations/test_pre_cutover_step.py"

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from golive.promql import PRESET_NAMES
-from tests.support.gates import minimal_config, wait_for
+from tests.support.gates import minimal_config
+from tests.support.polling import wait_for
 from tests.support.prometheus import Exporter, private_prometheus, targets
 
 FILE = "validations/test_pre_cutover.py"
