@@ -15,6 +15,9 @@ from typing import Any
 
 import pytest
 
+from tests.canned_http import CannedHTTP
+from tests.support import REPO
+
 pytest_plugins = ["pytester"]
 
 SANDBOX_LOCK = "/tmp/golive-tests-sandbox.lock"
@@ -46,6 +49,13 @@ def _forget_unanswered() -> Iterator[None]:
     http.forget_unanswered()
     yield
     http.forget_unanswered()
+
+
+@pytest.fixture
+def canned_http() -> Iterator[CannedHTTP]:
+    """The test's own loopback HTTP server answering what the test routes to it (tests/canned_http.py)."""
+    with CannedHTTP() as server:
+        yield server
 
 
 @pytest.fixture
@@ -88,9 +98,6 @@ def sandbox(sandbox_session: Path) -> Path:
 
     assert main(["up", "--config-out", str(sandbox_session)]) == 0, "golive sandbox up failed"
     return sandbox_session
-
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass

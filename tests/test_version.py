@@ -9,7 +9,7 @@ import tomllib
 from importlib.metadata import version
 
 import golive
-from conftest import REPO
+from tests.support import REPO
 
 
 def test_version_has_one_source_the_package_metadata():

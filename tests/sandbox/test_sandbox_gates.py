@@ -1,0 +1,108 @@
+"""The sandbox as golive's checks see it: healthy is GO, a broken sandbox is not; the demo end to end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from golive.sandbox import constants as c
+from golive.sandbox.cli import main as sandbox_cli
+from tests.support import REPO
+from tests.support.gates import gate1_baseline, prometheus_window_clean
+from tests.support.polling import wait_for
+
+
+@pytest.fixture
+def settled(sandbox: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """The sandbox with Gate 1's baseline in a reports directory and earlier faults out of Prometheus's window."""
+    reports = tmp_path / "reports"
+    gate1_baseline(sandbox, reports)
+    wait_for("blue's Prometheus figures within thresholds", lambda: prometheus_window_clean(sandbox), 60)
+    return sandbox, reports
+
+
+def failing(record: dict) -> set[str]:
+    return {c["id"].rsplit("::", 1)[1] for c in record["checks"] if c["outcome"] in {"failed", "error"}}
+
+
+def sandbox_main(*argv: str) -> int:
+    return sandbox_cli(list(argv))
+
+
+def test_demo_runs_twice(settled, tmp_path):
+    sandbox, _reports = settled
+    environ = {k: v for k, v in os.environ.items() if k not in {"PYTEST_ADDOPTS", "GOLIVE_CONFIG"}}
+    for _ in range(2):
+        completed = subprocess.run(
+            [sys.executable, "-m", "golive", "demo", "--config-out", str(sandbox)],
+            cwd=REPO, capture_output=True, text=True, timeout=300, env=environ,
+        )
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        assert "Gate 1: GO (exit 0)" in completed.stdout
+        assert "Gate 2: GO (exit 0)" in completed.stdout
+
+
+
+
+def test_healthy_sandbox_is_go_for_gate_2(settled, run_gate):
+    config, reports = settled
+    result = run_gate(config, "immediate", "-n", "2", reports=reports)
+    assert result.code == 0, result.record["reasons"]
+    assert result.record["environment"] == "blue" and result.record["release"] == "2.1.0"
+
+
+def test_green_is_healthy_and_runs_the_previous_release(sandbox, run_gate):
+    result = run_gate(sandbox, "immediate", "validations/test_application_health.py", "--env", "green")
+    assert result.partial_go, result.record["reasons"]
+
+
+def test_crashed_blue_is_no_go_and_clearing_it_is_go(settled, run_gate):
+    """Issue 3: crash blue, Gate 2 is NO-GO; clear the fault, Gate 2 is GO (after Gate 1 left its baseline)."""
+    config, reports = settled
+    assert sandbox_main("fault", "blue", "--crash") == 0
+    crashed = run_gate(config, "immediate", reports=reports)
+    assert crashed.code == 2
+    assert {"test_health_endpoint_reports_ok", "test_version_is_the_release_under_test"} <= failing(crashed.record)
+    # Prometheus still holds blue's healthy figures of the last 30 s: they must not count (issue 10).
+    for name in ("test_error_ratio_prometheus", "test_p95_prometheus"):
+        check = crashed.check(name)
+        assert check["outcome"] == "error", check
+        assert f"job orchestrator-blue: target {c.HOST}:{c.BLUE_PORT} is down at its last scrape" in check["message"]
+    assert sandbox_main("fault", "blue", "--clear") == 0
+    wait_for("blue's Prometheus figures within thresholds", lambda: prometheus_window_clean(config), 60)
+    cleared = run_gate(config, "immediate", reports=reports)
+    assert cleared.code == 0, cleared.record["reasons"]
+
+
+def test_blue_answering_errors_is_no_go(sandbox, run_gate):
+    assert sandbox_main("fault", "blue", "--error-rate", "1.0") == 0
+    result = run_gate(sandbox, "immediate", "validations/test_application_health.py")
+    assert result.code == 2
+    assert "test_health_endpoint_reports_ok" in failing(result.record)
+
+
+def test_gate_1_on_the_sandbox_is_no_go_until_the_human_items_are_signed(sandbox, tmp_path, run_gate):
+    """Issue 4: nothing attested -> NO-GO naming the approvals; everything attested -> GO with 60+ checks."""
+    from golive import attestations, human_items
+    from tests.support.gates import variant
+
+    config = variant(sandbox, tmp_path / "golive.yaml", {"attestations": str(tmp_path / "signed.jsonl")})
+    unsigned = run_gate(config, "pre", "-n", "2")
+    assert unsigned.code == 2
+    for role in ("release_manager", "technical_lead", "product_manager", "security_lead", "operations_manager"):
+        assert f"test_signed[approval.{role}]" in unsigned.stdout
+        assert unsigned.check(f"test_signed[approval.{role}]")["outcome"] == "failed"
+    automated = [c for c in unsigned.record["checks"] if c["component"] != "attestation"]
+    assert [c["id"] for c in automated if c["outcome"] in {"failed", "error"}] == []
+
+    items = human_items.load_all(REPO / "validations")
+    for item in items:
+        attestations.record(tmp_path / "signed.jsonl", item.id, f"Sandbox {item.roles[0]}", item.roles[0], "2.1.0",
+                            items=items)
+    signed = run_gate(config, "pre", "-n", "2")
+    assert signed.code == 0, signed.record["reasons"]
+    assert len(signed.record["checks"]) >= 60
