@@ -23,6 +23,7 @@ from golive.catalog import CatalogError
 from golive.config import ConfigError, Settings, json_schema, load_settings, resolve_path
 from golive.history import HistoryError
 from golive.rootdir import PATH_OPTIONS
+from golive.serve import cli as serve_cli
 from golive.timeline import Timeline, TimelineError
 
 
@@ -43,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
 
     sandbox = commands.add_parser("sandbox", help="the reference orchestrator on this machine", add_help=False)
     sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER)
+
+    serve_cli.add_arguments(commands.add_parser("serve", help="run gates on request over HTTP (docs/ENGINES.md)"))
 
     demo = commands.add_parser("demo", help="sandbox up, then Gate 1 and Gate 2 against it")
     demo.add_argument("--config-out", default="golive.sandbox.yaml")
@@ -323,6 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from golive.sandbox import cli as sandbox_cli
 
         return int(sandbox_cli.main(arguments.sandbox_args))
+    if arguments.command == "serve":
+        return serve_cli.run(arguments)
     if arguments.command == "config":
         print(json.dumps(json_schema(), indent=2))
         return 0
