@@ -36,7 +36,8 @@ class Serving:
 
     def records(self) -> list[Path]:
         """The decision records the gate runs wrote (the reports directory's, not the serve/ copies)."""
-        return sorted(path for path in self.reports.glob("*.json") if not path.name.startswith("latest-"))
+        return sorted(path for path in self.reports.glob("*.json")
+                      if not path.name.startswith(("latest-", "baseline-")))
 
 
 def _auth(token: str | None) -> dict[str, str]:
