@@ -16,13 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from golive import __version__, attestations, catalog, gates, history, human_items, record
+from golive import __version__, attestations, catalog, gates, history, human_items, record, review_exit
 from golive import watch as watch_module
 from golive.attestations import AttestationError
 from golive.catalog import CatalogError
 from golive.config import ConfigError, Settings, json_schema, load_settings, resolve_path
 from golive.history import HistoryError
 from golive.rootdir import PATH_OPTIONS
+from golive.serve import cli as serve_cli
 from golive.timeline import Timeline, TimelineError
 
 
@@ -40,9 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     gate.add_argument("gate", choices=sorted(gates.BY_ARGUMENT), help=", ".join(
         f"{g.number} ({g.name})" if g.number else g.name for g in gates.GATES))
     gate.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to pytest (-n auto, --env green, ...)")
+    gate.add_argument(review_exit.OPTION, metavar="K", help="exit K for a REVIEW (for engines reading 0/non-0)")
 
     sandbox = commands.add_parser("sandbox", help="the reference orchestrator on this machine", add_help=False)
     sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER)
+
+    serve_cli.add_arguments(commands.add_parser("serve", help="run gates on request over HTTP (docs/ENGINES.md)"))
 
     demo = commands.add_parser("demo", help="sandbox up, then Gate 1 and Gate 2 against it")
     demo.add_argument("--config-out", default="golive.sandbox.yaml")
@@ -316,13 +320,17 @@ def _demo_gate(gate: str, gate_args: list[str]) -> tuple[int, dict[str, object] 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     if arguments.command == "gate":
-        return run_gate(arguments.gate, arguments.pytest_args)[0]
+        review_code, pytest_args = review_exit.split(arguments.pytest_args, arguments.review_exit_code)
+        code, document = run_gate(arguments.gate, pytest_args)
+        return review_exit.exit_status(code, document, review_code)
     # The sandbox, the dashboard and init load their probes and client libraries only for their own command,
     # so every other command starts quickly; none of these late imports dodges an import cycle.
     if arguments.command == "sandbox":
         from golive.sandbox import cli as sandbox_cli
 
         return int(sandbox_cli.main(arguments.sandbox_args))
+    if arguments.command == "serve":
+        return serve_cli.run(arguments)
     if arguments.command == "config":
         print(json.dumps(json_schema(), indent=2))
         return 0

@@ -495,6 +495,21 @@ class RollbackTriggers(Section):
     memory: Trigger | None = None  # above: share of the host's memory used by the app
 
 
+class Serve(Section):
+    """``golive serve``: what its HTTP API accepts (golive/serve/); a token is required, from a file or a variable."""
+
+    bind: NonEmpty = "127.0.0.1:8765"
+    token_file: NonEmpty | None = None  # relative to the configuration file
+    token_env: NonEmpty | None = None  # the name of the environment variable holding the token
+    gates: list[NonEmpty] | None = None  # numbers or names accepted (default: every gate)
+    environments: list[NonEmpty] | None = None  # default: every configured environment
+    timeout_s: Annotated[float, Field(gt=0, le=86_400)] = 900.0  # a gate run still going then is a NO-GO
+    max_body_bytes: Annotated[int, Field(ge=0, le=1_048_576)] = 65_536
+    pytest_args: list[StrictStr] = Field(default_factory=list)  # added to every gate run (-n 2, ...)
+    keep_runs: Annotated[int, Field(ge=1, le=10_000)] = 200  # finished runs kept for GET /v1/runs/{id}
+    flagger_token_in_metadata: bool = False  # Flagger sends no headers: accept metadata.token on /v1/flagger/
+
+
 class EnvironmentSection(Section):
     url: HttpUrl
     role: Literal["candidate", "live"] | None = None
@@ -533,6 +548,7 @@ class Document(Section):
     ] = Field(default_factory=Attestations)
     waivers: list[Waiver] = Field(default_factory=list)
     rollback_triggers: RollbackTriggers | None = None
+    serve: Serve | None = None
 
 
 _SECTION_MODELS: dict[str, type[Section]] = {

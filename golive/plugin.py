@@ -39,7 +39,7 @@ from golive.selection import is_gate_run, subset_args
 
 # The modules whose hooks run in every session (each returns at once when the session is not a gate run).
 pytest_plugins = ["golive.fixtures", "golive.marker_rules", "golive.selection", "golive.recording", "golive.decision",
-                  "golive.watchdog"]
+                  "golive.watchdog", "golive.github_actions"]
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
