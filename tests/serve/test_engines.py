@@ -5,7 +5,6 @@ REVIEW; Flagger gets 200, then a failure status. Each request pair runs Gate 2 o
 from __future__ import annotations
 
 import json
-import threading
 
 import httpx
 
@@ -14,9 +13,9 @@ from tests.support.polling import wait_for
 from tests.support.serve import (
     TOKEN_VARIABLE,
     Serving,
+    argo_and_flagger,
     argo_measurement,
     flagger_passes,
-    flagger_payload,
     running_serve,
 )
 
@@ -26,17 +25,7 @@ SERVE = {"serve": {"token_env": TOKEN_VARIABLE, "gates": ["2"], "environments": 
 
 def _argo_and_flagger(serving: Serving) -> tuple[httpx.Response, httpx.Response]:
     """Argo's measurement and Flagger's webhook for Gate 2 on blue, sent together."""
-    answers: dict[str, httpx.Response] = {}
-    threads = [
-        threading.Thread(target=lambda: answers.__setitem__("argo", serving.get("/v1/gates/2?env=blue"))),
-        threading.Thread(target=lambda: answers.__setitem__(
-            "flagger", serving.post("/v1/flagger/2", json=flagger_payload("blue")))),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(400)
-    argo, flagger = answers["argo"], answers["flagger"]
+    argo, flagger = argo_and_flagger(serving)
     assert argo.json()["id"] == flagger.json()["id"] and argo.json()["requests"] == 2, "two runs for one gate"
     return argo, flagger
 

@@ -8,10 +8,8 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
-import httpx
 import pytest
 
 from golive.serve.cli import parse_bind
@@ -21,6 +19,7 @@ from tests.support.serve import (
     REPO,
     TOKEN,
     TOKEN_VARIABLE,
+    argo_and_flagger,
     argo_measurement,
     flagger_passes,
     flagger_payload,
@@ -74,18 +73,8 @@ def test_refusals_run_nothing(config, tmp_path):
 def test_identical_requests_share_one_run_and_answers_agree_with_the_record(config, tmp_path):
     """An Argo measurement and a Flagger webhook for Gate 2 on blue at the same time: one gate run answers both."""
     reports = tmp_path / "reports"
-    answers: dict[str, httpx.Response] = {}
     with running_serve(config, reports) as serving:
-        threads = [
-            threading.Thread(target=lambda: answers.__setitem__("argo", serving.get("/v1/gates/2?env=blue"))),
-            threading.Thread(target=lambda: answers.__setitem__(
-                "flagger", serving.post("/v1/flagger/immediate", json=flagger_payload("blue")))),
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(120)
-        argo, flagger = answers["argo"], answers["flagger"]
+        argo, flagger = argo_and_flagger(serving, "immediate", 120)
         later = serving.get(f"/v1/runs/{argo.json()['id']}")
     assert argo.status_code == 200 and argo_measurement(argo) == "Failed"
     assert flagger.status_code == 412 and not flagger_passes(flagger)

@@ -115,3 +115,19 @@ def flagger_payload(environment: str, token: str | None = None, phase: str = "Pr
 def flagger_passes(response: httpx.Response) -> bool:
     """Flagger fails a webhook whose status is above 202 (pkg/controller/webhook.go)."""
     return response.status_code <= 202
+
+
+def argo_and_flagger(serving: Serving, flagger_gate: str = "2", wait_s: float = 400) -> tuple[httpx.Response,
+                                                                                             httpx.Response]:
+    """Argo's measurement and Flagger's webhook for Gate 2 on blue, sent at the same time."""
+    answers: dict[str, httpx.Response] = {}
+    threads = [
+        threading.Thread(target=lambda: answers.__setitem__("argo", serving.get("/v1/gates/2?env=blue"))),
+        threading.Thread(target=lambda: answers.__setitem__(
+            "flagger", serving.post(f"/v1/flagger/{flagger_gate}", json=flagger_payload("blue")))),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(wait_s)
+    return answers["argo"], answers["flagger"]
