@@ -50,6 +50,21 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="sandbox up, then Gate 1 and Gate 2 against it")
     demo.add_argument("--config-out", default="golive.sandbox.yaml")
+    demo.add_argument("--cutover", action="store_true", help="then the cutover (short bakes) and Gate 3")
+
+    cutover = commands.add_parser("cutover", help="move traffic to the candidate step by step, gated; WRITES to the "
+                                  "load balancer; exit 0 GO, 2 rolled back")
+    cutover.add_argument("--plan", metavar="SHARES", help="the candidate's share at each step (default: cutover.steps,"
+                         " else 50,100)")
+    cutover.add_argument("--bake", metavar="DURATION", help="each step's bake (120s, 2m; default: cutover.steps)")
+    cutover.add_argument("--dry-run", action="store_true", help="print the plan and the calls; change nothing")
+    mode = cutover.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="continue the cutover the journal records")
+    mode.add_argument("--abort", action="store_true", help="put all traffic back on the live environment")
+    cutover.add_argument("--on-rollback", metavar="CMD", help="shell command to run once when it rolls back")
+    cutover.add_argument("--reports", default=os.environ.get("GOLIVE_REPORTS", "reports"),
+                         help="records, journal and timeline (default: $GOLIVE_REPORTS, else ./reports)")
+    _config_options(cutover)
 
     checks = commands.add_parser("checks", help="the check catalog, read from validations/")
     checks.add_argument("--markdown", action="store_true", help="as docs/CHECKS.md")
@@ -275,8 +290,9 @@ def _json_option(args: Sequence[str]) -> Path | None:
     return None
 
 
-def _demo(config_out: str) -> int:
-    """Sandbox up; Gate 1 as a release team lives it (open human items, then signed); Gate 2."""
+def _demo(config_out: str, cutover: bool = False) -> int:
+    """Sandbox up; Gate 1 as a release team lives it (open human items, then signed); Gate 2. With ``cutover``:
+    the cutover (whose first step runs Gate 2 itself) with short bakes, then Gate 3."""
     from golive.sandbox import cli as sandbox_cli  # late, like each command's own module: see main()
 
     code = sandbox_cli.main(["up", "--config-out", config_out])
@@ -304,12 +320,28 @@ def _demo(config_out: str) -> int:
             )
             print(f"  golive attest {signed.item} --by '{signed.by}' --role '{signed.role}'")
         first_code, first = _demo_gate("1", gate_args)
-    second_code, second = _demo_gate("2", gate_args)
-    for gate, document, code in (("1", first, first_code), ("2", second, second_code)):
+    results: list[tuple[str, dict[str, object] | None, int]] = [("1", first, first_code)]
+    if not cutover:
+        second_code, second = _demo_gate("2", gate_args)
+        results.append(("2", second, second_code))
+    elif first_code == 0:
+        from golive.cutover import runner
+
+        print(f"\n$ golive cutover --golive-config {config_out} --bake {DEMO_BAKE}", flush=True)
+        cutover_code = runner.run(settings, runner.Options(bake=DEMO_BAKE))
+        print(f"cutover: {'GO' if cutover_code == 0 else 'ROLLED-BACK'} (exit {cutover_code})")
+        if cutover_code != 0:
+            return cutover_code
+        third_code, third = _demo_gate("3", gate_args)
+        results.append(("3", third, third_code))
+    for gate, document, code in results:
         verdict = document.get("verdict") if document else "NO-GO"
         report = document.get("html_report") if document else None
         print(f"{gates.BY_ARGUMENT[gate].short_title}: {verdict} (exit {code}); report: {report}")
-    return max(first_code, second_code)
+    return max(code for _gate, _document, code in results)
+
+
+DEMO_BAKE = "3s"  # `golive demo --cutover`: each step's bake, long enough for a few readings
 
 
 def _demo_gate(gate: str, gate_args: list[str]) -> tuple[int, dict[str, object] | None]:
@@ -338,7 +370,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _init(arguments)
     try:
         if arguments.command == "demo":
-            return _demo(arguments.config_out)
+            return _demo(arguments.config_out, arguments.cutover)
+        if arguments.command == "cutover":
+            return _cutover(arguments)
         if arguments.command == "checks":
             return _checks(arguments.markdown)
         if arguments.command == "attest":
@@ -432,11 +466,24 @@ def _checks(markdown: bool) -> int:
     return 0
 
 
+def _cutover(arguments: argparse.Namespace) -> int:
+    from golive.cutover import runner
+
+    options = runner.Options(plan=arguments.plan, bake=arguments.bake, dry_run=arguments.dry_run,
+                             resume=arguments.resume, abort=arguments.abort, on_rollback=arguments.on_rollback,
+                             reports_dir=Path(arguments.reports))  # fmt: skip
+    return runner.run(_settings(arguments), options)
+
+
 def _attest(arguments: argparse.Namespace) -> int:
     settings = _settings(arguments)
+    items = human_items.load_all(human_items.validations_dir(arguments.validations))
+    from golive.cutover import plan as cutover_plan
+
+    step_item = cutover_plan.attestation_item(arguments.item, settings.document.cutover)
     signed = attestations.record(
         settings.attestations_path, arguments.item, arguments.by, arguments.role, settings.release.version,
-        arguments.note, items=human_items.load_all(human_items.validations_dir(arguments.validations)),
+        arguments.note, items=[*items, *([step_item] if step_item else [])],
     )
     print(f"{signed.item}: signed by {signed.by} ({signed.role}) at {signed.at} for release {signed.release}")
     return 0

@@ -25,6 +25,8 @@ from golive.config_model import (  # the sections; the names other modules use a
     SERVICE_SECTIONS,
     AlbLoadBalancer,  # noqa: F401  (re-exported)
     Aws,
+    Cutover,  # noqa: F401  (re-exported)
+    CutoverStep,  # noqa: F401  (re-exported)
     Document,
     EnvironmentSection,
     HaproxyLoadBalancer,  # noqa: F401  (re-exported)

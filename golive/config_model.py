@@ -510,6 +510,41 @@ class Serve(Section):
     flagger_token_in_metadata: bool = False  # Flagger sends no headers: accept metadata.token on /v1/flagger/
 
 
+class CutoverStep(Section):
+    """One step of ``golive cutover``: the candidate's share of traffic, held for a bake."""
+
+    blue: Annotated[int, Field(ge=1, le=100)]  # the candidate's share in percent (named for the runbook's blue)
+    bake_s: Annotated[float, Field(ge=0, le=86_400)]
+    gate: NonEmpty | None = None  # a gate (number or name) that must be GO before the weights move
+    # Added to that gate's run; default: the previous step's phase checks (--golive-phase 50 before 100 %).
+    gate_args: list[StrictStr] | None = None
+
+
+def _default_steps() -> list[CutoverStep]:
+    """The runbook's: Gate 2, then 50 % for 2 minutes; Gate 2 with the 50 % step's checks, then 100 % for 5."""
+    return [CutoverStep(blue=50, bake_s=120, gate="2"), CutoverStep(blue=100, bake_s=300, gate="2")]
+
+
+class CutoverDns(Section):
+    """Weighted DNS records moved with the load balancer: ``aws.dns``'s record, one set identifier per side."""
+
+    set_identifiers: dict[Literal["blue", "green"], NonEmpty]
+
+
+class Cutover(Section):
+    """``golive cutover``: the traffic shift golive drives on ``load_balancer`` (golive/cutover/)."""
+
+    steps: Annotated[list[CutoverStep], Field(min_length=1, max_length=20)] = Field(default_factory=_default_steps)
+    interval_s: Annotated[float, Field(gt=0, le=60)] = 1.0  # between readings during a bake
+    review_deadline_s: Annotated[float, Field(ge=0, le=86_400)] = 900  # a REVIEW waits this long, then rolls back
+    review_roles: Annotated[list[NonEmpty], Field(min_length=1)] = Field(default_factory=lambda: ["Deployment Lead"])
+    gate_args: list[StrictStr] = Field(default_factory=lambda: ["-n", "auto"])  # added to each step's gate run
+    call_attempts: Annotated[int, Field(ge=1, le=10)] = 3  # tries of one load balancer call before rolling back
+    call_timeout_s: Seconds = 10  # each try of a load balancer call
+    verify_s: Annotated[float, Field(gt=0, le=600)] = 10  # after a rollback: sample the front door this long
+    dns: CutoverDns | None = None
+
+
 class EnvironmentSection(Section):
     url: HttpUrl
     role: Literal["candidate", "live"] | None = None
@@ -549,6 +584,7 @@ class Document(Section):
     waivers: list[Waiver] = Field(default_factory=list)
     rollback_triggers: RollbackTriggers | None = None
     serve: Serve | None = None
+    cutover: Cutover | None = None
 
 
 _SECTION_MODELS: dict[str, type[Section]] = {

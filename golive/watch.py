@@ -207,15 +207,25 @@ def _roll_back(firing: Firing, view: EnvironmentView, on_rollback: str | None, t
     print(f"ROLLBACK: {message}", file=out, flush=True)
     _append(timeline, "error", f"rollback trigger fired on {message}", out)
     if on_rollback:
-        try:
-            completed = subprocess.run(on_rollback, shell=True, capture_output=True, text=True, timeout=300)
-            output = (completed.stdout + completed.stderr).strip()
-            result = f"--on-rollback exited {completed.returncode}"
-        except subprocess.TimeoutExpired as expired:
-            output, result = str(expired.stdout or ""), "--on-rollback did not finish within 300 s"
-        print(f"{result}; output: {_tail(output, 2000)}", file=out, flush=True)
-        _append(timeline, "event", f"{result}: {_tail(output, 500)}", out)
+        run_on_rollback(on_rollback, timeline, out)
     return WatchResult(2, firing, count)
+
+
+ON_ROLLBACK_TIMEOUT_S = 300
+
+
+def run_on_rollback(command: str, timeline: Timeline, out: TextIO, source: str = "golive watch") -> str:
+    """Run ``--on-rollback`` once, bounded; its exit and the end of its output go to ``out`` and the timeline.
+    Returns what happened (``--on-rollback exited 0``)."""
+    try:
+        completed = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=ON_ROLLBACK_TIMEOUT_S)
+        output = (completed.stdout + completed.stderr).strip()
+        result = f"--on-rollback exited {completed.returncode}"
+    except subprocess.TimeoutExpired as expired:
+        output, result = str(expired.stdout or ""), f"--on-rollback did not finish within {ON_ROLLBACK_TIMEOUT_S} s"
+    print(f"{result}; output: {_tail(output, 2000)}", file=out, flush=True)
+    _append(timeline, "event", f"{result}: {_tail(output, 500)}", out, source)
+    return result
 
 
 def _tail(text: str, limit: int) -> str:
@@ -223,8 +233,8 @@ def _tail(text: str, limit: int) -> str:
     return text if len(text) <= limit else CUT + text[len(text) - limit + len(CUT):]
 
 
-def _append(timeline: Timeline, kind: str, message: str, out: TextIO) -> None:
+def _append(timeline: Timeline, kind: str, message: str, out: TextIO, source: str = "golive watch") -> None:
     try:
-        timeline.add(kind, message, source="golive watch")
+        timeline.add(kind, message, source=source)
     except TimelineError as error:
         print(f"golive: {error}", file=out, flush=True)

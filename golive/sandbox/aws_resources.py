@@ -34,7 +34,7 @@ LOG_GROUPS = ("/orchestrator/blue", "/orchestrator/green")
 
 
 class AwsResources(Base):
-    def _client(self, service: str) -> Any:
+    def _client(self, service: str, agent: str | None = None) -> Any:
         import boto3
         from botocore.config import Config
 
@@ -42,7 +42,7 @@ class AwsResources(Base):
             service,
             region_name="us-east-1",
             endpoint_url=f"http://{c.HOST}:{c.MOTO_PORT}",
-            config=Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 2}),
+            config=Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 2}, user_agent_extra=agent),
         )
 
     def ensure_aws(self) -> None:
@@ -164,7 +164,8 @@ class AwsResources(Base):
     def set_alb_weights(self, blue: int, green: int) -> None:
         if self.alb_weights() == {"blue": blue, "green": green}:
             return
-        self._client("elbv2").modify_listener(
+        # Only the ALB: the sandbox's moto does not mirror this call to HAProxy (aws_server.ALB_ONLY_AGENT).
+        self._client("elbv2", aws_server.ALB_ONLY_AGENT).modify_listener(
             ListenerArn=self.state.aws["listener_arn"],
             DefaultActions=[_forward_action(self.state.aws["target_groups"], {"blue": blue, "green": green})],
         )

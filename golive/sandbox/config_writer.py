@@ -226,6 +226,15 @@ def write_golive_config(path: Path, paths: Paths, state: State) -> None:
             "files": [str(paths.deploy_script(name)) for name in ("deploy", "rollback")],
         },
         "attestations": "reports/attestations.jsonl",
+        # The runbook's automatic rollback triggers (golive watch, golive cutover).
+        "rollback_triggers": {
+            "error_rate": {"above": 0.10, "for_s": 30},
+            "p95_ms": {"above": 2000, "for_s": 30},
+            "database_down": {"for_s": 10},
+            "crash": {"for_s": 0},
+        },
+        # The runbook's plan (Gate 2, 50 % for 2 min, 100 % for 5 min); `golive demo --cutover` shortens the bakes.
+        "cutover": {"interval_s": 1.0},
     }
     text = "# Written by `golive sandbox up`: the golive configuration for the local sandbox.\n"
     text += yaml.safe_dump(config, sort_keys=False, width=200)

@@ -71,7 +71,8 @@ class Services(Standby):
         )
         services["moto"] = Service(
             name="moto",
-            command=[python, "-m", "golive.sandbox.aws_server", "--host", c.HOST, "--port", str(c.MOTO_PORT)],
+            command=[python, "-m", "golive.sandbox.aws_server", "--host", c.HOST, "--port", str(c.MOTO_PORT),
+                     "--haproxy-socket", str(self.paths.haproxy_socket)],
             port=c.MOTO_PORT,
             ready=lambda: http_status(f"http://{c.HOST}:{c.MOTO_PORT}/moto-api/data.json"),
             env=self._child_env({}),

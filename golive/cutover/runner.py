@@ -1,0 +1,565 @@
+"""``golive cutover``: the runbook's traffic shift, driven by golive, gated step by step, rolled back on a trigger.
+
+The one golive command that writes to a target, and it says so. For each step of the plan: the gate the step
+names must be GO (a REVIEW waits for ``golive attest cutover.step_N`` up to ``cutover.review_deadline_s``,
+then rolls back; a NO-GO rolls back); the weights move in one call per traffic manager, read back; then the
+bake: every ``cutover.interval_s`` the readings ``golive watch`` takes, of the candidate and of the front door,
+go through the ``rollback_triggers``. A trigger that fires, a gate that is not GO, a load balancer call that
+still fails after its retries, or SIGINT/SIGTERM: the weights go back to the live side in one call, golive
+samples the front door until no answer comes from the candidate, runs ``--on-rollback`` once, and exits 2.
+
+Every step is journalled (golive.cutover.journal) before and after it happens, so after a crash ``--resume``
+continues and ``--abort`` restores the live side; a lock keeps a second cutover off the same load balancer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO, cast
+
+from golive import attestations, gates
+from golive.config import ConfigError, Cutover, EnvironmentView, Settings
+from golive.cutover import record as cutover_record
+from golive.cutover.journal import Journal, JournalError, State, locked
+from golive.cutover.plan import PlanError, Step, build
+from golive.cutover.traffic import TrafficError, TrafficManager, apply, managers, same_shares, show, weights_for
+from golive.human_items import normal_role
+from golive.masking import MaskingStream
+from golive.probes import http as http_probe
+from golive.probes import load_balancer as lb_probe
+from golive.probes.bounded import side_by_side
+from golive.probes.errors import ProbeError
+from golive.timeline import Timeline, TimelineError
+from golive.triggers import Evaluator, Firing, Reading, Rule, rules_from
+from golive.watch import Probes, describe, run_on_rollback, take_reading
+
+SOURCE = "golive cutover"
+FRONT_RULES = ("error_rate", "p95_ms")  # what the front door's readings can tell: the others are the candidate's
+VERIFY_REQUESTS = 10  # per front-door sample after a rollback
+GateRunner = Callable[[str, Sequence[str]], tuple[int, "dict[str, object] | None"]]
+
+
+class CutoverError(Exception):
+    """The cutover cannot start as asked (configuration, starting state, journal, lock). One line, exit 2."""
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM reached the cutover."""
+
+
+@dataclass
+class Options:
+    plan: str | None = None
+    bake: str | None = None
+    dry_run: bool = False
+    resume: bool = False
+    abort: bool = False
+    on_rollback: str | None = None
+    reports_dir: Path = Path("reports")
+
+
+@dataclass
+class Context:
+    settings: Settings
+    section: Cutover
+    candidate: EnvironmentView
+    live: EnvironmentView
+    front_url: str
+    traffic: list[TrafficManager]
+    rules: list[Rule]
+    want_memory: bool
+    out: TextIO
+    timeline: Timeline
+    journal: Journal
+    story: cutover_record.Story
+    run_gate: GateRunner
+    reports_dir: Path
+    on_rollback: str | None
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    interrupted: threading.Event = field(default_factory=threading.Event)
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def event(self, kind: str, message: str) -> None:
+        self.story.event(kind, message)
+        try:
+            self.timeline.add(kind, message, source=SOURCE)
+        except TimelineError as error:
+            self.say(f"golive: {error}")
+
+    def weights(self, share: int) -> dict[str, int]:
+        return weights_for(self.candidate.name, self.live.name, share)
+
+
+def prepare(settings: Settings, options: Options, out: TextIO, run_gate: GateRunner) -> tuple[Context, list[Step]]:
+    """Everything checked before golive looks at a load balancer: raises ConfigError or CutoverError."""
+    document = settings.document
+    name = settings.path.name
+    section = document.cutover or Cutover()
+    balancer = document.load_balancer
+    if balancer is None:
+        raise ConfigError(f"{name}: load_balancer: not configured; golive cutover has nothing to move")
+    if balancer.front_url is None:
+        raise ConfigError(f"{name}: load_balancer.front_url: not configured; golive cutover samples the front door "
+                          "to judge each step and to prove a rollback, and will not move traffic it cannot see")
+    candidate, live = settings.environment_by_role("candidate"), settings.environment_by_role("live")
+    if candidate is None or live is None:
+        raise ConfigError(f"{name}: environments: golive cutover needs one with role candidate and one with role live")
+    for view in (candidate, live):
+        if view.name not in lb_probe.ENVIRONMENTS:
+            raise ConfigError(f"{name}: environments.{view.name}: the load balancer knows only blue and green; "
+                              "name the environments for the load balancer's pools")
+    if not candidate.expected_version or candidate.expected_version == live.expected_version:
+        raise ConfigError(f"{name}: environments: the candidate and the live environment need different versions, "
+                          "so golive can tell at the front door which one answered")
+    triggers = document.rollback_triggers
+    rules = rules_from(triggers) if triggers is not None else []
+    if not rules:
+        raise ConfigError(f"{name}: rollback_triggers: none configured; golive cutover will not bake without them")
+    want_memory = any(rule.name == "memory" for rule in rules)
+    if want_memory and not candidate.process:
+        raise ConfigError(f"{name}: rollback_triggers.memory needs environments.{candidate.name}.process to measure")
+    try:
+        steps = build(section, options.plan, options.bake)
+    except PlanError as error:
+        raise CutoverError(str(error)) from None
+    try:
+        traffic = managers(balancer, document.aws, section.dns, section.call_timeout_s)
+    except TrafficError as error:
+        raise CutoverError(str(error)) from None
+    out = cast(TextIO, MaskingStream(out, settings.masker))
+    context = Context(
+        settings=settings, section=section, candidate=candidate, live=live, front_url=str(balancer.front_url),
+        traffic=traffic, rules=rules, want_memory=want_memory, out=out,
+        timeline=Timeline.in_reports(options.reports_dir, settings.masker),
+        journal=Journal.for_managers(options.reports_dir, [m.name for m in traffic]),
+        story=cutover_record.Story(release=settings.release.version, candidate=candidate.name, live=live.name,
+                                   managers=[m.name for m in traffic], rules=[_rule_text(r) for r in rules]),
+        run_gate=run_gate, reports_dir=options.reports_dir, on_rollback=options.on_rollback,
+    )  # fmt: skip
+    return context, steps
+
+
+def _rule_text(rule: Rule) -> str:
+    return f"{rule.name}: {rule.describe} for {rule.window_s:g} s"
+
+
+def run(settings: Settings, options: Options, out: TextIO = sys.stdout, run_gate: GateRunner | None = None) -> int:
+    """The whole command; returns its exit code (0 GO, 2 rolled back or refused)."""
+    if run_gate is None:
+        from golive.cli import run_gate as gate_runner
+
+        run_gate = gate_runner
+    try:
+        context, steps = prepare(settings, options, out, run_gate)
+        if options.dry_run:
+            return _dry_run(context, steps)
+        with locked([m.name for m in context.traffic]), _signals_to(context):
+            if options.abort:
+                return _abort(context)
+            return _cutover(context, steps, options.resume)
+    except (CutoverError, JournalError) as error:
+        print(f"golive cutover: {error}", file=sys.stderr)
+        return 2
+
+
+@contextmanager
+def _signals_to(context: Context) -> Iterator[None]:
+    """SIGINT and SIGTERM ask for a rollback (at the next reading or wait) instead of leaving traffic mid-way."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        context.interrupted.set()
+
+    previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def _read(context: Context) -> dict[str, dict[str, int]]:
+    try:
+        return {manager.name: manager.read() for manager in context.traffic}
+    except TrafficError as error:
+        raise CutoverError(f"cannot read the starting weights: {error}") from None
+
+
+def _dry_run(context: Context, steps: list[Step]) -> int:
+    context.say("golive cutover --dry-run: nothing is written; these are the calls a cutover would make")
+    current = _read(context)
+    for name, weights in current.items():
+        context.say(f"  now: {name}: {show(weights)}")
+    start = context.weights(0)
+    if not all(same_shares(weights, start) for weights in current.values()):
+        context.say(f"  a cutover would refuse to start: traffic is not all on {context.live.name}")
+    for number, step in enumerate(steps, start=1):
+        context.say(f"step {number}: {step.describe()}")
+        for manager in context.traffic:
+            for call in manager.calls(context.weights(step.share)):
+                context.say(f"    {call}")
+    context.say("during each bake, every " f"{context.section.interval_s:g} s, on {context.candidate.name} and the "
+                f"front door {context.front_url}: " + "; ".join(_rule_text(r) for r in context.rules))
+    context.say("on a trigger, a gate not GO or a failed call: back to " f"{context.live.name} 100 in one call each:")
+    for manager in context.traffic:
+        for call in manager.calls(context.weights(0)):
+            context.say(f"    {call}")
+    return 0
+
+
+def _banner(context: Context) -> None:
+    context.say("golive cutover WRITES to your load balancer: it moves traffic between "
+                f"{context.live.name} and {context.candidate.name} on " + "; ".join(m.name for m in context.traffic))
+    context.say(f"journal: {context.journal.path}  (after a crash: golive cutover --resume, or --abort to put all "
+                f"traffic back on {context.live.name})")
+
+
+def _abort(context: Context) -> int:
+    _banner(context)
+    state = context.journal.state()
+    context.say(f"--abort: putting all traffic back on {context.live.name}")
+    context.event("warning", f"cutover abort requested; last journal state: {_state_text(state)}")
+    ok = _restore(context, reason="--abort")
+    if state.started is not None and not state.finished:
+        context.journal.write("aborted", weights=context.weights(0), restored=ok)
+    return 0 if ok else 2
+
+
+def _state_text(state: State) -> str:
+    if state.started is None:
+        return "no cutover journalled"
+    weights = state.last_weights or {}
+    return f"{state.outcome or 'unfinished'}, weights {show(weights)} (step {state.step + 1})"
+
+
+def _cutover(context: Context, steps: list[Step], resume: bool) -> int:
+    state = context.journal.state()
+    current = _read(context)
+    first, applied_step = 0, -1
+    if resume:
+        if state.started is None or state.finished:
+            raise CutoverError(f"--resume: nothing to resume in {context.journal.path} "
+                               f"({_state_text(state)}); start a cutover without --resume")
+        expected = [w for w in (state.last_weights, state.intended_weights) if w is not None]
+        if not all(any(same_shares(weights, want) for want in expected) for weights in current.values()):
+            raise CutoverError(f"--resume: the weights now ({_now(current)}) are not the journal's "
+                               f"({' or '.join(show(w) for w in expected)}); golive cutover --abort restores "
+                               f"{context.live.name}")
+        steps = [Step(s["share"], s["bake_s"], s["gate"], tuple(s["gate_args"])) for s in state.started["steps"]]
+        applied_step = state.step
+        intended = state.intended_weights
+        if intended is not None and state.intended_step is not None and all(
+                same_shares(weights, intended) for weights in current.values()):
+            applied_step = state.intended_step  # the crash came after the call took effect, before it was journalled
+            context.journal.write("moved", step=applied_step, weights=intended, recovered=True)
+        first = max(applied_step, 0)
+        run_id = str(state.started.get("run_id"))
+        context.story.run_id = run_id
+        context.story.resumed = True
+    else:
+        if state.started is not None and not state.finished:
+            raise CutoverError(f"an unfinished cutover is journalled in {context.journal.path} ({_state_text(state)}): "
+                               "golive cutover --resume continues it, --abort restores "
+                               f"{context.live.name}")
+        start = context.weights(0)
+        if not all(same_shares(weights, start) for weights in current.values()):
+            raise CutoverError(f"the starting state is not all traffic on {context.live.name}: {_now(current)}; "
+                               f"golive cutover starts from {show(start)}")
+        context.story.run_id = uuid.uuid4().hex
+        context.journal.write("start", run_id=context.story.run_id, steps=[dataclasses.asdict(s) for s in steps],
+                              weights=start, release=context.settings.release.version)  # fmt: skip
+    context.story.steps = [cutover_record.StepRecord(share=s.share, bake_s=s.bake_s, gate=s.gate) for s in steps]
+    _banner(context)
+    context.event("phase", f"cutover {'resumed' if resume else 'started'}: " + "; ".join(s.describe() for s in steps))
+    context.story.weight(context.clock(), steps[first].share if resume and applied_step >= 0 else 0)
+    outcome = _steps(context, steps, first, resume and applied_step >= 0)
+    return _finish(context, outcome)
+
+
+def _now(current: dict[str, dict[str, int]]) -> str:
+    return "; ".join(f"{name}: {show(weights)}" for name, weights in current.items())
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    reason: str = ""
+    trigger: str | None = None
+    moved: bool = True  # whether any weight had moved off the live side
+
+
+def _steps(context: Context, steps: list[Step], first: int, first_applied: bool) -> Outcome:
+    moved = first_applied
+    for index in range(first, len(steps)):
+        step = steps[index]
+        story = context.story.steps[index]
+        applied_already = first_applied and index == first
+        if not applied_already:
+            if step.gate is not None:
+                verdict = _gate(context, step, story)
+                if verdict is not None:
+                    return Outcome(False, verdict, moved=moved)
+            if context.interrupted.is_set():
+                return Outcome(False, "interrupted (SIGINT/SIGTERM)", moved=moved)
+            weights = context.weights(step.share)
+            context.journal.write("moving", step=index, weights=weights)
+            try:
+                for manager in context.traffic:
+                    applied = apply(manager, weights, context.section.call_attempts, context.sleep)
+                    story.calls.append({"manager": manager.name, "weights": weights, "attempts": applied.attempts,
+                                        "seconds": round(applied.seconds, 3), "errors": applied.errors})
+            except TrafficError as error:
+                moved = True  # a call may have half-worked: the rollback writes every manager regardless
+                return Outcome(False, f"step {index + 1} ({step.share}%): {error}", moved=moved)
+            moved = True
+            context.journal.write("moved", step=index, weights=weights)
+            story.moved_at = _utc()
+            context.story.weight(context.clock(), step.share)
+            where = "; ".join(m.name for m in context.traffic)
+            context.event("event", f"weights moved: {context.candidate.name} {step.share}%, "
+                                   f"{context.live.name} {100 - step.share}% ({where})")
+            context.say(f"step {index + 1}/{len(steps)}: {context.candidate.name} {step.share}%; "
+                        f"baking {step.bake_s:g} s")
+        else:
+            context.say(f"step {index + 1}/{len(steps)}: resumed at {context.candidate.name} {step.share}%; "
+                        f"baking {step.bake_s:g} s again")
+        context.journal.write("bake", step=index, bake_s=step.bake_s)
+        firing = _bake(context, step, story)
+        if firing is not None:
+            return Outcome(False, firing[1], trigger=firing[0], moved=True)
+    return Outcome(True)
+
+
+def _utc() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _gate(context: Context, step: Step, story: cutover_record.StepRecord) -> str | None:
+    """Run the step's gate; None when it is GO (or its REVIEW was signed off), else why the cutover stops."""
+    gate = gates.BY_ARGUMENT[cast(str, step.gate)]
+    reports = context.reports_dir
+    args = [f"--golive-config={context.settings.path}", f"--golive-reports={reports}",
+            *context.section.gate_args, *step.gate_args]  # fmt: skip
+    context.say(f"\n$ golive gate {step.gate} {' '.join(args)}")
+    code, document = context.run_gate(cast(str, step.gate), args)
+    verdict = str(document.get("verdict")) if document else "NO-GO"
+    story.gate_verdict, story.gate_exit = verdict, code
+    story.gate_record = _record_path(document)
+    context.event("gate", f"{gate.short_title} before the {step.share}% step: {verdict} (exit {code})")
+    if code == 0:
+        return None
+    if code == 1:
+        return _await_signature(context, step, story)
+    found = (document or {}).get("reasons")
+    reasons = "; ".join(str(reason) for reason in found[:3]) if isinstance(found, list) else ""
+    return f"{gate.short_title} before the {step.share}% step was {verdict}" + (f": {reasons}" if reasons else "")
+
+
+def _record_path(document: dict[str, object] | None) -> str | None:
+    if not document:
+        return None
+    report = document.get("html_report")
+    return str(report) if report else None
+
+
+def _await_signature(context: Context, step: Step, story: cutover_record.StepRecord) -> str | None:
+    """A REVIEW: wait for ``golive attest cutover.step_N`` by an allowed role for this release, signed after the
+    gate decided; none by the deadline is a rollback (the default a deterministic timeout must have)."""
+    item, deadline_s = step.attestation_item, context.section.review_deadline_s
+    roles = " or ".join(f"'{role}'" for role in context.section.review_roles)
+    asked = datetime.now(UTC).replace(microsecond=0)
+    context.say(f"REVIEW before the {step.share}% step: waiting up to {deadline_s:g} s for `golive attest {item} "
+                f"--by NAME --role {roles}`; no signature by then rolls back")
+    context.event("warning", f"cutover paused for a signature of {item} (deadline {deadline_s:g} s)")
+    started = context.clock()
+    path = context.settings.attestations_path
+    release = context.settings.release.version
+    allowed = {normal_role(role) for role in context.section.review_roles}
+    while True:
+        try:
+            signed = [a for a in attestations.read(path) if a.item == item and a.release == release
+                      and normal_role(a.role) in allowed and a.moment >= asked]  # fmt: skip
+        except attestations.AttestationError as error:
+            return f"{item}: {error}"
+        if signed:
+            story.signed_by = f"{signed[-1].by} ({signed[-1].role}) at {signed[-1].at}"
+            context.event("event", f"{item} signed by {story.signed_by}: the cutover goes on")
+            return None
+        if context.interrupted.is_set():
+            return "interrupted (SIGINT/SIGTERM) while waiting for a signature"
+        if context.clock() - started >= deadline_s:
+            return f"the REVIEW before the {step.share}% step was not signed off ({item}) within {deadline_s:g} s"
+        context.sleep(min(1.0, max(0.05, deadline_s - (context.clock() - started))))
+
+
+def _bake(context: Context, step: Step, story: cutover_record.StepRecord) -> tuple[str, str] | None:
+    """Readings every interval for ``bake_s``; (trigger name, message) when one fires, else None."""
+    interval = context.section.interval_s
+    candidate = Evaluator(context.rules)
+    front = Evaluator([rule for rule in context.rules if rule.name in FRONT_RULES])
+    probes = Probes(context.candidate, interval)
+    front_probes = Probes(dataclasses.replace(context.candidate, name="front door", url=context.front_url), interval)
+    origin = context.clock()
+    story.bake_started = _utc()
+    count = 0
+    while True:
+        if context.interrupted.is_set():
+            return "interrupted", "interrupted (SIGINT/SIGTERM) during the bake"
+        readings = side_by_side({
+            "candidate": lambda: take_reading(probes, context.clock, context.want_memory),
+            "front": lambda: _front_reading(front_probes, context.clock),
+        }, probes.reading_bound_s + 1.0)  # fmt: skip
+        count += 1
+        for source, evaluator in (("candidate", candidate), ("front", front)):
+            reading = readings[source]
+            if not isinstance(reading, Reading):
+                reading = Reading(at=context.clock(), notes={source: f"no reading ({reading!r})"})
+            context.story.reading(source, reading)
+            label = context.candidate.name if source == "candidate" else "front door"
+            shown = describe(reading, origin) if source == "candidate" else _describe_front(reading, origin)
+            context.say(f"  {label:>10}  {shown}")
+            firings = evaluator.observe(reading)
+            if firings:
+                return _fired(context, firings[0], label, origin)
+        elapsed = context.clock() - origin
+        if elapsed >= step.bake_s:
+            story.bake_ended = _utc()
+            context.say(f"  bake of {step.bake_s:g} s at {step.share}%: no trigger fired in {count} readings")
+            return None
+        next_at = origin + count * interval
+        context.sleep(max(0.0, min(next_at - context.clock(), step.bake_s - elapsed)))
+
+
+def _fired(context: Context, firing: Firing, label: str, origin: float) -> tuple[str, str]:
+    message = f"{label}: {firing.message()}; condition since T+{firing.since - origin:.1f}s of the bake"
+    context.story.fired_at_monotonic = context.clock()
+    context.story.condition_since_monotonic = firing.since
+    return firing.rule.name, message
+
+
+def _describe_front(reading: Reading, origin: float) -> str:
+    ratio = "no data" if reading.error_ratio is None else f"{reading.error_ratio:.3f}"
+    p95 = "no data" if reading.p95_ms is None else f"{reading.p95_ms:.0f}"
+    return f"T+{reading.at - origin:5.1f}s  error ratio {ratio}  p95 {p95} ms"
+
+
+def _front_reading(probes: Probes, clock: Callable[[], float]) -> Reading:
+    """The front door's error ratio and p95, from a sample through ``load_balancer.front_url``."""
+    http_probe.forget_unanswered()
+    started = clock()
+    try:
+        error_ratio, p95, notes = probes.http()
+    except ProbeError as error:
+        return Reading(at=started, notes={"front door": error.detail})
+    # What the front door cannot tell (the app's process, the database) is not part of its rules.
+    return Reading(at=started, error_ratio=error_ratio, p95_ms=p95, app_ok=True, notes=notes)
+
+
+def _finish(context: Context, outcome: Outcome) -> int:
+    story = context.story
+    if outcome.ok:
+        context.journal.write("done", weights=context.weights(100))
+        context.event("complete", f"cutover complete: {context.candidate.name} 100%")
+        context.say(f"cutover GO: all traffic on {context.candidate.name}; run Gate 3 now "
+                    "(golive gate 3)")
+        story.outcome, story.exit_code = "GO", 0
+    else:
+        context.say(f"ROLLBACK: {outcome.reason}")
+        context.event("error", f"cutover rolling back: {outcome.reason}")
+        story.reason, story.trigger = outcome.reason, outcome.trigger
+        if outcome.moved:
+            restored = _restore(context, reason=outcome.reason)
+        else:
+            context.say(f"no weight had moved: traffic is still all on {context.live.name}")
+            story.rollback = {"needed": False, "restored": True}
+            restored = True
+        context.journal.write("rolled-back", weights=context.weights(0), restored=restored, reason=outcome.reason)
+        if context.on_rollback:
+            run_on_rollback(context.on_rollback, context.timeline, context.out, SOURCE)
+            story.on_rollback_ran = True
+        story.outcome, story.exit_code = "ROLLED-BACK", 2
+    paths = cutover_record.write(story, context.reports_dir, context.settings.masker)
+    context.say(f"cutover record: {paths[0]}; picture: {paths[1]}")
+    return story.exit_code
+
+
+def _restore(context: Context, reason: str) -> bool:
+    """All traffic back on the live side, one call per manager (each retried within its bound), then proof at
+    the front door that the candidate answers no more. False when golive could not restore or prove it."""
+    weights = context.weights(0)
+    started = context.clock()
+    story = context.story
+    story.rollback = {"reason": reason, "calls": [], "needed": True}
+    ok = True
+    for manager in context.traffic:
+        try:
+            applied = apply(manager, weights, context.section.call_attempts, context.sleep)
+            story.rollback["calls"].append({"manager": manager.name, "attempts": applied.attempts,
+                                            "seconds": round(applied.seconds, 3), "errors": applied.errors})
+        except TrafficError as error:
+            ok = False
+            context.say(f"ROLLBACK FAILED on {manager.name}: {error}; traffic may still reach "
+                        f"{context.candidate.name}: move it by hand NOW")
+            context.event("error", f"rollback failed on {manager.name}: {error}")
+            story.rollback["calls"].append({"manager": manager.name, "error": str(error)})
+    returned = context.clock()
+    story.rollback["call_s"] = round(returned - started, 3)
+    if story.fired_at_monotonic is not None and story.condition_since_monotonic is not None:
+        story.rollback["fault_to_weights_s"] = round(returned - story.condition_since_monotonic, 3)
+        story.rollback["trigger_to_weights_s"] = round(returned - story.fired_at_monotonic, 3)
+    story.weight(returned, 0)
+    context.journal.write("restored" if ok else "restore-failed", weights=weights)
+    verified = _verify_front_door(context, returned)
+    story.rollback["restored"] = ok
+    story.rollback.update(verified)
+    context.event("event" if ok and verified["verified"] else "error",
+                  f"weights back on {context.live.name} 100% in {returned - started:.2f} s; front door: "
+                  f"{verified['detail']}")
+    context.say(f"weights back on {context.live.name} 100% in {returned - started:.2f} s; front door: "
+                f"{verified['detail']}")
+    return ok and bool(verified["verified"])
+
+
+def _verify_front_door(context: Context, returned: float) -> dict[str, Any]:
+    """Sample the front door until a sample has no answer from the candidate, within ``cutover.verify_s``."""
+    http = context.candidate.http
+    version = cast(str, context.candidate.expected_version)
+    last_seen: float | None = None
+    samples = 0
+    while True:
+        sample = lb_probe.front_door_versions(
+            context.front_url, http_probe.version_path(http), VERIFY_REQUESTS, http.timeout_s,
+            max_duration_s=max(0.5, http.timeout_s), verify_tls=http.verify_tls, spec=http_probe.health_spec(http),
+        )
+        samples += 1
+        now = context.clock()
+        if sample.answers.get(version, 0):
+            last_seen = now
+        elif sample.completed >= VERIFY_REQUESTS // 2 and sample.share(version) == 0.0:
+            clean = 0.0 if last_seen is None else last_seen - returned
+            return {"verified": True, "blue_answers_until_s": round(clean, 3), "samples": samples,
+                    "detail": f"no answer from {context.candidate.name} ({version}) in {sample.completed} requests "
+                              f"({sample.describe()}); the last from it {clean:.2f} s after the call returned"
+                              if last_seen is not None else
+                              f"no answer from {context.candidate.name} ({version}) in {sample.completed} requests "
+                              f"({sample.describe()}) from the first sample on"}  # fmt: skip
+        if now - returned >= context.section.verify_s:
+            return {"verified": False, "samples": samples,
+                    "detail": f"NOT VERIFIED: after {context.section.verify_s:g} s the front door still answered "
+                              f"{sample.describe() or 'nothing'}"}  # fmt: skip
+
