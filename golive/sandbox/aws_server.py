@@ -109,7 +109,7 @@ class AlbDataPlane:
                     commands.append(f"set weight {HAPROXY_BACKEND}/{server} {int(group.get('Weight', 1))}")
         # The side gaining weight first, as golive's own HAProxy writer does.
         commands.sort(key=lambda command: -int(command.rsplit(" ", 1)[-1]))
-        if commands:
+        if commands and self.haproxy_socket:
             answer = haproxy_socket.command(self.haproxy_socket, "; ".join(commands), 5.0).strip()
             if answer:
                 print(f"aws_server: HAProxy answered {answer!r} to {'; '.join(commands)}", file=sys.stderr)
