@@ -31,13 +31,12 @@ from golive import attestations, gates
 from golive.config import ConfigError, Cutover, EnvironmentView, Settings
 from golive.cutover import record as cutover_record
 from golive.cutover.journal import Journal, JournalError, State, locked
-from golive.cutover.plan import PlanError, Step, build
+from golive.cutover.plan import PlanError, Step, build, duration
 from golive.cutover.traffic import TrafficError, TrafficManager, apply, managers, same_shares, show, weights_for
 from golive.human_items import normal_role
 from golive.masking import MaskingStream
 from golive.probes import http as http_probe
 from golive.probes import load_balancer as lb_probe
-from golive.probes.bounded import side_by_side
 from golive.probes.errors import ProbeError
 from golive.timeline import Timeline, TimelineError
 from golive.triggers import Evaluator, Firing, Reading, Rule, rules_from
@@ -169,7 +168,7 @@ def run(settings: Settings, options: Options, out: TextIO = sys.stdout, run_gate
         with locked([m.name for m in context.traffic]), _signals_to(context):
             if options.abort:
                 return _abort(context)
-            return _cutover(context, steps, options.resume)
+            return _cutover(context, steps, options.resume, options.bake)
     except (CutoverError, JournalError) as error:
         print(f"golive cutover: {error}", file=sys.stderr)
         return 2
@@ -247,7 +246,7 @@ def _state_text(state: State) -> str:
     return f"{state.outcome or 'unfinished'}, weights {show(weights)} (step {state.step + 1})"
 
 
-def _cutover(context: Context, steps: list[Step], resume: bool) -> int:
+def _cutover(context: Context, steps: list[Step], resume: bool, bake: str | None = None) -> int:
     state = context.journal.state()
     current = _read(context)
     first, applied_step = 0, -1
@@ -261,6 +260,8 @@ def _cutover(context: Context, steps: list[Step], resume: bool) -> int:
                                f"({' or '.join(show(w) for w in expected)}); golive cutover --abort restores "
                                f"{context.live.name}")
         steps = [Step(s["share"], s["bake_s"], s["gate"], tuple(s["gate_args"])) for s in state.started["steps"]]
+        if bake is not None:  # --resume --bake: the journalled plan with the bake asked for now
+            steps = [dataclasses.replace(step, bake_s=duration(bake)) for step in steps]
         applied_step = state.step
         intended = state.intended_weights
         if intended is not None and state.intended_step is not None and all(
@@ -407,35 +408,79 @@ def _await_signature(context: Context, step: Step, story: cutover_record.StepRec
         context.sleep(min(1.0, max(0.05, deadline_s - (context.clock() - started))))
 
 
+class _Source:
+    """One series of readings (the candidate, the front door) taken on its own daemon thread, so a slow one (a
+    front door whose requests wait on a dead server) never delays judging the other."""
+
+    def __init__(self, name: str, label: str, take: Callable[[], Reading], evaluator: Evaluator,
+                 bound_s: float, clock: Callable[[], float]) -> None:
+        self.name, self.label, self.take, self.evaluator = name, label, take, evaluator
+        self.bound_s, self.clock = bound_s, clock
+        self.done = threading.Event()
+        self.result: Reading | None = None
+        self.started: float | None = None
+
+    def start(self) -> None:
+        if self.started is not None:
+            return  # the previous reading is still being taken: one at a time
+        self.done.clear()
+        self.result, self.started = None, self.clock()
+
+        def work() -> None:
+            try:
+                self.result = self.take()
+            except Exception as error:  # a probe's bug is no data, never a silent pass
+                what = f"{type(error).__name__}: {error}"
+                self.result = Reading(at=cast(float, self.started), notes={self.name: what})
+            self.done.set()
+
+        threading.Thread(target=work, name=f"golive-cutover-{self.name}", daemon=True).start()
+
+    def collect(self) -> Reading | None:
+        """The finished reading; a no-data reading once it has taken longer than its bound; None meanwhile."""
+        if self.started is None:
+            return None
+        if self.done.is_set() and self.result is not None:
+            reading, self.started = self.result, None
+            return reading
+        if self.clock() - self.started > self.bound_s:
+            at, self.started = self.started, None
+            return Reading(at=at, notes={self.name: f"no reading within {self.bound_s:g} s (one reading's bound)"})
+        return None
+
+
 def _bake(context: Context, step: Step, story: cutover_record.StepRecord) -> tuple[str, str] | None:
     """Readings every interval for ``bake_s``; (trigger name, message) when one fires, else None."""
     interval = context.section.interval_s
-    candidate = Evaluator(context.rules)
-    front = Evaluator([rule for rule in context.rules if rule.name in FRONT_RULES])
     probes = Probes(context.candidate, interval)
     front_probes = Probes(dataclasses.replace(context.candidate, name="front door", url=context.front_url), interval)
+    bound = probes.reading_bound_s
+    sources = [
+        _Source("candidate", context.candidate.name, lambda: take_reading(probes, context.clock, context.want_memory),
+                Evaluator(context.rules), bound, context.clock),
+        _Source("front", "front door", lambda: _front_reading(front_probes, context.clock),
+                Evaluator([rule for rule in context.rules if rule.name in FRONT_RULES]), bound, context.clock),
+    ]  # fmt: skip
     origin = context.clock()
     story.bake_started = _utc()
     count = 0
     while True:
         if context.interrupted.is_set():
             return "interrupted", "interrupted (SIGINT/SIGTERM) during the bake"
-        readings = side_by_side({
-            "candidate": lambda: take_reading(probes, context.clock, context.want_memory),
-            "front": lambda: _front_reading(front_probes, context.clock),
-        }, probes.reading_bound_s + 1.0)  # fmt: skip
+        for source in sources:
+            source.start()
         count += 1
-        for source, evaluator in (("candidate", candidate), ("front", front)):
-            reading = readings[source]
-            if not isinstance(reading, Reading):
-                reading = Reading(at=context.clock(), notes={source: f"no reading ({reading!r})"})
-            context.story.reading(source, reading)
-            label = context.candidate.name if source == "candidate" else "front door"
-            shown = describe(reading, origin) if source == "candidate" else _describe_front(reading, origin)
-            context.say(f"  {label:>10}  {shown}")
-            firings = evaluator.observe(reading)
+        sources[0].done.wait(bound + 0.1)  # the candidate's reading paces the loop; the front door's joins when ready
+        for source in sources:
+            reading = source.collect()
+            if reading is None:
+                continue
+            context.story.reading(source.name, reading)
+            shown = describe(reading, origin) if source.name == "candidate" else _describe_front(reading, origin)
+            context.say(f"  {source.label:>10}  {shown}")
+            firings = source.evaluator.observe(reading)
             if firings:
-                return _fired(context, firings[0], label, origin)
+                return _fired(context, firings[0], source.label, origin)
         elapsed = context.clock() - origin
         if elapsed >= step.bake_s:
             story.bake_ended = _utc()

@@ -1,0 +1,268 @@
+"""``golive cutover`` against the sandbox: the ALB (moto, whose ModifyListener moves HAProxy's traffic as an ALB's
+would) and HAProxy's runtime API, real gates before the steps, real faults during the bakes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from golive.config import load_settings
+from golive.probes import load_balancer as lb_probe
+from golive.sandbox import manager as sandbox_manager
+from tests.support import REPO
+from tests.support.cutover import GATE3
+from tests.support.gates import gate1_baseline, prometheus_window_clean, sandbox_command, variant
+from tests.support.polling import wait_for
+
+# Short windows so the tests take seconds; the crash window is longer than one reading so that a 20 % 5xx fault
+# (which also fails some health answers) is named by the error-rate trigger it is meant to fire.
+TRIGGERS = {"error_rate": {"above": 0.1, "for_s": 1}, "p95_ms": {"above": 2000, "for_s": 2},
+            "database_down": {"for_s": 2}, "crash": {"for_s": 3}}  # fmt: skip
+
+
+def cutover_config(sandbox: Path, out: Path, steps: list[dict[str, Any]], kind: str = "alb",
+                   **cutover: Any) -> Path:
+    changes: dict[str, Any] = {"rollback_triggers": TRIGGERS,
+                               "cutover": {"interval_s": 0.5, "steps": steps, "verify_s": 5, **cutover}}  # fmt: skip
+    if kind == "haproxy":
+        changes["load_balancer"] = {"kind": "haproxy", "admin_socket": str(_manager().paths.haproxy_socket),
+                                    "backend": "be", "servers": {"blue": "blue", "green": "green"},
+                                    "front_url": "http://127.0.0.1:18000"}  # fmt: skip
+    return variant(sandbox, out, changes)
+
+
+def _manager() -> sandbox_manager.Manager:
+    return sandbox_manager.Manager()
+
+
+SANDBOX_CONFIG: list[Path] = []  # the sandbox's own configuration (ALB), set by the autouse fixture below
+
+
+@pytest.fixture(autouse=True)
+def _sandbox_config(sandbox: Path) -> None:
+    SANDBOX_CONFIG[:] = [sandbox]
+
+
+def weights() -> dict[str, tuple[int, int]]:
+    """(blue, green) on the ALB (as golive's probe reads it) and on HAProxy."""
+    settings = load_settings(SANDBOX_CONFIG[0], "test")
+    assert settings.document.load_balancer is not None
+    alb = lb_probe.connect(settings.document.load_balancer, settings.document.aws, 5).weights()
+    manager = _manager()
+    return {"alb": (alb["blue"], alb["green"]),
+            "haproxy": (manager.haproxy_weight("blue"), manager.haproxy_weight("green"))}  # fmt: skip
+
+
+def clean_window(config: Path) -> None:
+    """An earlier test's fault out of blue's Prometheus window, so the gates judge this test's sandbox."""
+    wait_for("blue's Prometheus figures within thresholds", lambda: prometheus_window_clean(config), 60)
+
+
+def start(config: Path, reports: Path, *args: str) -> subprocess.Popen[str]:
+    environ = {k: v for k, v in os.environ.items() if k not in {"PYTEST_ADDOPTS", "GOLIVE_CONFIG"}}
+    return subprocess.Popen(
+        [sys.executable, "-m", "golive", "cutover", f"--golive-config={config}", f"--reports={reports}", *args],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environ,
+    )
+
+
+def cutover(config: Path, reports: Path, *args: str, timeout: float = 240) -> tuple[int, str]:
+    child = start(config, reports, *args)
+    output, _ = child.communicate(timeout=timeout)
+    return child.returncode, output
+
+
+def record(reports: Path) -> dict[str, Any]:
+    return json.loads((reports / "latest-cutover.json").read_text())
+
+
+def wait_for_bake(child: subprocess.Popen[str], share: int, seen: list[str]) -> None:
+    """Read the cutover's output until its bake at ``share`` percent has begun."""
+    assert child.stdout is not None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = child.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if f"blue {share}%; baking" in line:
+            return
+    raise AssertionError("the bake never started:\n" + "".join(seen))
+
+
+def test_healthy_alb_cutover_goes_to_blue_100_after_gate_2_and_gate_3_is_go(sandbox, tmp_path, run_gate):
+    reports = tmp_path / "reports"
+    gate1_baseline(sandbox, reports)
+    config = cutover_config(sandbox, tmp_path / "c.yaml", [{"blue": 50, "bake_s": 2, "gate": "2"},
+                                                           {"blue": 100, "bake_s": 2}])  # fmt: skip
+    clean_window(config)
+    code, output = cutover(config, reports)
+    assert code == 0, output
+    assert "golive cutover WRITES to your load balancer" in output
+    assert weights() == {"alb": (100, 0), "haproxy": (100, 0)}
+    story = record(reports)
+    assert story["outcome"] == "GO" and story["exit_code"] == 0
+    assert [step["share"] for step in story["steps"]] == [50, 100]
+    assert story["steps"][0]["gate_verdict"] == "GO" and story["steps"][1]["gate"] is None
+    assert {r["source"] for r in story["readings"]} == {"candidate", "front"}
+    html = Path(story["html_report"]).read_text()
+    assert "<svg" in html and "polyline" in html and "Cutover GO" in html
+    third = run_gate(config, GATE3, reports=reports)
+    assert third.code == 0, third.record["reasons"]
+
+
+def test_healthy_haproxy_cutover_goes_to_blue_100_and_gate_3_is_go(sandbox, tmp_path, run_gate):
+    reports = tmp_path / "reports"
+    gate1_baseline(sandbox, reports)
+    config = cutover_config(sandbox, tmp_path / "c.yaml", [{"blue": 50, "bake_s": 2}, {"blue": 100, "bake_s": 2}],
+                            kind="haproxy")
+    clean_window(config)
+    code, output = cutover(config, reports)
+    assert code == 0, output
+    assert "HAProxy backend be" in output
+    assert weights()["haproxy"] == (100, 0)
+    third = run_gate(config, GATE3, reports=reports)
+    assert third.code == 0, third.record["reasons"]
+
+
+def test_a_review_waits_for_the_signature_and_then_goes_on(sandbox, tmp_path):
+    """Without Gate 1's baseline Gate 2 is a REVIEW: the cutover waits for `golive attest cutover.step_50`."""
+    reports = tmp_path / "reports"
+    config = cutover_config(sandbox, tmp_path / "c.yaml", [{"blue": 50, "bake_s": 1, "gate": "2"},
+                                                           {"blue": 100, "bake_s": 1}], review_deadline_s=120)
+    clean_window(config)
+    child = start(config, reports)
+    assert child.stdout is not None
+    seen: list[str] = []
+    for line in child.stdout:
+        seen.append(line)
+        if "waiting up to 120 s for `golive attest cutover.step_50" in line:
+            break
+    assert weights()["alb"] == (0, 100)
+    signed = subprocess.run([sys.executable, "-m", "golive", "attest", "cutover.step_50", "--by", "Dana",
+                             "--role", "Deployment Lead", f"--golive-config={config}"],
+                            cwd=REPO, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert signed.returncode == 0, signed.stderr
+    output, _ = child.communicate(timeout=120)
+    assert child.returncode == 0, "".join(seen) + output
+    assert record(reports)["steps"][0]["signed_by"].startswith("Dana (Deployment Lead)")
+
+
+def test_a_review_nobody_signs_rolls_back_at_its_deadline(sandbox, tmp_path):
+    reports = tmp_path / "reports"
+    config = cutover_config(sandbox, tmp_path / "c.yaml", [{"blue": 50, "bake_s": 1, "gate": "2"},
+                                                           {"blue": 100, "bake_s": 1}], review_deadline_s=1)
+    clean_window(config)
+    code, output = cutover(config, reports)
+    assert code == 2, output
+    assert "was not signed off (cutover.step_50) within 1 s" in output
+    assert weights()["alb"] == (0, 100)
+
+
+def test_gate_2_no_go_before_the_first_step_changes_no_weight(sandbox, tmp_path):
+    reports = tmp_path / "reports"
+    gate1_baseline(sandbox, reports)
+    sandbox_command("fault", "blue", "--dependency-down", "database")
+    config = cutover_config(sandbox, tmp_path / "c.yaml", [{"blue": 50, "bake_s": 1, "gate": "2"},
+                                                           {"blue": 100, "bake_s": 1}])  # fmt: skip
+    code, output = cutover(config, reports)
+    assert code == 2, output
+    assert "Gate 2 before the 50% step was NO-GO" in output
+    assert "no weight had moved" in output
+    assert weights() == {"alb": (0, 100), "haproxy": (0, 100)}
+    journal = next((reports / "cutover").glob("*.journal.jsonl")).read_text()
+    assert '"moving"' not in journal and '"rolled-back"' in journal
+    assert record(reports)["rollback"] == {"needed": False, "restored": True}
+
+
+def test_kill_9_mid_bake_then_abort_restores_green_and_resume_then_refuses(sandbox, tmp_path):
+    reports = tmp_path / "reports"
+    config = cutover_config(sandbox, tmp_path / "c.yaml", [{"blue": 50, "bake_s": 60}, {"blue": 100, "bake_s": 1}])
+    child = start(config, reports)
+    wait_for_bake(child, 50, [])
+    second = cutover(config, reports, timeout=60)  # the lock: a second cutover of the same load balancer
+    assert second[0] == 2 and "another golive cutover holds the lock" in second[1], second[1]
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=10)
+    assert weights() == {"alb": (50, 50), "haproxy": (50, 50)}
+    refused = cutover(config, reports, timeout=60)  # a fresh start over an unfinished journal
+    assert refused[0] == 2 and "an unfinished cutover is journalled" in refused[1]
+    code, output = cutover(config, reports, "--abort", timeout=60)
+    assert code == 0, output
+    assert weights() == {"alb": (0, 100), "haproxy": (0, 100)}
+    code, output = cutover(config, reports, "--resume", timeout=60)
+    assert code == 2
+    lines = output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("golive cutover: --resume: nothing to resume"), output
+
+
+def test_resume_after_kill_9_continues_from_the_journalled_step(sandbox, tmp_path):
+    reports = tmp_path / "reports"
+    config = cutover_config(sandbox, tmp_path / "c.yaml", [{"blue": 50, "bake_s": 60}, {"blue": 100, "bake_s": 1}])
+    child = start(config, reports)
+    wait_for_bake(child, 50, [])
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=10)
+    code, output = cutover(config, reports, "--resume", "--bake", "1s", timeout=120)
+    assert code == 0, output
+    assert "resumed at blue 50%" in output
+    assert weights() == {"alb": (100, 0), "haproxy": (100, 0)}
+    assert record(reports)["resumed"] is True
+
+
+def test_dry_run_changes_nothing(sandbox, tmp_path):
+    reports = tmp_path / "reports"
+    config = cutover_config(sandbox, tmp_path / "c.yaml", [{"blue": 50, "bake_s": 1}, {"blue": 100, "bake_s": 1}])
+    before = weights()
+    code, output = cutover(config, reports, "--dry-run", timeout=60)
+    assert code == 0, output
+    assert weights() == before == {"alb": (0, 100), "haproxy": (0, 100)}
+    assert "nothing is written" in output and "ModifyListener" in output
+    assert not (reports / "cutover").exists()
+
+
+def test_a_starting_state_that_is_not_green_100_is_refused(sandbox, tmp_path):
+    reports = tmp_path / "reports"
+    sandbox_command("helper", "cutover", "--blue", "50")
+    config = cutover_config(sandbox, tmp_path / "c.yaml", [{"blue": 50, "bake_s": 1}, {"blue": 100, "bake_s": 1}])
+    code, output = cutover(config, reports, timeout=60)
+    assert code == 2
+    assert output.strip().splitlines() == [output.strip()] and "not all traffic on green" in output
+    wait_for("weights unchanged", lambda: weights()["alb"] == (50, 50), 5)
+
+
+# A crash also makes every request an error: with the runbook's crash trigger (at once), it is the one that fires.
+@pytest.mark.parametrize("fault, trigger, crash_window_s", [
+    (("--error-rate", "0.2"), "error_rate", 3), (("--crash",), "crash", 0)])
+def test_a_fault_during_the_50_bake_rolls_back_to_green_and_runs_on_rollback_once(sandbox, tmp_path, fault, trigger,
+                                                                                   crash_window_s):
+    reports = tmp_path / "reports"
+    ran = tmp_path / "on-rollback.log"
+    config = cutover_config(sandbox, tmp_path / "c.yaml", [{"blue": 50, "bake_s": 60}, {"blue": 100, "bake_s": 1}])
+    variant(config, config, {"rollback_triggers.crash.for_s": crash_window_s})
+    child = start(config, reports, "--on-rollback", f"echo ran >> {ran}")
+    seen: list[str] = []
+    wait_for_bake(child, 50, seen)
+    assert weights() == {"alb": (50, 50), "haproxy": (50, 50)}
+    sandbox_command("fault", "blue", *fault)
+    output, _ = child.communicate(timeout=60)
+    output = "".join(seen) + output
+    assert child.returncode == 2, output
+    assert f"rollback trigger {trigger}" in output
+    assert weights() == {"alb": (0, 100), "haproxy": (0, 100)}
+    assert ran.read_text() == "ran\n"
+    story = record(reports)
+    assert story["outcome"] == "ROLLED-BACK" and story["trigger"] == trigger
+    assert story["rollback"]["restored"] and story["rollback"]["verified"], story["rollback"]
+    assert "no answer from blue" in story["rollback"]["detail"]
+    assert story["on_rollback_ran"] is True
+    timeline = (reports / "timeline.jsonl").read_text()
+    assert "cutover rolling back" in timeline and "--on-rollback exited 0" in timeline
