@@ -1,5 +1,6 @@
 """``golive cutover`` against the sandbox: the ALB (moto, whose ModifyListener moves HAProxy's traffic as an ALB's
-would) and HAProxy's runtime API, real gates before the steps, real faults during the bakes."""
+would) and HAProxy's runtime API, real gates before the steps, real faults during the bakes. The healthy ALB
+cutover end to end (Gate 1, Gate 2, the cutover, Gate 3) is tests/sandbox/test_sandbox_gates.py's demo test."""
 
 from __future__ import annotations
 
@@ -14,11 +15,10 @@ from typing import Any
 
 import pytest
 
-from golive.config import load_settings
-from golive.probes import load_balancer as lb_probe
 from golive.sandbox import manager as sandbox_manager
 from tests.support import REPO
 from tests.support.cutover import GATE3
+from tests.support.cutover import weights as sandbox_weights
 from tests.support.gates import gate1_baseline, prometheus_window_clean, sandbox_command, variant
 from tests.support.polling import wait_for
 
@@ -52,13 +52,7 @@ def _sandbox_config(sandbox: Path) -> None:
 
 
 def weights() -> dict[str, tuple[int, int]]:
-    """(blue, green) on the ALB (as golive's probe reads it) and on HAProxy."""
-    settings = load_settings(SANDBOX_CONFIG[0], "test")
-    assert settings.document.load_balancer is not None
-    alb = lb_probe.connect(settings.document.load_balancer, settings.document.aws, 5).weights()
-    manager = _manager()
-    return {"alb": (alb["blue"], alb["green"]),
-            "haproxy": (manager.haproxy_weight("blue"), manager.haproxy_weight("green"))}  # fmt: skip
+    return sandbox_weights(SANDBOX_CONFIG[0])
 
 
 def clean_window(config: Path) -> None:
@@ -96,27 +90,6 @@ def wait_for_bake(child: subprocess.Popen[str], share: int, seen: list[str]) -> 
         if f"blue {share}%; baking" in line:
             return
     raise AssertionError("the bake never started:\n" + "".join(seen))
-
-
-def test_healthy_alb_cutover_goes_to_blue_100_after_gate_2_and_gate_3_is_go(sandbox, tmp_path, run_gate):
-    reports = tmp_path / "reports"
-    gate1_baseline(sandbox, reports)
-    config = cutover_config(sandbox, tmp_path / "c.yaml", [{"blue": 50, "bake_s": 2, "gate": "2"},
-                                                           {"blue": 100, "bake_s": 2}])  # fmt: skip
-    clean_window(config)
-    code, output = cutover(config, reports)
-    assert code == 0, output
-    assert "golive cutover WRITES to your load balancer" in output
-    assert weights() == {"alb": (100, 0), "haproxy": (100, 0)}
-    story = record(reports)
-    assert story["outcome"] == "GO" and story["exit_code"] == 0
-    assert [step["share"] for step in story["steps"]] == [50, 100]
-    assert story["steps"][0]["gate_verdict"] == "GO" and story["steps"][1]["gate"] is None
-    assert {r["source"] for r in story["readings"]} == {"candidate", "front"}
-    html = Path(story["html_report"]).read_text()
-    assert "<svg" in html and "polyline" in html and "Cutover GO" in html
-    third = run_gate(config, GATE3, reports=reports)
-    assert third.code == 0, third.record["reasons"]
 
 
 def test_healthy_haproxy_cutover_goes_to_blue_100_and_gate_3_is_go(sandbox, tmp_path, run_gate):

@@ -11,7 +11,6 @@ import select
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -740,41 +739,6 @@ def test_redis_hit_rate_on_a_dead_client_raises(private_redis: str) -> None:
 
 
 # --- aws -------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Fake credentials, and no shared config files, so nothing reaches a real account."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    binary = Path(sys.executable).parent / "moto_server"
-    if not binary.exists():
-        pytest.skip("moto_server not installed")
-    port = free_port()
-    process = subprocess.Popen(
-        [str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        try:
-            return httpx.get(f"{url}/moto-api/", timeout=1.0).status_code < 500
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_for("moto_server", answers, 30)
-        yield url
-    finally:
-        stop_process(process)
 
 
 def test_aws_client_is_bounded_and_retries_once(aws_credentials: None) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from golive.sandbox import constants as c
 from golive.sandbox.cli import main as sandbox_cli
 from tests.support import REPO
+from tests.support.cutover import weights
 from tests.support.gates import gate1_baseline, prometheus_window_clean
 from tests.support.polling import wait_for
 
@@ -33,17 +36,31 @@ def sandbox_main(*argv: str) -> int:
     return sandbox_cli(list(argv))
 
 
-def test_demo_runs_twice(settled, tmp_path):
+def test_demo_runs_twice_the_second_time_with_the_cutover(settled, tmp_path):
+    """`golive demo`, then `golive demo --cutover`: Gate 1, the cutover on the ALB (Gate 2 before its 50 % step,
+    Gate 2 with the 50 % step's checks before 100 %), and Gate 3 after it, end to end."""
     sandbox, _reports = settled
     environ = {k: v for k, v in os.environ.items() if k not in {"PYTEST_ADDOPTS", "GOLIVE_CONFIG"}}
-    for _ in range(2):
+    began = datetime.now(UTC).replace(microsecond=0)
+    for extra in ([], ["--cutover"]):
         completed = subprocess.run(
-            [sys.executable, "-m", "golive", "demo", "--config-out", str(sandbox)],
+            [sys.executable, "-m", "golive", "demo", "--config-out", str(sandbox), *extra],
             cwd=REPO, capture_output=True, text=True, timeout=300, env=environ,
         )
         assert completed.returncode == 0, completed.stdout + completed.stderr
         assert "Gate 1: GO (exit 0)" in completed.stdout
-        assert "Gate 2: GO (exit 0)" in completed.stdout
+    assert "Gate 2: GO (exit 0)" not in completed.stdout  # the cutover ran Gate 2 itself, before its first step
+    assert "golive cutover WRITES to your load balancer" in completed.stdout
+    assert "cutover: GO (exit 0)" in completed.stdout and "Gate 3: GO (exit 0)" in completed.stdout
+    story = json.loads((REPO / "reports" / "latest-cutover.json").read_text())
+    assert datetime.fromisoformat(story["started_at"]) >= began
+    assert story["outcome"] == "GO" and [step["share"] for step in story["steps"]] == [50, 100]
+    assert [step["gate_verdict"] for step in story["steps"]] == ["GO", "GO"]
+    assert {reading["source"] for reading in story["readings"]} == {"candidate", "front"}
+    html = Path(story["html_report"]).read_text() if Path(story["html_report"]).is_absolute() else \
+        (REPO / story["html_report"]).read_text()
+    assert "<svg" in html and "<polyline" in html and "Cutover GO" in html
+    assert weights(sandbox) == {"alb": (100, 0), "haproxy": (100, 0)}  # Gate 3 ran at blue 100
 
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from golive.config import load_settings
+from golive.probes import load_balancer as lb_probe
+from golive.sandbox import manager as sandbox_manager
 from tests.support.gates import gate1_baseline, sandbox_command
 
 GATE3 = "extended or data_integrity"
@@ -21,3 +24,14 @@ def after_cutover(config: Path, tmp_path: Path) -> Path:
     gate1_baseline(config, reports)
     cut_over(100)
     return reports
+
+
+def weights(config: Path) -> dict[str, tuple[int, int]]:
+    """(blue, green) on the sandbox's ALB (as golive's probe reads it, from the sandbox's configuration) and on
+    HAProxy (where its traffic goes)."""
+    settings = load_settings(config, "test")
+    assert settings.document.load_balancer is not None
+    alb = lb_probe.connect(settings.document.load_balancer, settings.document.aws, 5).weights()
+    manager = sandbox_manager.Manager()
+    return {"alb": (alb["blue"], alb["green"]),
+            "haproxy": (manager.haproxy_weight("blue"), manager.haproxy_weight("green"))}  # fmt: skip
