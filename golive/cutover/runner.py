@@ -18,88 +18,28 @@ import dataclasses
 import signal
 import sys
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import TextIO, cast
 
-from golive import attestations, gates
-from golive.config import ConfigError, Cutover, EnvironmentView, Settings
+from golive import attestations, gate_process, gates
+from golive.config import ConfigError, Cutover, Settings
 from golive.cutover import record as cutover_record
+from golive.cutover.bake import bake
+from golive.cutover.context import SOURCE, Context, CutoverError, GateRunner, Options, utc
 from golive.cutover.journal import Journal, JournalError, State, locked
 from golive.cutover.plan import PlanError, Step, build, duration
-from golive.cutover.traffic import TrafficError, TrafficManager, apply, managers, same_shares, show, weights_for
+from golive.cutover.rollback import restore
+from golive.cutover.traffic import TrafficError, apply, managers, same_shares, show
 from golive.human_items import normal_role
 from golive.masking import MaskingStream
-from golive.probes import http as http_probe
 from golive.probes import load_balancer as lb_probe
-from golive.probes.errors import ProbeError
-from golive.timeline import Timeline, TimelineError
-from golive.triggers import Evaluator, Firing, Reading, Rule, rules_from
-from golive.watch import Probes, describe, run_on_rollback, take_reading
-
-SOURCE = "golive cutover"
-FRONT_RULES = ("error_rate", "p95_ms")  # what the front door's readings can tell: the others are the candidate's
-VERIFY_REQUESTS = 10  # per front-door sample after a rollback
-GateRunner = Callable[[str, Sequence[str]], tuple[int, "dict[str, object] | None"]]
-
-
-class CutoverError(Exception):
-    """The cutover cannot start as asked (configuration, starting state, journal, lock). One line, exit 2."""
-
-
-class Interrupted(Exception):
-    """SIGINT or SIGTERM reached the cutover."""
-
-
-@dataclass
-class Options:
-    plan: str | None = None
-    bake: str | None = None
-    dry_run: bool = False
-    resume: bool = False
-    abort: bool = False
-    on_rollback: str | None = None
-    reports_dir: Path = Path("reports")
-
-
-@dataclass
-class Context:
-    settings: Settings
-    section: Cutover
-    candidate: EnvironmentView
-    live: EnvironmentView
-    front_url: str
-    traffic: list[TrafficManager]
-    rules: list[Rule]
-    want_memory: bool
-    out: TextIO
-    timeline: Timeline
-    journal: Journal
-    story: cutover_record.Story
-    run_gate: GateRunner
-    reports_dir: Path
-    on_rollback: str | None
-    clock: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], None] = time.sleep
-    interrupted: threading.Event = field(default_factory=threading.Event)
-
-    def say(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
-
-    def event(self, kind: str, message: str) -> None:
-        self.story.event(kind, message)
-        try:
-            self.timeline.add(kind, message, source=SOURCE)
-        except TimelineError as error:
-            self.say(f"golive: {error}")
-
-    def weights(self, share: int) -> dict[str, int]:
-        return weights_for(self.candidate.name, self.live.name, share)
+from golive.timeline import Timeline
+from golive.triggers import Rule, rules_from
+from golive.watch import run_on_rollback
 
 
 def prepare(settings: Settings, options: Options, out: TextIO, run_gate: GateRunner) -> tuple[Context, list[Step]]:
@@ -157,10 +97,7 @@ def _rule_text(rule: Rule) -> str:
 
 def run(settings: Settings, options: Options, out: TextIO = sys.stdout, run_gate: GateRunner | None = None) -> int:
     """The whole command; returns its exit code (0 GO, 2 rolled back or refused)."""
-    if run_gate is None:
-        from golive.cli import run_gate as gate_runner
-
-        run_gate = gate_runner
+    run_gate = run_gate or gate_process.run_gate
     try:
         context, steps = prepare(settings, options, out, run_gate)
         if options.dry_run:
@@ -233,7 +170,7 @@ def _abort(context: Context) -> int:
     state = context.journal.state()
     context.say(f"--abort: putting all traffic back on {context.live.name}")
     context.event("warning", f"cutover abort requested; last journal state: {_state_text(state)}")
-    ok = _restore(context, reason="--abort")
+    ok = restore(context, reason="--abort")
     if state.started is not None and not state.finished:
         context.journal.write("aborted", weights=context.weights(0), restored=ok)
     return 0 if ok else 2
@@ -329,7 +266,7 @@ def _steps(context: Context, steps: list[Step], first: int, first_applied: bool)
                 return Outcome(False, f"step {index + 1} ({step.share}%): {error}", moved=moved)
             moved = True
             context.journal.write("moved", step=index, weights=weights)
-            story.moved_at = _utc()
+            story.moved_at = utc()
             context.story.weight(context.clock(), step.share)
             where = "; ".join(m.name for m in context.traffic)
             context.event("event", f"weights moved: {context.candidate.name} {step.share}%, "
@@ -340,14 +277,10 @@ def _steps(context: Context, steps: list[Step], first: int, first_applied: bool)
             context.say(f"step {index + 1}/{len(steps)}: resumed at {context.candidate.name} {step.share}%; "
                         f"baking {step.bake_s:g} s again")
         context.journal.write("bake", step=index, bake_s=step.bake_s)
-        firing = _bake(context, step, story)
+        firing = bake(context, step, story)
         if firing is not None:
             return Outcome(False, firing[1], trigger=firing[0], moved=True)
     return Outcome(True)
-
-
-def _utc() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _gate(context: Context, step: Step, story: cutover_record.StepRecord) -> str | None:
@@ -408,113 +341,6 @@ def _await_signature(context: Context, step: Step, story: cutover_record.StepRec
         context.sleep(min(1.0, max(0.05, deadline_s - (context.clock() - started))))
 
 
-class _Source:
-    """One series of readings (the candidate, the front door) taken on its own daemon thread, so a slow one (a
-    front door whose requests wait on a dead server) never delays judging the other."""
-
-    def __init__(self, name: str, label: str, take: Callable[[], Reading], evaluator: Evaluator,
-                 bound_s: float, clock: Callable[[], float]) -> None:
-        self.name, self.label, self.take, self.evaluator = name, label, take, evaluator
-        self.bound_s, self.clock = bound_s, clock
-        self.done = threading.Event()
-        self.result: Reading | None = None
-        self.started: float | None = None
-
-    def start(self) -> None:
-        if self.started is not None:
-            return  # the previous reading is still being taken: one at a time
-        self.done.clear()
-        self.result, self.started = None, self.clock()
-
-        def work() -> None:
-            try:
-                self.result = self.take()
-            except Exception as error:  # a probe's bug is no data, never a silent pass
-                what = f"{type(error).__name__}: {error}"
-                self.result = Reading(at=cast(float, self.started), notes={self.name: what})
-            self.done.set()
-
-        threading.Thread(target=work, name=f"golive-cutover-{self.name}", daemon=True).start()
-
-    def collect(self) -> Reading | None:
-        """The finished reading; a no-data reading once it has taken longer than its bound; None meanwhile."""
-        if self.started is None:
-            return None
-        if self.done.is_set() and self.result is not None:
-            reading, self.started = self.result, None
-            return reading
-        if self.clock() - self.started > self.bound_s:
-            at, self.started = self.started, None
-            return Reading(at=at, notes={self.name: f"no reading within {self.bound_s:g} s (one reading's bound)"})
-        return None
-
-
-def _bake(context: Context, step: Step, story: cutover_record.StepRecord) -> tuple[str, str] | None:
-    """Readings every interval for ``bake_s``; (trigger name, message) when one fires, else None."""
-    interval = context.section.interval_s
-    probes = Probes(context.candidate, interval)
-    front_probes = Probes(dataclasses.replace(context.candidate, name="front door", url=context.front_url), interval)
-    bound = probes.reading_bound_s
-    sources = [
-        _Source("candidate", context.candidate.name, lambda: take_reading(probes, context.clock, context.want_memory),
-                Evaluator(context.rules), bound, context.clock),
-        _Source("front", "front door", lambda: _front_reading(front_probes, context.clock),
-                Evaluator([rule for rule in context.rules if rule.name in FRONT_RULES]), bound, context.clock),
-    ]  # fmt: skip
-    origin = context.clock()
-    story.bake_started = _utc()
-    count = 0
-    while True:
-        if context.interrupted.is_set():
-            return "interrupted", "interrupted (SIGINT/SIGTERM) during the bake"
-        for source in sources:
-            source.start()
-        count += 1
-        sources[0].done.wait(bound + 0.1)  # the candidate's reading paces the loop; the front door's joins when ready
-        for source in sources:
-            reading = source.collect()
-            if reading is None:
-                continue
-            context.story.reading(source.name, reading)
-            shown = describe(reading, origin) if source.name == "candidate" else _describe_front(reading, origin)
-            context.say(f"  {source.label:>10}  {shown}")
-            firings = source.evaluator.observe(reading)
-            if firings:
-                return _fired(context, firings[0], source.label, origin)
-        elapsed = context.clock() - origin
-        if elapsed >= step.bake_s:
-            story.bake_ended = _utc()
-            context.say(f"  bake of {step.bake_s:g} s at {step.share}%: no trigger fired in {count} readings")
-            return None
-        next_at = origin + count * interval
-        context.sleep(max(0.0, min(next_at - context.clock(), step.bake_s - elapsed)))
-
-
-def _fired(context: Context, firing: Firing, label: str, origin: float) -> tuple[str, str]:
-    message = f"{label}: {firing.message()}; condition since T+{firing.since - origin:.1f}s of the bake"
-    context.story.fired_at_monotonic = context.clock()
-    context.story.condition_since_monotonic = firing.since
-    return firing.rule.name, message
-
-
-def _describe_front(reading: Reading, origin: float) -> str:
-    ratio = "no data" if reading.error_ratio is None else f"{reading.error_ratio:.3f}"
-    p95 = "no data" if reading.p95_ms is None else f"{reading.p95_ms:.0f}"
-    return f"T+{reading.at - origin:5.1f}s  error ratio {ratio}  p95 {p95} ms"
-
-
-def _front_reading(probes: Probes, clock: Callable[[], float]) -> Reading:
-    """The front door's error ratio and p95, from a sample through ``load_balancer.front_url``."""
-    http_probe.forget_unanswered()
-    started = clock()
-    try:
-        error_ratio, p95, notes = probes.http()
-    except ProbeError as error:
-        return Reading(at=started, notes={"front door": error.detail})
-    # What the front door cannot tell (the app's process, the database) is not part of its rules.
-    return Reading(at=started, error_ratio=error_ratio, p95_ms=p95, app_ok=True, notes=notes)
-
-
 def _finish(context: Context, outcome: Outcome) -> int:
     story = context.story
     if outcome.ok:
@@ -528,7 +354,7 @@ def _finish(context: Context, outcome: Outcome) -> int:
         context.event("error", f"cutover rolling back: {outcome.reason}")
         story.reason, story.trigger = outcome.reason, outcome.trigger
         if outcome.moved:
-            restored = _restore(context, reason=outcome.reason)
+            restored = restore(context, reason=outcome.reason)
         else:
             context.say(f"no weight had moved: traffic is still all on {context.live.name}")
             story.rollback = {"needed": False, "restored": True}
@@ -541,70 +367,3 @@ def _finish(context: Context, outcome: Outcome) -> int:
     paths = cutover_record.write(story, context.reports_dir, context.settings.masker)
     context.say(f"cutover record: {paths[0]}; picture: {paths[1]}")
     return story.exit_code
-
-
-def _restore(context: Context, reason: str) -> bool:
-    """All traffic back on the live side, one call per manager (each retried within its bound), then proof at
-    the front door that the candidate answers no more. False when golive could not restore or prove it."""
-    weights = context.weights(0)
-    started = context.clock()
-    story = context.story
-    story.rollback = {"reason": reason, "calls": [], "needed": True}
-    ok = True
-    for manager in context.traffic:
-        try:
-            applied = apply(manager, weights, context.section.call_attempts, context.sleep)
-            story.rollback["calls"].append({"manager": manager.name, "attempts": applied.attempts,
-                                            "seconds": round(applied.seconds, 3), "errors": applied.errors})
-        except TrafficError as error:
-            ok = False
-            context.say(f"ROLLBACK FAILED on {manager.name}: {error}; traffic may still reach "
-                        f"{context.candidate.name}: move it by hand NOW")
-            context.event("error", f"rollback failed on {manager.name}: {error}")
-            story.rollback["calls"].append({"manager": manager.name, "error": str(error)})
-    returned = context.clock()
-    story.rollback["call_s"] = round(returned - started, 3)
-    if story.fired_at_monotonic is not None and story.condition_since_monotonic is not None:
-        story.rollback["fault_to_weights_s"] = round(returned - story.condition_since_monotonic, 3)
-        story.rollback["trigger_to_weights_s"] = round(returned - story.fired_at_monotonic, 3)
-    story.weight(returned, 0)
-    context.journal.write("restored" if ok else "restore-failed", weights=weights)
-    verified = _verify_front_door(context, returned)
-    story.rollback["restored"] = ok
-    story.rollback.update(verified)
-    context.event("event" if ok and verified["verified"] else "error",
-                  f"weights back on {context.live.name} 100% in {returned - started:.2f} s; front door: "
-                  f"{verified['detail']}")
-    context.say(f"weights back on {context.live.name} 100% in {returned - started:.2f} s; front door: "
-                f"{verified['detail']}")
-    return ok and bool(verified["verified"])
-
-
-def _verify_front_door(context: Context, returned: float) -> dict[str, Any]:
-    """Sample the front door until a sample has no answer from the candidate, within ``cutover.verify_s``."""
-    http = context.candidate.http
-    version = cast(str, context.candidate.expected_version)
-    last_seen: float | None = None
-    samples = 0
-    while True:
-        sample = lb_probe.front_door_versions(
-            context.front_url, http_probe.version_path(http), VERIFY_REQUESTS, http.timeout_s,
-            max_duration_s=max(0.5, http.timeout_s), verify_tls=http.verify_tls, spec=http_probe.health_spec(http),
-        )
-        samples += 1
-        now = context.clock()
-        if sample.answers.get(version, 0):
-            last_seen = now
-        elif sample.completed >= VERIFY_REQUESTS // 2 and sample.share(version) == 0.0:
-            clean = 0.0 if last_seen is None else last_seen - returned
-            return {"verified": True, "blue_answers_until_s": round(clean, 3), "samples": samples,
-                    "detail": f"no answer from {context.candidate.name} ({version}) in {sample.completed} requests "
-                              f"({sample.describe()}); the last from it {clean:.2f} s after the call returned"
-                              if last_seen is not None else
-                              f"no answer from {context.candidate.name} ({version}) in {sample.completed} requests "
-                              f"({sample.describe()}) from the first sample on"}  # fmt: skip
-        if now - returned >= context.section.verify_s:
-            return {"verified": False, "samples": samples,
-                    "detail": f"NOT VERIFIED: after {context.section.verify_s:g} s the front door still answered "
-                              f"{sample.describe() or 'nothing'}"}  # fmt: skip
-

@@ -1,6 +1,6 @@
 """Gate runs on request: the same ``golive gate`` an operator types, in a child process, bounded and kept.
 
-Each run is a child ``golive gate NAME --golive-config=... --env=...`` (golive.cli.run_gate: the child pytest,
+Each run is a child ``golive gate NAME --golive-config=... --env=...`` (golive.gate_process.run_gate: the child pytest,
 the decision record checked against the exit code, NO-GO for a run that died undecided). Runs on one
 environment take turns (two gates probing and sampling one environment at once would disturb each other's
 figures); a request for a gate and environment whose run is queued or running joins it, so an engine that
