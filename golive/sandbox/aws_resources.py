@@ -296,6 +296,13 @@ class AwsResources(Base):
         )["ResourceRecordSets"]
         return {r["SetIdentifier"]: int(r["TTL"]) for r in sets if r["Name"] == DNS_RECORD and "SetIdentifier" in r}
 
+    def dns_weights(self) -> dict[str, int]:
+        """The weight of each environment's weighted record of the orchestrator's public name."""
+        sets = self._client("route53").list_resource_record_sets(
+            HostedZoneId=self.state.aws["dns_zone_id"], StartRecordName=DNS_RECORD
+        )["ResourceRecordSets"]
+        return {r["SetIdentifier"]: int(r["Weight"]) for r in sets if r["Name"] == DNS_RECORD and "SetIdentifier" in r}
+
     def set_dns_ttl(self, ttl: int) -> None:
         """UPSERT the weighted records (blue 0, green 100) of the public name with this TTL."""
         changes = [

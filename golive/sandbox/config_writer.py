@@ -234,7 +234,7 @@ def write_golive_config(path: Path, paths: Paths, state: State) -> None:
             "crash": {"for_s": 0},
         },
         # The runbook's plan (Gate 2, 50 % for 2 min, 100 % for 5 min); `golive demo --cutover` shortens the bakes.
-        "cutover": {"interval_s": 1.0},
+        "cutover": {"interval_s": 1.0, "dns": {"set_identifiers": {env: env for env in ENVIRONMENTS}}},
     }
     text = "# Written by `golive sandbox up`: the golive configuration for the local sandbox.\n"
     text += yaml.safe_dump(config, sort_keys=False, width=200)

@@ -74,6 +74,8 @@ class Manager(Provision, AwsResources, Faults):
         for env in ENVIRONMENTS:
             self.set_haproxy_health(env, True)
         self.set_alb_weights(0, 100)
+        if self.dns_weights() != {"blue": 0, "green": 100}:  # a cutover moved them (cutover.dns)
+            self.set_dns_ttl(DNS_TTL)
         for name, value in self.alarm_states().items():
             if value != "OK":
                 self.set_alarm(name, "OK")

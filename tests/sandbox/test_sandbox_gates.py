@@ -56,6 +56,9 @@ def test_demo_runs_twice_the_second_time_with_the_cutover(settled, tmp_path):
     assert datetime.fromisoformat(story["started_at"]) >= began
     assert story["outcome"] == "GO" and [step["share"] for step in story["steps"]] == [50, 100]
     assert [step["gate_verdict"] for step in story["steps"]] == ["GO", "GO"]
+    # The sandbox's configuration moves its weighted DNS records too (cutover.dns): two managers, each step.
+    assert len(story["managers"]) == 2 and story["managers"][1].startswith("Route53 weighted records")
+    assert all(len(step["calls"]) == 2 for step in story["steps"])
     assert {reading["source"] for reading in story["readings"]} == {"candidate", "front"}
     html = Path(story["html_report"]).read_text() if Path(story["html_report"]).is_absolute() else \
         (REPO / story["html_report"]).read_text()
