@@ -536,6 +536,9 @@ class Cutover(Section):
 
     steps: Annotated[list[CutoverStep], Field(min_length=1, max_length=20)] = Field(default_factory=_default_steps)
     interval_s: Annotated[float, Field(gt=0, le=60)] = 1.0  # between readings during a bake
+    # Requests per reading of the candidate and of the front door. golive watch takes 20; a ratio of 100 is steady
+    # enough that a 20 % fault reads above a 10 % trigger in all but about 1 reading in 175 (binomial; 20: 1 in 5).
+    sample_requests: Annotated[int, Field(ge=10, le=10_000)] = 100
     review_deadline_s: Annotated[float, Field(ge=0, le=86_400)] = 900  # a REVIEW waits this long, then rolls back
     review_roles: Annotated[list[NonEmpty], Field(min_length=1)] = Field(default_factory=lambda: ["Deployment Lead"])
     gate_args: list[StrictStr] = Field(default_factory=lambda: ["-n", "auto"])  # added to each step's gate run

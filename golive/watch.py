@@ -34,6 +34,7 @@ class Probes:
 
     view: EnvironmentView
     interval_s: float
+    requests: int = SAMPLE_REQUESTS  # per reading: the more, the steadier a ratio (golive cutover takes more)
 
     @property
     def reading_bound_s(self) -> float:
@@ -50,7 +51,7 @@ class Probes:
         from golive.probes import sampling
 
         measured = sampling.sample(
-            self.view.url, self.view.http.sampling_paths, requests=SAMPLE_REQUESTS, concurrency=SAMPLE_CONCURRENCY,
+            self.view.url, self.view.http.sampling_paths, requests=self.requests, concurrency=SAMPLE_CONCURRENCY,
             max_duration_s=self._sample_s, timeout_s=self.view.http.timeout_s,
             verify_tls=self.view.http.verify_tls, max_body_bytes=self.view.http.max_body_bytes,
         )

@@ -67,8 +67,10 @@ class _Source:
 def bake(context: Context, step: Step, story: cutover_record.StepRecord) -> tuple[str, str] | None:
     """Readings every interval for ``bake_s``; (trigger name, message) when one fires, else None."""
     interval = context.section.interval_s
-    probes = Probes(context.candidate, interval)
-    front_probes = Probes(dataclasses.replace(context.candidate, name="front door", url=context.front_url), interval)
+    requests = context.section.sample_requests
+    probes = Probes(context.candidate, interval, requests)
+    front_view = dataclasses.replace(context.candidate, name="front door", url=context.front_url)
+    front_probes = Probes(front_view, interval, requests)
     bound = probes.reading_bound_s
     sources = [
         _Source("candidate", context.candidate.name, lambda: take_reading(probes, context.clock, context.want_memory),
