@@ -10,9 +10,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from golive.sandbox import manager as sandbox_manager
@@ -239,3 +241,43 @@ def test_a_fault_during_the_50_bake_rolls_back_to_green_and_runs_on_rollback_onc
     assert story["on_rollback_ran"] is True
     timeline = (reports / "timeline.jsonl").read_text()
     assert "cutover rolling back" in timeline and "--on-rollback exited 0" in timeline
+
+
+@pytest.fixture
+def frozen_moto() -> Iterator[Callable[[], None]]:
+    """Freeze the sandbox's moto server (SIGSTOP: it accepts connections and answers nothing) when asked; thawed
+    afterwards whatever happens."""
+    found = [p for p in psutil.process_iter(["cmdline"]) if "golive.sandbox.aws_server" in (p.info["cmdline"] or [])]
+    assert found, "the sandbox's moto server is not running"
+    stopped: list[psutil.Process] = []
+
+    def freeze() -> None:
+        for process in found:
+            process.suspend()
+            stopped.append(process)
+
+    try:
+        yield freeze
+    finally:
+        for process in stopped:
+            process.resume()
+
+
+def test_a_load_balancer_call_that_keeps_failing_is_retried_then_rolled_back_loudly(sandbox, tmp_path, frozen_moto):
+    """HAProxy moves, the weighted DNS records' API hangs: the step's call is retried within its bound, then the
+    cutover rolls back; HAProxy goes back to green, and the DNS records, which cannot be written, are named."""
+    reports = tmp_path / "reports"
+    config = cutover_config(sandbox, tmp_path / "c.yaml", [{"blue": 50, "bake_s": 60}, {"blue": 100, "bake_s": 1}],
+                            kind="haproxy", call_attempts=2, call_timeout_s=1,
+                            dns={"set_identifiers": {"blue": "blue", "green": "green"}})
+    variant(config, config, {"cutover.steps": [{"blue": 50, "bake_s": 3}, {"blue": 100, "bake_s": 1}]})
+    child = start(config, reports)
+    wait_for_bake(child, 50, [])
+    frozen_moto()
+    output, _ = child.communicate(timeout=120)
+    assert child.returncode == 2, output
+    assert "step 2 (100%): Route53 weighted records" in output and "after 2 attempts" in output
+    assert "ROLLBACK FAILED on Route53 weighted records" in output and "move it by hand NOW" in output
+    manager = _manager()  # moto is still frozen: HAProxy's own answer
+    assert (manager.haproxy_weight("blue"), manager.haproxy_weight("green")) == (0, 100)
+    assert record(reports)["rollback"]["restored"] is False
