@@ -99,11 +99,20 @@ def test_healthy_haproxy_cutover_goes_to_blue_100_and_gate_3_is_go(sandbox, tmp_
     gate1_baseline(sandbox, reports)
     config = cutover_config(sandbox, tmp_path / "c.yaml", [{"blue": 50, "bake_s": 2}, {"blue": 100, "bake_s": 2}],
                             kind="haproxy")
+    # A front door whose URL holds a credential: masked in every artifact the cutover writes.
+    variant(config, config, {"load_balancer.front_url": "http://golive:s3cr3t-front@127.0.0.1:18000"})
     clean_window(config)
     code, output = cutover(config, reports)
     assert code == 0, output
     assert "HAProxy backend be" in output
     assert weights()["haproxy"] == (100, 0)
+    story = record(reports)
+    artifacts = [output, json.dumps(story), Path(story["html_report"]).read_text(),
+                 (reports / "timeline.jsonl").read_text(), *(p.read_text() for p in (reports / "cutover").iterdir())]
+    assert not [text for text in artifacts if "s3cr3t-front" in text]
+    dry = cutover(config, reports, "--dry-run", timeout=60)[1]
+    assert "front door http://golive:***@127.0.0.1:18000" in dry, dry
+    assert "s3cr3t-front" not in dry
     third = run_gate(config, GATE3, reports=reports)
     assert third.code == 0, third.record["reasons"]
 
