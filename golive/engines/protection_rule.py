@@ -29,11 +29,12 @@ from typing import Any
 
 from golive import gates
 from golive.masking import clip
+from golive.verdict import Verdict
 
 API_URL = "https://api.github.com"
 COMMENT_LIMIT = 1000
 MAX_RECORD_BYTES = 16 * 1024 * 1024
-LABELS = {0: "GO", 1: "REVIEW", 2: "NO-GO"}
+LABELS = {verdict.value: verdict.label for verdict in Verdict}  # 0 GO, 1 REVIEW, 2 NO-GO
 _CALLBACK_PATH = re.compile(r"/repos/([\w.-]+)/([\w.-]+)/actions/runs/(\d+)/deployment_protection_rule")
 _REPO = re.compile(r"^[\w.-]+/[\w.-]+$")
 
