@@ -3,12 +3,17 @@ masked, with and without ``-n 2`` (issue 15, item 5)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from tests.plugin.test_exit_codes import MINIMAL_CONFIG, XDIST, run
+from tests.support import REPO
+from tests.support.gates import minimal_config
 
 CHECKS = """\
 import pytest
@@ -80,3 +85,27 @@ def test_a_plain_pytest_run_gets_no_golive_properties(pytester, monkeypatch):
     pytester.makepyfile(test_plain="def test_x(record_property):\n    record_property('mine', 1)\n")
     assert pytester.runpytest_subprocess("--junitxml=junit.xml", timeout=60).ret == 0
     assert properties(ET.parse(pytester.path / "junit.xml").getroot()) == {"test_x": {"mine": "1"}}
+
+
+def test_the_real_validations_carry_them_too(tmp_path):
+    """`golive gate final` on the catalog, blue on a closed port, one check waived (covers_unreachable)."""
+    waived = "validations/test_infrastructure.py::test_candidate_answers"
+    config = minimal_config(tmp_path / "golive.yaml", {"waivers": [
+        {"check": waived, "reason": "blue is rebuilt tonight", "approved_by": "Release Manager",
+         "expires": "2999-12-31", "covers_unreachable": True}]})
+    junit = tmp_path / "junit.xml"
+    environ = {k: v for k, v in os.environ.items() if k not in {"PYTEST_ADDOPTS", "GOLIVE_CONFIG", "GITHUB_ACTIONS"}}
+    done = subprocess.run([sys.executable, "-m", "golive", "gate", "final", f"--golive-config={config}",
+                           f"--golive-reports={tmp_path / 'reports'}", f"--junitxml={junit}", "-p", "no:cacheprovider"],
+                          cwd=REPO, capture_output=True, text=True, timeout=180, env=environ)
+    assert done.returncode == 2, done.stdout[-2000:]  # green is unreachable too: its critical check fails
+    cases = {case.attrib["classname"] + "::" + case.attrib["name"]: {p.attrib["name"]: p.attrib["value"]
+                                                                     for p in case.iter("property")}
+             for case in ET.parse(junit).getroot().iter("testcase")}
+    candidate = cases["validations.test_infrastructure::test_candidate_answers"]
+    assert candidate == {"severity": "critical", "component": "http", "gate": "final", "outcome": "waived",
+                         "waiver_reason": "blue is rebuilt tonight", "waiver_approved_by": "Release Manager",
+                         "waiver_expires": "2999-12-31"}
+    live = cases["validations.test_infrastructure::test_live_is_healthy_on_the_previous_release"]
+    assert (live["outcome"], live["gate"], "waiver_reason" in live) == ("error", "final", False)
+    assert all({"severity", "component", "gate", "outcome"} <= set(props) for props in cases.values())
