@@ -16,6 +16,8 @@ from golive.attestations import AttestationError
 from golive.catalog import CatalogError
 from golive.config import ConfigError, Settings, json_schema, load_settings, resolve_path
 from golive.gate_process import run_gate
+from golive.engines import cli as hook_cli
+from golive.engines import protection_rule
 from golive.history import HistoryError
 from golive.serve import cli as serve_cli
 from golive.timeline import Timeline, TimelineError
@@ -41,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER)
 
     serve_cli.add_arguments(commands.add_parser("serve", help="run gates on request over HTTP (docs/ENGINES.md)"))
+    hook_cli.add_arguments(commands.add_parser("hook", help="an AWS lifecycle hook: codedeploy, ecs (docs/ENGINES.md)"))
+    protection_rule.add_arguments(commands.add_parser(
+        "protection-rule", help="approve or reject a GitHub deployment from a decision record (docs/ENGINES.md)"))
 
     demo = commands.add_parser("demo", help="sandbox up, then Gate 1 and Gate 2 against it")
     demo.add_argument("--config-out", default="golive.sandbox.yaml")
@@ -214,6 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(sandbox_cli.main(arguments.sandbox_args))
     if arguments.command == "serve":
         return serve_cli.run(arguments)
+    if arguments.command == "hook":
+        return hook_cli.run(arguments)
+    if arguments.command == "protection-rule":
+        return protection_rule.run(arguments)
     if arguments.command == "config":
         print(json.dumps(json_schema(), indent=2))
         return 0

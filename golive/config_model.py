@@ -548,6 +548,19 @@ class Cutover(Section):
     dns: CutoverDns | None = None
 
 
+class Hooks(Section):
+    """``golive hook codedeploy|ecs`` and their Lambda handlers (golive/engines/, docs/ENGINES.md)."""
+
+    gate: NonEmpty = "2"  # the gate a hook runs (a number or name golive gate accepts)
+    environment: NonEmpty | None = None  # default: the candidate
+    timeout_s: Annotated[float, Field(gt=0, le=3600)] = 600.0  # a gate run still going then is a NO-GO
+    pytest_args: list[StrictStr] = Field(default_factory=list)  # added to the gate run (-n 2, ...)
+    review_attestation: NonEmpty | None = None  # the checklist item whose attestation, after the run, accepts a REVIEW
+    review_wait_s: Annotated[float, Field(ge=0, le=86_400)] = 1800.0  # how long a REVIEW may wait for it
+    callback_delay_s: Annotated[int, Field(ge=1, le=900)] = 30  # ECS: when to ask again while a REVIEW waits
+    codedeploy_review: Literal["fail", "wait"] = "fail"  # CodeDeploy: a REVIEW is Failed, or waits in the hook
+
+
 class EnvironmentSection(Section):
     url: HttpUrl
     role: Literal["candidate", "live"] | None = None
@@ -588,6 +601,9 @@ class Document(Section):
     rollback_triggers: RollbackTriggers | None = None
     serve: Serve | None = None
     cutover: Cutover | None = None
+
+
+    hooks: Hooks | None = None
 
 
 _SECTION_MODELS: dict[str, type[Section]] = {

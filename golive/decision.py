@@ -80,21 +80,7 @@ def conclude(config: pytest.Config, run: GateRun, status: int) -> int:
     ):
         run.conditions.interrupted = "the run was interrupted"
 
-    results: list[CheckResult] = []
-    for nodeid, phases in run.phases.items():
-        outcome, message, duration = combine_phases(phases)
-        if run.conditions.overrun and (message.endswith(STOPPED) or not any(p.when == "teardown" for p in phases)):
-            outcome, message = Outcome.ERROR, STOPPED  # golive.watchdog stopped it
-        meta = run.meta.get(nodeid, {})
-        results.append(
-            CheckResult(
-                id=nodeid, outcome=outcome, message=message, duration_s=duration,
-                could_not_look=outcome is Outcome.ERROR and any(p.could_not_look for p in phases),
-                severity=Severity(meta.get("severity", Severity.CRITICAL.value)),
-                component=meta.get("component", "config"), title=meta.get("title", nodeid.rsplit("::", 1)[-1]),
-                category=meta.get("category", ""), facts=run.facts.get(nodeid, {}),
-            )
-        )
+    results = [check_result(run, nodeid) for nodeid in run.phases]
     if run.conditions.overrun:  # stopped at the gate's bound: the checks that ran to their end
         run.conditions.finished_checks = sum(1 for result in results if result.message != STOPPED)
     run.conditions.narrowed_by = narrowed_by(config, run)
@@ -102,6 +88,35 @@ def conclude(config: pytest.Config, run: GateRun, status: int) -> int:
     run.decision = decide(run.results, run.conditions, notes)
     write_record(config, run)
     return run.decision.exit_code
+
+
+def check_result(run: GateRun, nodeid: str) -> CheckResult:
+    """One check's result from the phases recorded so far (before waivers)."""
+    phases = run.phases.get(nodeid, [])
+    outcome, message, duration = combine_phases(phases)
+    if run.conditions.overrun and (message.endswith(STOPPED) or not any(p.when == "teardown" for p in phases)):
+        outcome, message = Outcome.ERROR, STOPPED  # golive.watchdog stopped it
+    meta = run.meta.get(nodeid, {})
+    return CheckResult(
+        id=nodeid, outcome=outcome, message=message, duration_s=duration,
+        could_not_look=outcome is Outcome.ERROR and any(p.could_not_look for p in phases),
+        severity=Severity(meta.get("severity", Severity.CRITICAL.value)),
+        component=meta.get("component", "config"), title=meta.get("title", nodeid.rsplit("::", 1)[-1]),
+        category=meta.get("category", ""), facts=run.facts.get(nodeid, {}),
+    )
+
+
+def junit_properties(run: GateRun, nodeid: str) -> list[tuple[str, str]]:
+    """What JUnit XML shows of a finished check as ``<property>`` elements: severity, component, gate, golive's
+    outcome (``waived`` where JUnit says failure) and the waiver that applied, masked."""
+    [result], _ = apply_waivers([check_result(run, nodeid)], waiver_rules(run.settings), date.today())
+    properties = [("severity", result.severity.value), ("component", result.component), ("gate", run.gate),
+                  ("outcome", result.outcome.value)]
+    rule = result.waiver_rule
+    if rule is not None:
+        properties += [("waiver_reason", rule.reason), ("waiver_approved_by", rule.approved_by),
+                       ("waiver_expires", rule.expires.isoformat())]
+    return [(name, run.masker(value)) for name, value in properties]
 
 
 def waiver_rules(settings: Settings | None) -> list[WaiverRule]:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from golive import facts
+from golive.decision import junit_properties
 from golive.marker_rules import check_metadata
 from golive.masking import MaskingFilter, MaskingStream
 from golive.probes.bounded import BoundExceeded
@@ -115,6 +116,7 @@ class RunRecorder:
         if report.failed:
             self.run.conditions.collection_errors.append(self.run.masker(first_line(str(report.longrepr), 400)))
 
+    @pytest.hookimpl(tryfirst=True)  # before JUnit XML's, which reads the teardown report's user properties
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         run = self.run
         crashed = report.when == "???"  # xdist's report for the check a crashed worker was running
@@ -139,6 +141,9 @@ class RunRecorder:
                 for key in ("severity", "component", "title", "category")
                 if hasattr(report, f"golive_{key}")
             }
+        if report.when == "teardown" and not crashed:
+            # The check is finished: JUnit XML shows its severity, component, gate and waiver as properties.
+            report.user_properties = [*report.user_properties, *junit_properties(run, report.nodeid)]
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         text = str(excinfo.value)

@@ -50,6 +50,7 @@ class CheckResult:
     duration_s: float = 0.0
     waiver: str | None = None
     could_not_look: bool = False
+    waiver_rule: WaiverRule | None = field(default=None, compare=False)  # the waiver that made it waived
     facts: dict[str, object] = field(default_factory=dict, compare=False, hash=False)  # what it read (golive.facts)
 
     @property
@@ -198,6 +199,7 @@ def apply_waivers(
                     result,
                     outcome=Outcome.WAIVED,
                     waiver=f"{waiver.reason} (approved by {waiver.approved_by}, expires {waiver.expires})",
+                    waiver_rule=waiver,
                 )
             else:
                 notes.append(f"waiver for {result.id} expired on {matching[0].expires}: not applied")

@@ -1,0 +1,113 @@
+"""ECS blue/green lifecycle hooks (ECS's own blue/green deployments): run the gate, answer ``hookStatus``.
+
+ECS invokes the hook's Lambda function with ``{"executionId", "lifecycleStage", "resourceArn",
+"executionDetails": {...}, "hookDetails": {...}}`` and reads ``{"hookStatus": "SUCCEEDED" | "FAILED" |
+"IN_PROGRESS", "callBackDelay": N, "hookDetails": {...}}``: SUCCEEDED continues, FAILED rolls back,
+IN_PROGRESS asks again after ``callBackDelay`` seconds, handing back the ``hookDetails`` returned with it.
+
+GO is SUCCEEDED, NO-GO is FAILED. A REVIEW is IN_PROGRESS while it waits for an attestation of
+``hooks.review_attestation`` made after the run (the run's time travels in ``hookDetails.golive``, so later
+invocations do not run the gate again); SUCCEEDED once it is signed, FAILED at ``hooks.review_wait_s``.
+Without ``hooks.review_attestation`` a REVIEW is FAILED. Anything golive cannot read is FAILED.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from golive.config import ConfigError
+from golive.engines.hooks import HookContext, HookError, load_context, review_acceptance, review_deadline, run_gate
+
+SOURCE = "golive hook ecs"
+STATE_KEY = "golive"  # golive's part of hookDetails while a REVIEW waits
+SUCCEEDED, FAILED, IN_PROGRESS = "SUCCEEDED", "FAILED", "IN_PROGRESS"
+
+
+def parse_event(event: object) -> tuple[str, str, dict[str, Any] | None]:
+    """(executionId, lifecycleStage, golive's waiting state or None) of an ECS hook event. HookError: one line."""
+    if not isinstance(event, dict):
+        raise HookError("the ECS event is not a JSON object")
+    for key in ("executionId", "lifecycleStage"):
+        value = event.get(key)
+        if not isinstance(value, str) or not value.strip() or len(value) > 256:
+            raise HookError(f"the ECS event has no {key} (expected executionId, lifecycleStage, executionDetails)")
+    if not isinstance(event.get("executionDetails"), dict):
+        raise HookError("the ECS event has no executionDetails object")
+    details = event.get("hookDetails")
+    if details is not None and not isinstance(details, dict):
+        raise HookError("the ECS event's hookDetails is not an object")
+    state = (details or {}).get(STATE_KEY)
+    if state is not None and not isinstance(state, dict):
+        raise HookError(f"the ECS event's hookDetails.{STATE_KEY} is not an object")
+    return event["executionId"], event["lifecycleStage"], state
+
+
+def _since(state: dict[str, Any], now: datetime) -> datetime:
+    """When the waiting REVIEW was decided, from hookDetails; the deadline comes from the configuration, and a time
+    in the future or past the wait is refused (hookDetails can be edited in the service definition)."""
+    try:
+        since = datetime.fromisoformat(str(state.get("review_since")))
+    except ValueError:
+        raise HookError(f"hookDetails.{STATE_KEY}.review_since: not an ISO-8601 time") from None
+    if since.tzinfo is None or since > now:
+        raise HookError(f"hookDetails.{STATE_KEY}.review_since: not a past UTC time")
+    return since
+
+
+def respond(event: object, context: HookContext, now: datetime | None = None) -> tuple[dict[str, Any], str]:
+    """(the answer for ECS, a line saying why). HookError for an event golive cannot read."""
+    execution_id, stage, state = parse_event(event)
+    now = now or datetime.now(UTC)
+    where = f"hook ecs: {stage} ({execution_id})"
+    if state is None:
+        context.announce("event", f"{where}: gate {context.gate.name} on {context.environment} started", SOURCE)
+        outcome = run_gate(context)
+        line = outcome.line(context)
+        if outcome.verdict == "GO":
+            return _answer(context, where, SUCCEEDED, line)
+        if outcome.verdict != "REVIEW":
+            return _answer(context, where, FAILED, line)
+        if context.review_item is None or context.section.review_wait_s <= 0:
+            return _answer(context, where, FAILED, f"{line}; no hooks.review_attestation to accept a REVIEW")
+        since = outcome.finished_at
+        waiting = {STATE_KEY: {"review_since": since.isoformat(), "gate": context.gate.name,
+                               "environment": context.environment}}
+        return _answer(context, where, IN_PROGRESS, f"{line}; waiting for an attestation of "
+                       f"{context.review_item.id}", waiting, (review_deadline(context, since) - now).total_seconds())
+    since = _since(state, now)
+    accepted = review_acceptance(context, since, now)
+    if accepted and context.review_item is not None:
+        return _answer(context, where, SUCCEEDED, f"REVIEW accepted: {context.review_item.id} {accepted}")
+    remaining = (review_deadline(context, since) - now).total_seconds()
+    if context.review_item is None or remaining <= 0:
+        return _answer(context, where, FAILED, f"REVIEW not accepted within hooks.review_wait_s "
+                                               f"({context.section.review_wait_s:g} s)")
+    return _answer(context, where, IN_PROGRESS, f"REVIEW waiting for an attestation of {context.review_item.id}",
+                   {STATE_KEY: state}, remaining)
+
+
+def _answer(context: HookContext, where: str, status: str, why: str, details: dict[str, Any] | None = None,
+            remaining_s: float = 0.0) -> tuple[dict[str, Any], str]:
+    answer: dict[str, Any] = {"hookStatus": status}
+    if status == IN_PROGRESS:
+        answer["callBackDelay"] = max(1, min(context.section.callback_delay_s, int(remaining_s) + 1))
+        answer["hookDetails"] = details or {}
+    kind = {SUCCEEDED: "event", IN_PROGRESS: "warning"}.get(status, "error")
+    line = context.settings.masker(f"{where}: {status}: {why}")
+    context.announce(kind, line, SOURCE)
+    return answer, line
+
+
+def handler(event: object, lambda_context: object = None) -> dict[str, Any]:
+    """The Lambda function's handler: the configuration from $GOLIVE_CONFIG, reports under $GOLIVE_REPORTS (a
+    Lambda function can write only under /tmp). Whatever golive cannot read or run answers FAILED."""
+    try:
+        context = load_context(None, None)
+        answer, line = respond(event, context)
+    except (ConfigError, HookError) as error:
+        print(f"{SOURCE}: {error}: FAILED", file=sys.stderr, flush=True)
+        return {"hookStatus": FAILED}
+    print(f"{SOURCE}: {line}", file=sys.stderr, flush=True)
+    return answer

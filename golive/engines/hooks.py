@@ -1,0 +1,162 @@
+"""What the AWS lifecycle hooks share: the configuration's ``hooks:`` section, one gate run, and whether a
+REVIEW has been accepted by an attestation signed after it.
+
+A gate run is golive.serve.runs.GateCommand's: the same child ``golive gate`` that ``golive serve`` runs,
+bounded by ``hooks.timeout_s`` (a run still going then is a NO-GO), with its record checked against its exit
+code. A REVIEW is accepted only by an attestation of ``hooks.review_attestation`` for this release, by a role
+that may sign it, made after the run decided and within ``hooks.review_wait_s``; without that item configured
+a REVIEW fails the hook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from golive import attestations, gates, human_items
+from golive.config import Settings, load_settings, resolve_path
+from golive.config_model import Hooks
+from golive.gates import Gate
+from golive.masking import clip
+from golive.serve.runs import GateCommand, Run
+from golive.timeline import Timeline, TimelineError
+
+MAX_EVENT_BYTES = 1_048_576
+REPORTS_VARIABLE = "GOLIVE_REPORTS"
+
+
+class HookError(Exception):
+    """A hook cannot do its work (a bad event, configuration, or an AWS call that failed). One line."""
+
+
+@dataclass(frozen=True)
+class HookContext:
+    """One hook's configuration: the settings, the ``hooks:`` section, the gate and environment, the reports."""
+
+    settings: Settings
+    section: Hooks
+    gate: Gate
+    environment: str
+    reports: Path
+    review_item: human_items.HumanItem | None = None
+
+    def announce(self, kind: str, message: str, source: str) -> None:
+        try:
+            Timeline.in_reports(self.reports, self.settings.masker).add(kind, message, source=source)
+        except TimelineError as error:
+            sys.stderr.write(f"golive: {error}\n")
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    verdict: str  # GO, REVIEW, NO-GO
+    exit_code: int
+    reasons: list[str]
+    finished_at: datetime
+    record: dict[str, Any] | None = field(default=None, compare=False)
+
+    def line(self, context: HookContext) -> str:
+        head = f"gate {context.gate.name} on {context.environment}: {self.verdict} (exit {self.exit_code})"
+        return head + (f": {clip('; '.join(self.reasons), 400)}" if self.reasons else "")
+
+
+def load_context(config: str | None, reports: str | None, gate: str | None = None,
+                 environ: Mapping[str, str] | None = None) -> HookContext:
+    """The hook's configuration (``--golive-config``, else $GOLIVE_CONFIG, else ./golive.yaml). ConfigError or
+    HookError: one line."""
+    environ = os.environ if environ is None else environ
+    path, source = resolve_path(config, environ, Path.cwd())
+    settings = load_settings(path, source)
+    section = settings.document.hooks or Hooks()
+    chosen = gate or section.gate
+    if chosen not in gates.BY_ARGUMENT:
+        where = "--gate" if gate else f"{path.name}: hooks.gate"
+        raise HookError(f"{where}: no gate {chosen!r} (have: {', '.join(sorted(gates.BY_ARGUMENT))})")
+    if section.environment is not None:
+        if section.environment not in settings.environments:
+            raise HookError(f"{path.name}: hooks.environment: no environment {section.environment!r} (have: "
+                            f"{', '.join(sorted(settings.environments))})")
+        environment = section.environment
+    else:
+        candidate = settings.environment_by_role("candidate")
+        if candidate is None:
+            raise HookError(f"{path.name}: hooks.environment: not set, and no environment has role: candidate")
+        environment = candidate.name
+    review_item = None
+    if section.review_attestation is not None:
+        items = human_items.by_id(human_items.load_all(human_items.validations_dir(None, environ)))
+        review_item = items.get(section.review_attestation)
+        if review_item is None:
+            raise HookError(f"{path.name}: hooks.review_attestation: no checklist item "
+                            f"{section.review_attestation!r} (golive checklist lists them)")
+    chosen_reports = Path(reports or environ.get(REPORTS_VARIABLE) or "reports").resolve()
+    return HookContext(settings, section, gates.BY_ARGUMENT[chosen], environment, chosen_reports, review_item)
+
+
+def read_event(where: str) -> dict[str, Any]:
+    """The event a hook was given: a JSON object from FILE, or from standard input for ``-``. HookError: one line."""
+    try:
+        if where == "-":
+            data = sys.stdin.buffer.read(MAX_EVENT_BYTES + 1)
+        else:
+            with open(where, "rb") as handle:
+                data = handle.read(MAX_EVENT_BYTES + 1)
+    except OSError as error:
+        raise HookError(f"--event {where}: cannot read it ({error.strerror or type(error).__name__})") from None
+    if len(data) > MAX_EVENT_BYTES:
+        raise HookError(f"--event {where}: larger than {MAX_EVENT_BYTES} bytes")
+    try:
+        event = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise HookError(f"--event {where}: not JSON") from None
+    if not isinstance(event, dict):
+        raise HookError(f"--event {where}: not a JSON object")
+    return event
+
+
+def run_gate(context: HookContext) -> GateOutcome:
+    """The configured gate on the configured environment, as ``golive serve`` runs it; NO-GO when it cannot run."""
+    runs_dir = context.reports / "hooks"
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    run = Run(id=uuid.uuid4().hex[:16], gate=context.gate, environment=context.environment, requested_at=started)
+    command = GateCommand(context.settings.path.resolve(), context.reports, tuple(context.section.pytest_args),
+                          context.section.timeout_s)
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        code, verdict, reasons, record = command.run(run, runs_dir, threading.Event())
+    except OSError as error:
+        code, verdict, reasons, record = 2, "NO-GO", [f"the gate run could not run: {error}"], None
+    masker = context.settings.masker
+    return GateOutcome(verdict, code, [masker(reason) for reason in reasons], datetime.now(UTC).replace(microsecond=0),
+                       masker.deep(record) if record is not None else None)
+
+
+def review_acceptance(context: HookContext, since: datetime, now: datetime | None = None) -> str | None:
+    """Who accepted a REVIEW decided at ``since`` (an attestation of hooks.review_attestation after it), or None.
+    An attestations file golive cannot read accepts nothing."""
+    item = context.review_item
+    if item is None:
+        return None
+    settings = context.settings
+    try:
+        records = attestations.read(settings.attestations_path)
+    except attestations.AttestationError as error:
+        sys.stderr.write(f"golive: {error}\n")
+        return None
+    standing = attestations.standing(item, records, settings.release.version,
+                                     settings.document.attestations.max_age_h, now)
+    if standing.valid is None or standing.valid.moment < since:
+        return None
+    return standing.reason
+
+
+def review_deadline(context: HookContext, since: datetime) -> datetime:
+    return since + timedelta(seconds=context.section.review_wait_s)

@@ -1,0 +1,192 @@
+"""``golive protection-rule --record FILE``: a GitHub custom deployment protection rule decided by a record.
+
+GitHub holds a job that deploys to a protected environment and sends the rule's GitHub App a
+``deployment_protection_rule`` webhook (``action: requested``, ``environment``, ``deployment_callback_url``).
+The app answers with ``POST /repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule`` and the
+body ``{"environment_name", "state": "approved" | "rejected", "comment"}`` (GitHub answers 204).
+
+This command builds that body from a golive decision record: GO is approved; REVIEW, NO-GO, a record whose
+verdict and exit code disagree, one older than ``--max-age-min``, or one that cannot be read is rejected (the
+last exits 2). It prints the request; with ``--send`` it also sends it, with the token from ``--token-env``
+(default ``GITHUB_TOKEN``: the app's installation token), to ``--api-url`` (default https://api.github.com).
+A webhook's ``deployment_callback_url`` is used only when it is that API's URL for this rule.
+
+Exit codes: 0 approved, 1 rejected, 2 the record cannot be read (rejected, and sent so with ``--send``), a bad
+argument, or a request GitHub did not take.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from golive import gates
+from golive.masking import clip
+from golive.verdict import Verdict
+
+API_URL = "https://api.github.com"
+COMMENT_LIMIT = 1000
+MAX_RECORD_BYTES = 16 * 1024 * 1024
+LABELS = {verdict.value: verdict.label for verdict in Verdict}  # 0 GO, 1 REVIEW, 2 NO-GO
+_CALLBACK_PATH = re.compile(r"/repos/([\w.-]+)/([\w.-]+)/actions/runs/(\d+)/deployment_protection_rule")
+_REPO = re.compile(r"^[\w.-]+/[\w.-]+$")
+
+
+class RuleError(Exception):
+    """A bad argument or a request GitHub did not take. One line."""
+
+
+@dataclass(frozen=True)
+class Review:
+    """The request body, and whether the record could be read."""
+
+    environment_name: str
+    state: str  # approved or rejected
+    comment: str
+    readable: bool = True
+
+    def body(self) -> dict[str, str]:
+        return {"environment_name": self.environment_name, "state": self.state, "comment": self.comment}
+
+
+def review(record_path: Path, environment_name: str, max_age: timedelta, gate: str | None = None,
+           now: datetime | None = None) -> Review:
+    """The review a decision record gives: approved for a GO that is fresh, consistent and (when ``gate`` is
+    given) of that gate; else rejected."""
+    now = now or datetime.now(UTC)
+    try:
+        with record_path.open("rb") as handle:
+            data = handle.read(MAX_RECORD_BYTES + 1)
+        if len(data) > MAX_RECORD_BYTES:
+            raise ValueError(f"larger than {MAX_RECORD_BYTES} bytes")
+        record = json.loads(data)
+        if not isinstance(record, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        why = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        return Review(environment_name, "rejected", clip(f"golive: rejected: the decision record {record_path.name} "
+                                                         f"cannot be read ({why})", COMMENT_LIMIT), readable=False)
+    verdict, code = record.get("verdict"), record.get("exit_code")
+    of_gate, env, release = record.get("gate", "?"), record.get("environment", "?"), record.get("release", "?")
+    head = f"golive gate {of_gate} on {env} (release {release}): {verdict} (exit {code})"
+    problem = None
+    expected = gates.BY_ARGUMENT[gate].name if gate else None
+    if expected is not None and of_gate != expected:
+        problem = f"it is not a record of gate {expected}"
+    elif code not in LABELS or LABELS[code] != verdict:
+        problem = "its verdict and exit code do not agree"
+    else:
+        try:
+            finished = datetime.fromisoformat(str(record.get("finished_at")))
+            if finished.tzinfo is None:
+                raise ValueError
+        except ValueError:
+            problem = "it has no finished_at time"
+        else:
+            if now - finished > max_age:
+                problem = f"it is older than {max_age.total_seconds() / 60:g} minutes (finished {finished.isoformat()})"
+            elif finished - now > timedelta(minutes=1):
+                problem = f"it finished in the future ({finished.isoformat()})"
+    approved = problem is None and verdict == "GO"
+    reasons = [str(reason) for reason in record.get("reasons", []) if isinstance(reason, str | int | float)]
+    parts = [head, *([f"rejected: {problem}"] if problem else []), *reasons[:5], f"record: {record_path.name}"]
+    return Review(environment_name, "approved" if approved else "rejected", clip("; ".join(parts), COMMENT_LIMIT))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--record", required=True, metavar="FILE", help="the decision record (reports/latest-*.json)")
+    parser.add_argument("--webhook", metavar="FILE|-",
+                        help="the deployment_protection_rule webhook payload: its environment and callback URL")
+    parser.add_argument("--environment", help="the GitHub environment's name (default: the webhook's)")
+    parser.add_argument("--repo", metavar="OWNER/REPO", help="the repository (default: the webhook's callback URL)")
+    parser.add_argument("--run-id", metavar="N", help="the workflow run (default: the webhook's callback URL)")
+    parser.add_argument("--gate", choices=sorted(gates.BY_ARGUMENT),
+                        help="the gate the record must be of (approve production on Gate 2's record, not any GO)")
+    parser.add_argument("--max-age-min", type=float, default=60.0, metavar="M",
+                        help="an older record is rejected (default 60)")
+    parser.add_argument("--send", action="store_true", help="send the review to GitHub (default: only print it)")
+    parser.add_argument("--api-url", default=API_URL, help=f"GitHub's REST API (default {API_URL})")
+    parser.add_argument("--token-env", default="GITHUB_TOKEN", help="the variable holding the app's token")
+    parser.add_argument("--timeout-s", type=float, default=10.0, help="for the request (default 10)")
+
+
+def _webhook(where: str) -> dict[str, Any]:
+    try:
+        text = sys.stdin.read(1_048_577) if where == "-" else Path(where).read_text(encoding="utf-8")
+        payload = json.loads(text)
+    except (OSError, ValueError) as error:
+        raise RuleError(f"--webhook {where}: cannot read it as JSON ({getattr(error, 'strerror', None) or error})"
+                        ) from None
+    if not isinstance(payload, dict):
+        raise RuleError(f"--webhook {where}: not a JSON object")
+    return payload
+
+
+def _target(arguments: argparse.Namespace) -> tuple[str, str, str]:
+    """(environment name, repo, run id) from the options, else from the webhook."""
+    payload = _webhook(arguments.webhook) if arguments.webhook else {}
+    environment = arguments.environment or payload.get("environment")
+    repo, run_id = arguments.repo, arguments.run_id
+    callback = payload.get("deployment_callback_url")
+    if callback is not None and not (repo and run_id):
+        api = arguments.api_url.rstrip("/")
+        match = _CALLBACK_PATH.fullmatch(str(callback)[len(api):]) if str(callback).startswith(api) else None
+        if match is None:  # never send a token where a payload says
+            raise RuleError(f"--webhook: deployment_callback_url {clip(str(callback), 200)!r} is not {api}'s URL "
+                            "for a run's deployment protection rule")
+        repo, run_id = repo or f"{match.group(1)}/{match.group(2)}", run_id or match.group(3)
+    if not isinstance(environment, str) or not environment.strip():
+        raise RuleError("no environment: pass --environment NAME or --webhook FILE")
+    if arguments.send and not (repo and run_id):
+        raise RuleError("--send needs the run: pass --repo OWNER/REPO --run-id N or --webhook FILE")
+    if repo and not _REPO.fullmatch(repo):
+        raise RuleError(f"--repo {repo!r}: expected OWNER/REPO")
+    if run_id and not str(run_id).isdigit():
+        raise RuleError(f"--run-id {run_id!r}: expected a number")
+    return environment, repo or "", str(run_id or "")
+
+
+def send(api_url: str, repo: str, run_id: str, body: dict[str, str], token: str, timeout_s: float) -> None:
+    """POST the review; RuleError unless GitHub answers 2xx."""
+    import httpx  # late: only a sent review needs it
+
+    url = f"{api_url.rstrip('/')}/repos/{repo}/actions/runs/{run_id}/deployment_protection_rule"
+    headers = {"Accept": "application/vnd.github+json", "Authorization": f"Bearer {token}",
+               "X-GitHub-Api-Version": "2022-11-28"}
+    try:
+        response = httpx.post(url, json=body, headers=headers, timeout=httpx.Timeout(timeout_s))
+    except httpx.HTTPError as error:
+        raise RuleError(f"POST {url}: {type(error).__name__}: {clip(str(error), 200)}") from None
+    if not response.is_success:
+        raise RuleError(f"POST {url}: GitHub answered {response.status_code}: {clip(response.text, 300)}")
+
+
+def run(arguments: argparse.Namespace) -> int:
+    try:
+        if arguments.max_age_min <= 0 or arguments.timeout_s <= 0:
+            raise RuleError("--max-age-min and --timeout-s must be positive")
+        environment, repo, run_id = _target(arguments)
+        token = os.environ.get(arguments.token_env, "").strip() if arguments.send else ""
+        if arguments.send and not token:
+            raise RuleError(f"--send: ${arguments.token_env} holds no token")
+        decided = review(Path(arguments.record), environment, timedelta(minutes=arguments.max_age_min),
+                         arguments.gate)
+        print(json.dumps(decided.body()), flush=True)
+        if arguments.send:
+            send(arguments.api_url, repo, run_id, decided.body(), token, arguments.timeout_s)
+    except RuleError as error:
+        print(f"golive protection-rule: {error}", file=sys.stderr)
+        return 2
+    where = f": sent for {repo} run {run_id}" if arguments.send else ""
+    if not decided.readable:
+        print(f"golive protection-rule: {decided.comment.removeprefix('golive: ')}{where}", file=sys.stderr)
+        return 2
+    print(f"golive protection-rule: {decided.state} {environment}{where}", file=sys.stderr)
+    return 0 if decided.state == "approved" else 1
