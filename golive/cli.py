@@ -15,9 +15,9 @@ from golive import watch as watch_module
 from golive.attestations import AttestationError
 from golive.catalog import CatalogError
 from golive.config import ConfigError, Settings, json_schema, load_settings, resolve_path
-from golive.gate_process import run_gate
 from golive.engines import cli as hook_cli
 from golive.engines import protection_rule
+from golive.gate_process import run_gate
 from golive.history import HistoryError
 from golive.serve import cli as serve_cli
 from golive.timeline import Timeline, TimelineError
