@@ -19,6 +19,7 @@ from typing import Annotated, Any, NoReturn, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from golive.config_commands import CutoverStep  # noqa: F401  (re-exported)
 from golive.config_model import (  # the sections; the names other modules use are re-exported from here
     _SECTION_MODELS,
     MAX_BODY_BYTES,  # noqa: F401  (re-exported)
@@ -26,7 +27,6 @@ from golive.config_model import (  # the sections; the names other modules use a
     AlbLoadBalancer,  # noqa: F401  (re-exported)
     Aws,
     Cutover,  # noqa: F401  (re-exported)
-    CutoverStep,  # noqa: F401  (re-exported)
     Document,
     EnvironmentSection,
     HaproxyLoadBalancer,  # noqa: F401  (re-exported)
@@ -41,10 +41,12 @@ from golive.config_model import (  # the sections; the names other modules use a
     Synthetic,  # noqa: F401  (re-exported)
     Thresholds,  # noqa: F401  (re-exported)
     Trigger,  # noqa: F401  (re-exported)
-    _amqp_url,  # noqa: F401  (re-exported)
+)
+from golive.config_types import (  # noqa: F401  (re-exported)
+    _amqp_url,
     _Mistyped,
-    _postgres_dsn,  # noqa: F401  (re-exported)
-    _redis_url,  # noqa: F401  (re-exported)
+    _postgres_dsn,
+    _redis_url,
 )
 from golive.masking import Masker, is_secret_env_name, secrets_of
 

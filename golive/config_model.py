@@ -6,158 +6,35 @@ golive.config reads a file into these and re-exports the ones other modules use:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
-from types import NoneType, UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
-from urllib.parse import urlsplit
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     StrictStr,
     model_validator,
 )
 
-from golive import promql
+from golive.config_commands import Cutover, Hooks, Serve
+from golive.config_types import (
+    AmqpUrl,
+    HttpUrl,
+    NonEmpty,
+    PostgresDsn,
+    QueryTemplate,
+    Ratio,
+    RedisUrl,
+    Seconds,
+    Section,
+    Sql,
+    UrlPath,
+)
 from golive.health import valid_pointer
 from golive.promql import PresetName
-from golive.sqltext import statement_count
 
 SERVICE_SECTIONS = ("http", "postgres", "rabbitmq", "redis", "prometheus", "aws")
-
-
-# --- value types -------------------------------------------------------------------------------------
-
-
-def _url_check(value: str, schemes: tuple[str, ...], what: str, need_host: bool = True) -> str:
-    try:
-        parts = urlsplit(value)
-        _ = parts.port  # raises ValueError on a malformed port
-    except ValueError:
-        raise ValueError(what) from None
-    if parts.scheme not in schemes or (need_host and not parts.hostname):
-        raise ValueError(what)
-    return value
-
-
-def _http_url(value: str) -> str:
-    return _url_check(value, ("http", "https"), "not an http(s) URL")
-
-
-def _postgres_dsn(value: str) -> str:
-    what = "not a PostgreSQL DSN"
-    if "://" in value:
-        _url_check(value, ("postgresql", "postgres"), what)
-        return value
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        params = conninfo_to_dict(value)
-    except Exception:
-        raise ValueError(what) from None
-    if not params.get("host") and not params.get("dbname"):
-        raise ValueError(what)
-    return value
-
-
-def _amqp_url(value: str) -> str:
-    return _url_check(value, ("amqp", "amqps"), "not an AMQP URL (amqp://user:password@host:port/vhost)")
-
-
-def _redis_url(value: str) -> str:
-    if value.startswith("unix://"):
-        return value
-    return _url_check(value, ("redis", "rediss"), "not a Redis URL (redis://host:port/db)")
-
-
-def _relative_path(value: str) -> str:
-    if not value.startswith("/"):
-        raise ValueError("must start with /")
-    return value
-
-
-def _query_template(value: str) -> str:
-    """A PromQL template: ``{job}`` and ``{window}`` filled in by str.format, PromQL's own braces doubled."""
-    try:
-        promql.selectors(value.format(job="job", window="1m"))
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ValueError(
-            f"not a query template ({exc}): write PromQL's braces as {{{{ and }}}}, placeholders {{job}} and {{window}}"
-        ) from None
-    return value
-
-
-@dataclass(frozen=True)
-class _Mistyped:
-    """Stands for a boolean given as a number or a number given as a boolean: no field type accepts it."""
-
-    expected: str  # what the key takes, for the error line
-
-
-def _unmistaken(value: Any, annotation: Any) -> Any:
-    """``value`` with every boolean where ``annotation`` expects a number, and every number where it expects a
-    boolean, replaced by a ``_Mistyped`` (looking into lists and mappings; sections check their own fields)."""
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        return _unmistaken(value, get_args(annotation)[0])
-    if origin in (Union, UnionType):
-        members = [member for member in get_args(annotation) if member is not NoneType]
-        if Any in members or (isinstance(value, bool) and bool in members):
-            return value
-        fixed = [_unmistaken(value, member) for member in members]
-        return fixed[0] if all(isinstance(item, _Mistyped) for item in fixed) else value
-    if origin in (list, tuple, set, frozenset) and isinstance(value, list):
-        return [_unmistaken(item, get_args(annotation)[0]) for item in value]
-    if origin is dict and isinstance(value, dict):
-        return {key: _unmistaken(item, get_args(annotation)[1]) for key, item in value.items()}
-    if annotation in (int, float) and isinstance(value, bool):
-        return _Mistyped("expected a number, not true or false")
-    if annotation is bool and isinstance(value, int | float) and not isinstance(value, bool):
-        return _Mistyped("expected true or false, not a number")
-    return value
-
-
-def _one_statement(value: str) -> str:
-    """Configured SQL runs as exactly one read-only statement: refuse more (or none) when the file is read."""
-    count = statement_count(value)
-    if count != 1:
-        raise ValueError(
-            "holds no SQL statement" if count == 0
-            else f"holds {count} SQL statements; configured SQL runs as exactly one read-only statement"
-        )
-    return value
-
-
-HttpUrl = Annotated[StrictStr, AfterValidator(_http_url)]
-PostgresDsn = Annotated[StrictStr, AfterValidator(_postgres_dsn)]
-AmqpUrl = Annotated[StrictStr, AfterValidator(_amqp_url)]
-RedisUrl = Annotated[StrictStr, AfterValidator(_redis_url)]
-UrlPath = Annotated[StrictStr, AfterValidator(_relative_path)]
-Seconds = Annotated[float, Field(gt=0, le=3600)]
-Ratio = Annotated[float, Field(ge=0, le=1)]
-NonEmpty = Annotated[StrictStr, Field(min_length=1)]
-QueryTemplate = Annotated[StrictStr, Field(min_length=1), AfterValidator(_query_template)]
-Sql = Annotated[StrictStr, Field(min_length=1), AfterValidator(_one_statement)]  # run by golive.probes.postgres
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _booleans_are_not_numbers(cls, data: Any) -> Any:
-        """pydantic reads ``true`` as 1 for a number (``timeout_s: true`` would be one second) and 1 as true for
-        a flag: such a value is replaced by one no type accepts, so the key fails as any other wrong type does.
-        Numbers still come as ints, floats or strings (``${VAR}``)."""
-        if not isinstance(data, dict):
-            return data
-        fields = cls.model_fields
-        return {key: _unmistaken(value, fields[key].annotation) if key in fields else value
-                for key, value in data.items()}
 
 
 # --- sections ----------------------------------------------------------------------------------------
@@ -493,72 +370,6 @@ class RollbackTriggers(Section):
     database_down: Sustained | None = None
     crash: Sustained | None = None  # the app's process gone or its health failing
     memory: Trigger | None = None  # above: share of the host's memory used by the app
-
-
-class Serve(Section):
-    """``golive serve``: what its HTTP API accepts (golive/serve/); a token is required, from a file or a variable."""
-
-    bind: NonEmpty = "127.0.0.1:8765"
-    token_file: NonEmpty | None = None  # relative to the configuration file
-    token_env: NonEmpty | None = None  # the name of the environment variable holding the token
-    gates: list[NonEmpty] | None = None  # numbers or names accepted (default: every gate)
-    environments: list[NonEmpty] | None = None  # default: every configured environment
-    timeout_s: Annotated[float, Field(gt=0, le=86_400)] = 900.0  # a gate run still going then is a NO-GO
-    max_body_bytes: Annotated[int, Field(ge=0, le=1_048_576)] = 65_536
-    pytest_args: list[StrictStr] = Field(default_factory=list)  # added to every gate run (-n 2, ...)
-    keep_runs: Annotated[int, Field(ge=1, le=10_000)] = 200  # finished runs kept for GET /v1/runs/{id}
-    flagger_token_in_metadata: bool = False  # Flagger sends no headers: accept metadata.token on /v1/flagger/
-
-
-class CutoverStep(Section):
-    """One step of ``golive cutover``: the candidate's share of traffic, held for a bake."""
-
-    blue: Annotated[int, Field(ge=1, le=100)]  # the candidate's share in percent (named for the runbook's blue)
-    bake_s: Annotated[float, Field(ge=0, le=86_400)]
-    gate: NonEmpty | None = None  # a gate (number or name) that must be GO before the weights move
-    # Added to that gate's run; default: the previous step's phase checks (--golive-phase 50 before 100 %).
-    gate_args: list[StrictStr] | None = None
-
-
-def _default_steps() -> list[CutoverStep]:
-    """The runbook's: Gate 2, then 50 % for 2 minutes; Gate 2 with the 50 % step's checks, then 100 % for 5."""
-    return [CutoverStep(blue=50, bake_s=120, gate="2"), CutoverStep(blue=100, bake_s=300, gate="2")]
-
-
-class CutoverDns(Section):
-    """Weighted DNS records moved with the load balancer: ``aws.dns``'s record, one set identifier per side."""
-
-    set_identifiers: dict[Literal["blue", "green"], NonEmpty]
-
-
-class Cutover(Section):
-    """``golive cutover``: the traffic shift golive drives on ``load_balancer`` (golive/cutover/)."""
-
-    steps: Annotated[list[CutoverStep], Field(min_length=1, max_length=20)] = Field(default_factory=_default_steps)
-    interval_s: Annotated[float, Field(gt=0, le=60)] = 1.0  # between readings during a bake
-    # Requests per reading of the candidate and of the front door. golive watch takes 20; a ratio of 100 is steady
-    # enough that a 20 % fault reads above a 10 % trigger in all but about 1 reading in 175 (binomial; 20: 1 in 5).
-    sample_requests: Annotated[int, Field(ge=10, le=10_000)] = 100
-    review_deadline_s: Annotated[float, Field(ge=0, le=86_400)] = 900  # a REVIEW waits this long, then rolls back
-    review_roles: Annotated[list[NonEmpty], Field(min_length=1)] = Field(default_factory=lambda: ["Deployment Lead"])
-    gate_args: list[StrictStr] = Field(default_factory=lambda: ["-n", "auto"])  # added to each step's gate run
-    call_attempts: Annotated[int, Field(ge=1, le=10)] = 3  # tries of one load balancer call before rolling back
-    call_timeout_s: Seconds = 10  # each try of a load balancer call
-    verify_s: Annotated[float, Field(gt=0, le=600)] = 10  # after a rollback: sample the front door this long
-    dns: CutoverDns | None = None
-
-
-class Hooks(Section):
-    """``golive hook codedeploy|ecs`` and their Lambda handlers (golive/engines/, docs/ENGINES.md)."""
-
-    gate: NonEmpty = "2"  # the gate a hook runs (a number or name golive gate accepts)
-    environment: NonEmpty | None = None  # default: the candidate
-    timeout_s: Annotated[float, Field(gt=0, le=3600)] = 600.0  # a gate run still going then is a NO-GO
-    pytest_args: list[StrictStr] = Field(default_factory=list)  # added to the gate run (-n 2, ...)
-    review_attestation: NonEmpty | None = None  # the checklist item whose attestation, after the run, accepts a REVIEW
-    review_wait_s: Annotated[float, Field(ge=0, le=86_400)] = 1800.0  # how long a REVIEW may wait for it
-    callback_delay_s: Annotated[int, Field(ge=1, le=900)] = 30  # ECS: when to ask again while a REVIEW waits
-    codedeploy_review: Literal["fail", "wait"] = "fail"  # CodeDeploy: a REVIEW is Failed, or waits in the hook
 
 
 class EnvironmentSection(Section):

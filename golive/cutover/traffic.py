@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from golive.config import AlbLoadBalancer, Aws, HaproxyLoadBalancer
-from golive.config_model import CutoverDns, Dns
+from golive.config_commands import CutoverDns
+from golive.config_model import Dns
 from golive.probes import aws, haproxy_socket
 from golive.probes import load_balancer as lb_probe
 from golive.probes.errors import ProbeError

@@ -23,7 +23,7 @@ from typing import Any
 
 from golive import attestations, gates, human_items
 from golive.config import Settings, load_settings, resolve_path
-from golive.config_model import Hooks
+from golive.config_commands import Hooks
 from golive.gates import Gate
 from golive.masking import clip
 from golive.serve.runs import GateCommand, Run

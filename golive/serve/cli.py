@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from golive import gates
 from golive.config import ConfigError, Settings, load_settings, resolve_path
-from golive.config_model import Serve
+from golive.config_commands import Serve
 from golive.timeline import Timeline, TimelineError
 
 if TYPE_CHECKING:

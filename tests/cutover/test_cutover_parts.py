@@ -16,7 +16,8 @@ import boto3
 import pytest
 
 from golive.config import AlbLoadBalancer, Cutover, CutoverStep, HaproxyLoadBalancer
-from golive.config_model import CutoverDns, Dns
+from golive.config_commands import CutoverDns
+from golive.config_model import Dns
 from golive.cutover import plan, traffic
 from golive.cutover.journal import Journal, JournalError, locked
 from tests.support import REPO
