@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from golive.promql import PRESET_NAMES
@@ -38,6 +40,18 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     fleet = Fleet()
     with private_prometheus(tmp_path_factory.mktemp("prometheus"), fleet.jobs()) as url:
         fleet.prometheus = url
+        # A running service has served requests before a gate looks: a naming whose histogram series appear only
+        # with a first request (golive's) otherwise has a single scrape of them in the window, from which
+        # Prometheus can compute no rate, when golive's sample happens to fall between two scrapes.
+        for exporter in [*fleet.healthy.values(), *fleet.failing.values()]:
+            for _ in range(5):
+                httpx.get(f"{exporter.url}/health", timeout=3)
+        served = datetime.now(UTC)
+
+        def scraped_twice_since() -> bool:  # the scrape that first saw the new series, and one more (every second)
+            return all(datetime.fromisoformat(t["lastScrape"]) > served + timedelta(seconds=1.05) for t in targets(url))
+
+        wait_for("two scrapes of every target after its first requests", scraped_twice_since, 20)
         yield fleet
     for exporter in [*fleet.healthy.values(), *fleet.failing.values(), fleet.crashing]:
         exporter.crash()
