@@ -138,8 +138,13 @@ def test_config_has_exactly_the_contract_keys(sandbox: Path) -> None:
     config = yaml.safe_load(sandbox.read_text())
     assert list(config) == [
         "release", "environments", "http", "thresholds", "postgres", "rabbitmq", "redis", "prometheus",
-        "load_balancer", "aws", "synthetic", "security", "deploy", "attestations",
+        "load_balancer", "aws", "synthetic", "security", "deploy", "attestations", "rollback_triggers", "cutover",
     ]  # fmt: skip
+    # The runbook's automatic rollback triggers, and its cutover plan (the default steps) over the ALB and DNS.
+    assert config["rollback_triggers"] == {"error_rate": {"above": 0.10, "for_s": 30},
+                                           "p95_ms": {"above": 2000, "for_s": 30},
+                                           "database_down": {"for_s": 10}, "crash": {"for_s": 0}}  # fmt: skip
+    assert config["cutover"] == {"interval_s": 1.0, "dns": {"set_identifiers": {"blue": "blue", "green": "green"}}}
     assert config["release"] == {
         "version": "2.1.0", "previous": "2.0.5", "repository": str(sandbox_manager.state_dir() / "release-repo"),
         "tag_format": "v{version}",
