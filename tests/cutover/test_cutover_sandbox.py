@@ -117,12 +117,15 @@ def test_healthy_haproxy_cutover_goes_to_blue_100_and_gate_3_is_go(sandbox, tmp_
     assert third.code == 0, third.record["reasons"]
 
 
+PART = ["validations/test_application_health.py"]  # a subset of a gate is at best a REVIEW (partial)
+
+
 def test_a_review_waits_for_the_signature_and_then_goes_on(sandbox, tmp_path):
-    """Without Gate 1's baseline Gate 2 is a REVIEW: the cutover waits for `golive attest cutover.step_50`."""
+    """A part of Gate 2 (its application-health file) is a REVIEW, never a GO: the cutover waits for
+    `golive attest cutover.step_50`."""
     reports = tmp_path / "reports"
-    config = cutover_config(sandbox, tmp_path / "c.yaml", [{"blue": 50, "bake_s": 1, "gate": "2"},
+    config = cutover_config(sandbox, tmp_path / "c.yaml", [{"blue": 50, "bake_s": 1, "gate": "2", "gate_args": PART},
                                                            {"blue": 100, "bake_s": 1}], review_deadline_s=120)
-    clean_window(config)
     child = start(config, reports)
     assert child.stdout is not None
     seen: list[str] = []
@@ -142,9 +145,8 @@ def test_a_review_waits_for_the_signature_and_then_goes_on(sandbox, tmp_path):
 
 def test_a_review_nobody_signs_rolls_back_at_its_deadline(sandbox, tmp_path):
     reports = tmp_path / "reports"
-    config = cutover_config(sandbox, tmp_path / "c.yaml", [{"blue": 50, "bake_s": 1, "gate": "2"},
+    config = cutover_config(sandbox, tmp_path / "c.yaml", [{"blue": 50, "bake_s": 1, "gate": "2", "gate_args": PART},
                                                            {"blue": 100, "bake_s": 1}], review_deadline_s=1)
-    clean_window(config)
     code, output = cutover(config, reports)
     assert code == 2, output
     assert "was not signed off (cutover.step_50) within 1 s" in output
@@ -277,7 +279,7 @@ def test_a_load_balancer_call_that_keeps_failing_is_retried_then_rolled_back_lou
     cutover rolls back; HAProxy goes back to green, and the DNS records, which cannot be written, are named."""
     reports = tmp_path / "reports"
     config = cutover_config(sandbox, tmp_path / "c.yaml", [{"blue": 50, "bake_s": 60}, {"blue": 100, "bake_s": 1}],
-                            kind="haproxy", call_attempts=2, call_timeout_s=1,
+                            kind="haproxy", call_attempts=2, call_timeout_s=0.5,
                             dns={"set_identifiers": {"blue": "blue", "green": "green"}})
     variant(config, config, {"cutover.steps": [{"blue": 50, "bake_s": 3}, {"blue": 100, "bake_s": 1}]})
     child = start(config, reports)
