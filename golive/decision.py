@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import os
 import signal
 import sys
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from golive import record
+from golive import evidence, record
 from golive.config import Settings
 from golive.probes.bounded import STOPPED
 from golive.run import GateRun, first_line, gate_run
@@ -168,7 +169,17 @@ def write_record(config: pytest.Config, run: GateRun, provisional: bool = False)
             _announce(config, run, decision, document)
         return
     try:
-        record.write_record(document, run.json_path, run.reports_dir, extra)
+        _write_sealed(run, document, extra)
+    except evidence.EvidenceError as error:
+        # A record that cannot be signed is not the evidence asked for: NO-GO, written unsigned, saying why.
+        sys.stderr.write(f"golive: cannot sign the decision record: {error}\n")
+        decision = Decision(Verdict.NO_GO, 2, (*decision.reasons, f"decision record not signed: {error}"))
+        if not provisional:  # the final write tries the key again; its failure is the run's NO-GO
+            run.decision, run.signer = decision, None
+            run.evidence_state = f"unsigned: {error}"
+        document = _document(run, decision, [] if provisional else run.results)
+        with contextlib.suppress(OSError):
+            record.write_record(document, run.json_path, run.reports_dir, extra)
     except OSError as error:
         if provisional:
             return  # the final write says why it cannot write
@@ -189,6 +200,27 @@ def write_record(config: pytest.Config, run: GateRun, provisional: bool = False)
     except TimelineError as error:
         sys.stderr.write(f"golive: {error}\n")
     _announce(config, run, decision, document)
+
+
+def _write_sealed(run: GateRun, document: dict[str, Any], extra: Path | None) -> None:
+    """Write the record, signed and chained when ``evidence.key`` is configured (golive.evidence)."""
+    assert run.json_path is not None
+    signer, settings, json_path = run.signer, run.settings, run.json_path
+    if signer is None:
+        run.evidence_state = "unsigned (no evidence.key configured)"
+        record.write_record(document, json_path, run.reports_dir, extra)
+        return
+
+    def seal(data: bytes) -> str:
+        sealed = evidence.seal_record(signer, document, json_path, data, settings.path if settings else None)
+        chain = evidence.statement_of(json.loads(sealed))["predicate"]["chain"]
+        after = chain["previous"]["name"] if chain["previous"] else "none: the first of the chain"
+        run.evidence_state = (f"{signer.describe()}; chain: decision {chain['sequence']} of release "
+                              f"{chain['release']} on {chain['environment']}, after {after}")
+        return sealed.decode("utf-8")
+
+    with evidence.record_lock(run.reports_dir):
+        record.write_record(document, json_path, run.reports_dir, extra, seal)
 
 
 def _announce(config: pytest.Config, run: GateRun, decision: Decision, document: dict[str, Any]) -> None:

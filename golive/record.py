@@ -6,13 +6,13 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from golive import gates
+from golive import evidence, gates
 from golive.verdict import CheckResult, Decision, count
 
 RUN_ID_VARIABLE = "GOLIVE_RUN_ID"  # the run id `golive gate` hands to pytest; the record must carry it back
@@ -111,10 +111,21 @@ def _write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def write_record(record: dict[str, Any], json_path: Path, reports_dir: Path, also: Path | None = None) -> None:
-    """Write the record, refresh ``reports/latest-<gate>.json``, and copy it to ``--golive-json`` if asked."""
+def write_record(record: dict[str, Any], json_path: Path, reports_dir: Path, also: Path | None = None,
+                 seal: Callable[[bytes], str] | None = None) -> None:
+    """Write the record, refresh ``reports/latest-<gate>.json``, and copy it to ``--golive-json`` if asked.
+
+    ``seal`` makes the record's signed envelope from its bytes (golive.evidence), written beside it as
+    ``<record>.dsse.json``; it runs before anything is written, so a record that cannot be signed is never left
+    beside a signature. An unsigned record removes an envelope an earlier write left at its path."""
     text = json.dumps(record, indent=2) + "\n"
+    envelope = seal(text.encode("utf-8")) if seal is not None else None
     _write_atomically(json_path, text)
+    sidecar = evidence.envelope_path(json_path)
+    if envelope is not None:
+        _write_atomically(sidecar, envelope)
+    else:
+        sidecar.unlink(missing_ok=True)
     _write_atomically(reports_dir / f"latest-{record['gate']}.json", text)
     if also is not None:
         _write_atomically(also, text)
