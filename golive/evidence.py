@@ -302,7 +302,7 @@ def seal_record(signer: Signer, record: Mapping[str, Any], record_path: Path, re
     chain = {"release": release, "environment": environment, "sequence": sequence + 1, "previous": previous}
     statement = record_statement(record, record_path.name, record_bytes, config_digest,
                                  config_path.name if config_path else "", signer.identity, chain)
-    return (json.dumps(_sign(signer, statement), indent=2) + "\n").encode("utf-8")
+    return _envelope_text(_sign(signer, statement)).encode("utf-8")
 
 
 def seal_attestation(signer: Signer, attestations_path: Path, line: bytes, line_number: int, release: str) -> None:
@@ -328,7 +328,7 @@ def seal_attestation(signer: Signer, attestations_path: Path, line: bytes, line_
             "chain": {"release": release, "sequence": sequence + 1, "previous": previous},
         },
     }
-    text = json.dumps(_sign(signer, statement), sort_keys=True) + "\n"
+    text = _line_text(_sign(signer, statement)) + "\n"
     descriptor = os.open(sidecar, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(descriptor, text.encode("utf-8"))
@@ -376,12 +376,26 @@ class Story:
         return out
 
 
-def _verified_statement(path: Path, data: bytes, keys: Mapping[str, TrustedKey]) -> tuple[dict[str, Any], TrustedKey]:
+def _envelope_text(document: Mapping[str, Any]) -> str:
+    """How golive writes a decision envelope; verify demands exactly these bytes."""
+    return json.dumps(document, indent=2) + "\n"
+
+
+def _line_text(document: Mapping[str, Any]) -> str:
+    """How golive writes an attestation's envelope line (without its newline)."""
+    return json.dumps(document, sort_keys=True)
+
+
+def _verified_statement(path: Path, data: bytes, keys: Mapping[str, TrustedKey],
+                        line: bool = False) -> tuple[dict[str, Any], TrustedKey]:
     try:
-        document = json.loads(data)
-        envelope = Envelope.from_dict(document)
+        envelope = Envelope.from_dict(json.loads(data))
+        canonical = (_line_text if line else _envelope_text)(envelope.to_dict())
     except (KeyError, TypeError, ValueError, AttributeError):
         raise EvidenceError(f"{path}: not a DSSE envelope (edited?)") from None
+    if canonical.encode("utf-8") != data:
+        # Base64 and JSON each have bytes a reader ignores (padding bits, spacing): any change is an edit.
+        raise EvidenceError(f"{path}: not byte for byte as golive wrote it (edited)")
     known = [keys[keyid] for keyid in envelope.signatures if keyid in keys]
     if not known:
         ids = ", ".join(keyid[:12] for keyid in envelope.signatures) or "none"
@@ -464,6 +478,8 @@ def _check_chain(links: list[tuple[Link, Path, bytes, dict[str, Any]]]) -> None:
             if this_stage < stage:
                 raise EvidenceError(f"{path}: {link.gate} after {stage_link}: the gates ran out of order")
             stage, stage_link = this_stage, link.gate
+        if link.verdict == "NO-GO":
+            stage, stage_link = 0.0, None  # that attempt stopped there: the next one starts again from Gate 1
         previous = (path, _data)
 
 
@@ -517,7 +533,7 @@ def _verify_attestations(path: Path, release: str, keys: Mapping[str, TrustedKey
     sequence = 0
     for index, raw in enumerate(envelopes, start=1):
         where = f"{sidecar} line {index}"
-        statement, signer = _verified_statement(Path(where), raw, keys)
+        statement, signer = _verified_statement(Path(where), raw, keys, line=True)
         try:
             predicate = statement["predicate"]
             chain, number = predicate["chain"], int(predicate["line"])
