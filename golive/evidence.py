@@ -511,9 +511,24 @@ def verify(directory: Path, release: str, keys: Mapping[str, TrustedKey],
         links.sort(key=lambda item: (item[0].sequence, item[1].name))
         _check_chain(links)
         story.chains[environment] = [item[0] for item in links]
+    _check_latest(directory, release, by_environment)
     if attestations_path is not None:
         story.attestations = _verify_attestations(attestations_path, release, keys)
     return story
+
+
+def _check_latest(directory: Path, release: str, chains: Mapping[str, Sequence[tuple[Link, Path, bytes, Any]]]) -> None:
+    """``latest-<gate>.json`` is a copy of that gate's newest record: one missing from the chain means the chain's
+    newest decisions were deleted (the one cut a hash chain alone cannot show)."""
+    digests = {sha256(item[0].path.read_bytes()) for links in chains.values() for item in links}
+    for path in sorted(directory.glob("latest-*.json")):
+        with contextlib.suppress(OSError, ValueError):
+            data = path.read_bytes()
+            document = json.loads(data)
+            if isinstance(document, dict) and document.get("release") == release \
+                    and document.get("environment") in chains and sha256(data) not in digests:
+                raise EvidenceError(f"{path}: names a decision that is not in the chain of release {release} "
+                                    "(a newer record and its envelope were deleted)")
 
 
 def _verify_attestations(path: Path, release: str, keys: Mapping[str, TrustedKey]) -> list[tuple[int, str, Identity]]:

@@ -165,6 +165,15 @@ def test_deleting_a_middle_decision_is_a_gap(tmp_path, keys):
         evidence.verify(tmp_path / "reports", "2.1.0", trust)
 
 
+def test_deleting_the_newest_decision_is_caught_by_its_latest_copy(tmp_path, keys):
+    signer, trust = keys
+    newest = three_gates(tmp_path / "reports", signer)[2]
+    newest.unlink()
+    evidence.envelope_path(newest).unlink()
+    with pytest.raises(EvidenceError, match=r"latest-post\.json: names a decision that is not in the chain"):
+        evidence.verify(tmp_path / "reports", "2.1.0", trust)
+
+
 def test_deleting_only_an_envelope_leaves_an_unsigned_record(tmp_path, keys):
     signer, trust = keys
     first = three_gates(tmp_path / "reports", signer)[0]
