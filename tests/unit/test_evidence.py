@@ -292,3 +292,14 @@ def test_an_unsigned_write_drops_a_stale_envelope(tmp_path, keys):
 
 def test_the_stage_table_places_cutover_between_gate_2_and_gate_3():
     assert evidence.STAGES["pre"] < evidence.STAGES["immediate"] < evidence.STAGES["cutover"] < evidence.STAGES["post"]
+
+
+def test_history_reads_the_records_and_passes_over_their_envelopes(tmp_path, keys):
+    from golive import history
+
+    signer, _ = keys
+    three_gates(tmp_path / "reports", signer)
+    runs, skipped = history.load_runs(tmp_path / "reports")
+    assert not any(".dsse.json" in note for note in skipped)  # never listed as "not a golive decision record"
+    assert not any(run.path.name.endswith(".dsse.json") for run in runs)
+    assert len(skipped) == 3  # the records themselves (written here without started_at) are still accounted for
