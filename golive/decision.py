@@ -262,4 +262,5 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         tw.write_line(f"report: {run.html_path}")
     if run.json_path:
         tw.write_line(f"record: {run.json_path}")
+        tw.write_line(f"evidence: {run.evidence_state}")
     tw.write_line(f"verdict: {decision.verdict.label} (exit {decision.exit_code})", bold=True, **colour)
