@@ -91,6 +91,9 @@ def _decision_envelopes(directory: Path, release: str, keys: Mapping[str, Truste
     found: _Envelopes = []
     for path in sorted(directory.glob(f"*{ENVELOPE_SUFFIX}")):
         data = path.read_bytes()
+        with contextlib.suppress(EvidenceError, ValueError, KeyError, TypeError):
+            if statement_of(json.loads(data))["predicate"]["chain"]["release"] != release:
+                continue  # another release's (perhaps signed by a key since retired); this one's are all checked
         statement, signer = _verified_statement(path, data, keys)
         try:
             predicate = statement["predicate"]
@@ -178,6 +181,9 @@ def verify(directory: Path, release: str, keys: Mapping[str, TrustedKey],
         with contextlib.suppress(OSError, ValueError):
             document = json.loads(path.read_bytes())
             if isinstance(document, dict) and document.get("release") == release and "verdict" in document:
+                if envelope_path(path).exists():
+                    raise EvidenceError(f"{envelope_path(path)}: not a valid envelope of {path.name}, a decision of "
+                                        f"release {release} (edited)")
                 raise EvidenceError(f"{path}: a decision record of release {release} with no valid envelope "
                                     "(unsigned, or its envelope was deleted)")
     if not by_environment:

@@ -237,6 +237,17 @@ def test_other_releases_are_not_mixed_in(tmp_path, keys):
         evidence.verify(reports, "9.9", trust)
 
 
+def test_another_release_signed_by_a_retired_key_does_not_block_this_one(tmp_path, keys):
+    signer, trust = keys
+    reports = tmp_path / "reports"
+    retired = evidence.generate(tmp_path / "old", "retired")
+    write_gate(reports, evidence.load_signer(retired.private_path, ADA, reports), "pre", "GO", 9, release="2.0.5")
+    three_gates(reports, signer)
+    assert len(evidence.verify(reports, "2.1.0", trust).chains["blue"]) == 3
+    with pytest.raises(EvidenceError, match=r"signed by a key not in evidence\.trusted_keys"):
+        evidence.verify(reports, "2.0.5", trust)
+
+
 def _attest(path: Path, signer: evidence.Signer, item: str) -> None:
     line = json.dumps({"item": item, "by": "Ada", "release": "2.1.0"}, sort_keys=True) + "\n"
     evidence.append_signed_attestation(signer, path, line.encode(), "2.1.0")
