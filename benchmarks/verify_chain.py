@@ -40,9 +40,7 @@ def _write(reports: Path, signer: evidence.Signer, release: str, index: int, of:
                     "message": "", "duration_s": 0.01} for n in range(checks)],
     }
     path = reports / f"{gate}-blue-{release}-{index:04d}.json"
-    with evidence.record_lock(reports):
-        record.write_record(document, path, reports, seal=lambda data: evidence.seal_record(
-            signer, document, path, data, None).decode("utf-8"))
+    record.write_signed(document, path, reports, signer, None)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import os
 import signal
 import sys
@@ -205,22 +204,8 @@ def write_record(config: pytest.Config, run: GateRun, provisional: bool = False)
 def _write_sealed(run: GateRun, document: dict[str, Any], extra: Path | None) -> None:
     """Write the record, signed and chained when ``evidence.key`` is configured (golive.evidence)."""
     assert run.json_path is not None
-    signer, settings, json_path = run.signer, run.settings, run.json_path
-    if signer is None:
-        run.evidence_state = "unsigned (no evidence.key configured)"
-        record.write_record(document, json_path, run.reports_dir, extra)
-        return
-
-    def seal(data: bytes) -> str:
-        sealed = evidence.seal_record(signer, document, json_path, data, settings.path if settings else None)
-        chain = evidence.statement_of(json.loads(sealed))["predicate"]["chain"]
-        after = chain["previous"]["name"] if chain["previous"] else "none: the first of the chain"
-        run.evidence_state = (f"{signer.describe()}; chain: decision {chain['sequence']} of release "
-                              f"{chain['release']} on {chain['environment']}, after {after}")
-        return sealed.decode("utf-8")
-
-    with evidence.record_lock(run.reports_dir):
-        record.write_record(document, json_path, run.reports_dir, extra, seal)
+    config_path = run.settings.path if run.settings else None
+    run.evidence_state = record.write_signed(document, run.json_path, run.reports_dir, run.signer, config_path, extra)
 
 
 def _announce(config: pytest.Config, run: GateRun, decision: Decision, document: dict[str, Any]) -> None:

@@ -131,6 +131,29 @@ def write_record(record: dict[str, Any], json_path: Path, reports_dir: Path, als
         _write_atomically(also, text)
 
 
+def write_signed(record: dict[str, Any], json_path: Path, reports_dir: Path, signer: evidence.Signer | None,
+                 config_path: Path | None, also: Path | None = None) -> str:
+    """``write_record``, signed by ``signer`` and chained to the previous decision of the record's release and
+    environment (golive.evidence); what the report says about it. Gates and the cutover write through here.
+    Raises EvidenceError (nothing written) when the record cannot be signed."""
+    if signer is None:
+        write_record(record, json_path, reports_dir, also)
+        return "unsigned (no evidence.key configured)"
+    state: list[str] = []
+
+    def seal(data: bytes) -> str:
+        sealed = evidence.seal_record(signer, record, json_path, data, config_path)
+        chain = evidence.statement_of(json.loads(sealed))["predicate"]["chain"]
+        after = chain["previous"]["name"] if chain["previous"] else "none: the first of the chain"
+        state.append(f"{signer.describe()}; chain: decision {chain['sequence']} of release {chain['release']} on "
+                     f"{chain['environment']}, after {after}")
+        return sealed.decode("utf-8")
+
+    with evidence.record_lock(reports_dir):
+        write_record(record, json_path, reports_dir, also, seal)
+    return state[0]
+
+
 def write_copy(record: dict[str, Any], path: Path) -> None:
     """Write the record to ``path`` alone (``--golive-json`` of a run whose reports directory is unusable)."""
     _write_atomically(path, json.dumps(record, indent=2) + "\n")

@@ -40,9 +40,7 @@ def write_gate(reports: Path, signer: evidence.Signer, gate: str, verdict: str, 
                 "finished_at": f"2026-12-02T10:{minute:02d}:00+00:00", "checks": _checks()}
     path = reports / f"{gate}-blue-20261202T10{minute:02d}00Z.json"
     reports.mkdir(parents=True, exist_ok=True)
-    with evidence.record_lock(reports):
-        record.write_record(document, path, reports, seal=lambda data: evidence.seal_record(
-            signer, document, path, data, config).decode("utf-8"))
+    record.write_signed(document, path, reports, signer, config)
     return path
 
 
@@ -314,3 +312,17 @@ def test_history_reads_the_records_and_passes_over_their_envelopes(tmp_path, key
     assert not any(".dsse.json" in note for note in skipped)  # never listed as "not a golive decision record"
     assert not any(run.path.name.endswith(".dsse.json") for run in runs)
     assert len(skipped) == 3  # the records themselves (written here without started_at) are still accounted for
+
+
+def test_write_signed_says_what_the_report_shows(tmp_path, keys):
+    signer, _ = keys
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    document = {"gate": "cutover", "verdict": "GO", "release": "2.1.0", "environment": "blue", "checks": []}
+    state = record.write_signed(document, reports / "cutover-blue-1.json", reports, signer, None)
+    assert state.startswith("signed by Ada Lovelace (Release Manager), key ")
+    assert state.endswith("chain: decision 1 of release 2.1.0 on blue, after none: the first of the chain")
+    assert record.write_signed(document, reports / "cutover-blue-2.json", reports, None, None) == (
+        "unsigned (no evidence.key configured)")
+    statement = evidence.statement_of(json.loads((reports / "cutover-blue-1.json.dsse.json").read_text()))
+    assert statement["predicate"]["decision"]["kind"] == "cutover"
