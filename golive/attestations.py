@@ -12,7 +12,7 @@ import getpass
 import json
 import os
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -75,8 +75,11 @@ def read(path: Path) -> list[Attestation]:
 
 
 def record(path: Path, item_id: str, by: str, role: str, release: str, note: str = "",
-           now: datetime | None = None, *, items: Iterable[HumanItem]) -> Attestation:
-    """Append one attestation after checking the item exists, the role may sign it and the file is sound."""
+           now: datetime | None = None, *, items: Iterable[HumanItem],
+           seal: Callable[[Path, bytes], None] | None = None) -> Attestation:
+    """Append one attestation after checking the item exists, the role may sign it and the file is sound.
+
+    ``seal`` appends the line itself, with its signature (golive.evidence.append_signed_attestation)."""
     item = next((candidate for candidate in items if candidate.id == item_id), None)
     if item is None:
         raise AttestationError(f"unknown checklist item {item_id!r} (see golive checklist)")
@@ -92,6 +95,9 @@ def record(path: Path, item_id: str, by: str, role: str, release: str, note: str
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps(asdict(attestation), sort_keys=True) + "\n"
+    if seal is not None:
+        seal(path, line.encode("utf-8"))
+        return attestation
     # O_APPEND: concurrent writers never interleave within a line this short.
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:

@@ -114,6 +114,10 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--force", action="store_true", help="replace FILE if it exists")
     init.add_argument("--timeout", type=_positive, default=2.0, metavar="S", help="per request (default: 2 s)")
 
+    from golive import evidence_cli  # golive keys init, golive verify (golive/evidence_cli.py)
+
+    evidence_cli.add_arguments(commands)
+
     checklist = commands.add_parser("checklist", help="the human items still open for this release")
     checklist.add_argument("--all", action="store_true", help="list signed items too")
     _config_options(checklist)
@@ -228,6 +232,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if arguments.command == "init":
         return _init(arguments)
+    if arguments.command in ("keys", "verify"):
+        from golive import evidence_cli
+
+        return evidence_cli.run(arguments)
     try:
         if arguments.command == "demo":
             return _demo(arguments.config_out, arguments.cutover)
@@ -341,9 +349,17 @@ def _attest(arguments: argparse.Namespace) -> int:
     from golive.cutover import plan as cutover_plan
 
     step_item = cutover_plan.attestation_item(arguments.item, settings.document.cutover)
+    from golive import evidence  # evidence.key configured: the line is signed and chained (<attestations>.dsse.jsonl)
+
+    try:
+        signer = evidence.configured_signer(settings, Path(os.environ.get("GOLIVE_REPORTS", "reports")))
+    except evidence.EvidenceError as error:
+        raise AttestationError(str(error)) from None
     signed = attestations.record(
         settings.attestations_path, arguments.item, arguments.by, arguments.role, settings.release.version,
         arguments.note, items=[*items, *([step_item] if step_item else [])],
+        seal=(lambda path, line: evidence.append_signed_attestation(signer, path, line, settings.release.version))
+        if signer else None,
     )
     print(f"{signed.item}: signed by {signed.by} ({signed.role}) at {signed.at} for release {signed.release}")
     return 0

@@ -372,6 +372,41 @@ class RollbackTriggers(Section):
     memory: Trigger | None = None  # above: share of the host's memory used by the app
 
 
+class EvidenceSigner(Section):
+    name: NonEmpty  # who signs: a person or a CI job
+    role: NonEmpty  # the role they sign as (Release Manager, Deployment Lead, ...)
+
+
+class TrustedKey(Section):
+    """A public key a verifier trusts (`golive keys init` prints the entry): a PEM file, or keyid and hex."""
+
+    name: NonEmpty
+    role: NonEmpty
+    public_key: NonEmpty | None = None  # a PEM file, relative to the configuration file
+    keyid: NonEmpty | None = None
+    public: NonEmpty | None = None  # the Ed25519 public key in hex
+
+    @model_validator(mode="after")
+    def _one_key(self) -> TrustedKey:
+        if (self.public_key is None) == (self.public is None):
+            raise ValueError("give public_key (a PEM file) or public (hex, with its keyid), not both or neither")
+        return self
+
+
+class Evidence(Section):
+    """Signed, chained decision records and attestations (golive/evidence.py); no key: unsigned, as before."""
+
+    key: NonEmpty | None = None  # the signer's Ed25519 private key (mode 0600), never inside reports/
+    signer: EvidenceSigner | None = None  # required with key
+    trusted_keys: list[TrustedKey] = Field(default_factory=list)  # what `golive verify` accepts
+
+    @model_validator(mode="after")
+    def _signer_with_key(self) -> Evidence:
+        if self.key is not None and self.signer is None:
+            raise ValueError("key: needs signer: {name: ..., role: ...}")
+        return self
+
+
 class EnvironmentSection(Section):
     url: HttpUrl
     role: Literal["candidate", "live"] | None = None
@@ -412,9 +447,8 @@ class Document(Section):
     rollback_triggers: RollbackTriggers | None = None
     serve: Serve | None = None
     cutover: Cutover | None = None
-
-
     hooks: Hooks | None = None
+    evidence: Evidence | None = None
 
 
 _SECTION_MODELS: dict[str, type[Section]] = {

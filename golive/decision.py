@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from golive import record
+from golive import evidence, record
 from golive.config import Settings
 from golive.probes.bounded import STOPPED
 from golive.run import GateRun, first_line, gate_run
@@ -183,7 +183,17 @@ def write_record(config: pytest.Config, run: GateRun, provisional: bool = False)
             _announce(config, run, decision, document)
         return
     try:
-        record.write_record(document, run.json_path, run.reports_dir, extra)
+        _write_sealed(run, document, extra)
+    except evidence.EvidenceError as error:
+        # A record that cannot be signed is not the evidence asked for: NO-GO, written unsigned, saying why.
+        sys.stderr.write(f"golive: cannot sign the decision record: {error}\n")
+        decision = Decision(Verdict.NO_GO, 2, (*decision.reasons, f"decision record not signed: {error}"))
+        if not provisional:  # the final write tries the key again; its failure is the run's NO-GO
+            run.decision, run.signer = decision, None
+            run.evidence_state = f"unsigned: {error}"
+        document = _document(run, decision, [] if provisional else run.results)
+        with contextlib.suppress(OSError):
+            record.write_record(document, run.json_path, run.reports_dir, extra)
     except OSError as error:
         if provisional:
             return  # the final write says why it cannot write
@@ -204,6 +214,13 @@ def write_record(config: pytest.Config, run: GateRun, provisional: bool = False)
     except TimelineError as error:
         sys.stderr.write(f"golive: {error}\n")
     _announce(config, run, decision, document)
+
+
+def _write_sealed(run: GateRun, document: dict[str, Any], extra: Path | None) -> None:
+    """Write the record, signed and chained when ``evidence.key`` is configured (golive.evidence)."""
+    assert run.json_path is not None
+    config_path = run.settings.path if run.settings else None
+    run.evidence_state = record.write_signed(document, run.json_path, run.reports_dir, run.signer, config_path, extra)
 
 
 def _announce(config: pytest.Config, run: GateRun, decision: Decision, document: dict[str, Any]) -> None:
@@ -245,4 +262,5 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         tw.write_line(f"report: {run.html_path}")
     if run.json_path:
         tw.write_line(f"record: {run.json_path}")
+        tw.write_line(f"evidence: {run.evidence_state}")
     tw.write_line(f"verdict: {decision.verdict.label} (exit {decision.exit_code})", bold=True, **colour)

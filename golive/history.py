@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from golive import templating
+from golive.evidence import ENVELOPE_SUFFIX
 from golive.masking import Masker
 
 _GOOD = {"passed", "waived"}
@@ -61,8 +62,8 @@ def load_runs(directory: Path) -> tuple[list[Run], list[str]]:
     runs: list[Run] = []
     skipped: list[str] = []
     for path in sorted(directory.glob("*.json")):
-        if path.name.startswith("latest-") or path.name.startswith("baseline"):
-            continue
+        if path.name.startswith(("latest-", "baseline")) or path.name.endswith(ENVELOPE_SUFFIX):
+            continue  # copies, baselines, and the records' signed envelopes (golive.evidence)
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError, UnicodeDecodeError):

@@ -61,4 +61,5 @@ class HtmlReportHooks:
             mask=run.masker, latencies=run.latencies,
             p95_threshold_ms=settings.document.thresholds.p95_ms if settings else None,
             partial=subset.describe() if (subset := partial(run.conditions)) else None,
+            evidence=run.evidence_state,
         )

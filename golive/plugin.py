@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from golive import hooks, record, rootdir
+from golive import evidence, hooks, record, rootdir
 from golive.config import ConfigError, load_settings, resolve_path
 from golive.decision import finish_without_session
 from golive.html_hooks import HtmlReportHooks
@@ -136,7 +136,9 @@ def pytest_configure(config: pytest.Config) -> None:
         pytest.exit(f"golive: {run.conditions.selection_error}", returncode=2)
     try:
         _load_configuration(config, run)
-    except ConfigError as error:
+        if is_controller:  # a key that cannot sign (readable by others, inside reports/): NO-GO before any check
+            run.signer = evidence.configured_signer(run.settings, reports_dir)
+    except (ConfigError, evidence.EvidenceError) as error:
         run.conditions.config_error = str(error)
         if is_controller:
             finish_without_session(config, run)

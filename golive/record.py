@@ -6,13 +6,13 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from golive import gates
+from golive import evidence, gates
 from golive.verdict import CheckResult, Decision, count
 
 RUN_ID_VARIABLE = "GOLIVE_RUN_ID"  # the run id `golive gate` hands to pytest; the record must carry it back
@@ -111,13 +111,47 @@ def _write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def write_record(record: dict[str, Any], json_path: Path, reports_dir: Path, also: Path | None = None) -> None:
-    """Write the record, refresh ``reports/latest-<gate>.json``, and copy it to ``--golive-json`` if asked."""
+def write_record(record: dict[str, Any], json_path: Path, reports_dir: Path, also: Path | None = None,
+                 seal: Callable[[bytes], str] | None = None) -> None:
+    """Write the record, refresh ``reports/latest-<gate>.json``, and copy it to ``--golive-json`` if asked.
+
+    ``seal`` makes the record's signed envelope from its bytes (golive.evidence), written beside it as
+    ``<record>.dsse.json``; it runs before anything is written, so a record that cannot be signed is never left
+    beside a signature. An unsigned record removes an envelope an earlier write left at its path."""
     text = json.dumps(record, indent=2) + "\n"
+    envelope = seal(text.encode("utf-8")) if seal is not None else None
     _write_atomically(json_path, text)
+    sidecar = evidence.envelope_path(json_path)
+    if envelope is not None:
+        _write_atomically(sidecar, envelope)
+    else:
+        sidecar.unlink(missing_ok=True)
     _write_atomically(reports_dir / f"latest-{record['gate']}.json", text)
     if also is not None:
         _write_atomically(also, text)
+
+
+def write_signed(record: dict[str, Any], json_path: Path, reports_dir: Path, signer: evidence.Signer | None,
+                 config_path: Path | None, also: Path | None = None) -> str:
+    """``write_record``, signed by ``signer`` and chained to the previous decision of the record's release and
+    environment (golive.evidence); what the report says about it. Gates and the cutover write through here.
+    Raises EvidenceError (nothing written) when the record cannot be signed."""
+    if signer is None:
+        write_record(record, json_path, reports_dir, also)
+        return "unsigned (no evidence.key configured)"
+    state: list[str] = []
+
+    def seal(data: bytes) -> str:
+        sealed = evidence.seal_record(signer, record, json_path, data, config_path)
+        chain = evidence.statement_of(json.loads(sealed))["predicate"]["chain"]
+        after = chain["previous"]["name"] if chain["previous"] else "none: the first of the chain"
+        state.append(f"{signer.describe()}; chain: decision {chain['sequence']} of release {chain['release']} on "
+                     f"{chain['environment']}, after {after}")
+        return sealed.decode("utf-8")
+
+    with evidence.record_lock(reports_dir):
+        write_record(record, json_path, reports_dir, also, seal)
+    return state[0]
 
 
 def write_copy(record: dict[str, Any], path: Path) -> None:

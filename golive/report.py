@@ -42,6 +42,7 @@ class ReportFacts:
     latencies: Sequence[dict[str, Any]] = ()
     p95_threshold_ms: float | None = None
     partial: str | None = None  # "partial: N of M checks (deselected by ...)" when a subset of the gate ran
+    evidence: str = "unsigned"  # the record's signature and chain link (golive.evidence), or why it is unsigned
 
 
 def _render(template: str, facts: ReportFacts, **context: Any) -> str:
@@ -63,6 +64,7 @@ def banner(facts: ReportFacts) -> str:
         "report_banner.html", facts, title=title, authority=authority,
         colour=_COLOURS[facts.decision.verdict], expression=facts.expression, started_at=facts.started_at,
         duration_s=facts.duration_s, config=facts.config, partial=facts.partial, outcomes=outcomes, counts=counts,
+        evidence=facts.evidence,
         untrusted=[reason for reason in facts.decision.reasons if not any(reason.startswith(r.id) for r in against)],
         critical=[r for r in against if r.severity is Severity.CRITICAL],
         warning=[r for r in against if r.severity is Severity.WARNING],

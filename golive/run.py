@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from golive import record
+from golive import evidence, record
 from golive.config import EnvironmentView, Settings
 from golive.masking import Masker
 from golive.verdict import CheckResult, Decision, Phase, RunConditions
@@ -56,6 +56,8 @@ class GateRun:
     session: pytest.Session | None = None
     subset_args: list[str] | None = None  # paths or node ids inside validations/ that narrowed the gate
     previous_sigterm: Any = None  # the SIGTERM handler before the run's own, put back when it ends
+    signer: evidence.Signer | None = None  # evidence.key: who signs the record (None: unsigned)
+    evidence_state: str = "unsigned"  # what the report says about the record's signature
 
 
 GATE_RUN = pytest.StashKey[GateRun]()
