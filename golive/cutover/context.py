@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from golive import evidence
 from golive.config import Cutover, EnvironmentView, Settings
 from golive.cutover import record as cutover_record
 from golive.cutover.journal import Journal
@@ -56,6 +57,7 @@ class Context:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     interrupted: threading.Event = field(default_factory=threading.Event)
+    signer: evidence.Signer | None = None  # evidence.key: the cutover record is signed and chained
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from golive import templating
-from golive.record import unique_stem
+from golive import evidence, templating
+from golive.record import unique_stem, write_signed
 from golive.triggers import Reading
 
 GATE = "cutover"  # the record's "gate" (its kind), the name of its files (cutover-<stamp>.json)
@@ -86,22 +86,23 @@ class Story:
         finished = datetime.now(UTC).isoformat(timespec="seconds")
         body = {key: value for key, value in asdict(self).items()
                 if key not in ("origin", "fired_at_monotonic", "condition_since_monotonic")}  # fmt: skip
-        return {"gate": GATE, "verdict": self.outcome, **body, "finished_at": finished,
+        return {"gate": GATE, "verdict": self.outcome, "environment": self.candidate, **body, "finished_at": finished,
                 "duration_s": self._t()}  # fmt: skip
 
 
-def write(story: Story, reports_dir: Path, mask: Callable[[str], str]) -> tuple[Path, Path]:
-    """``reports/cutover-<stamp>.json`` and its ``.html`` picture, masked; also ``latest-cutover.json``."""
-    from golive.record import write_record
-
+def write(story: Story, reports_dir: Path, mask: Callable[[str], str], signer: evidence.Signer | None = None,
+          config_path: Path | None = None) -> tuple[Path, Path, str]:
+    """``reports/cutover-<stamp>.json`` and its ``.html`` picture, masked; also ``latest-cutover.json``. Signed and
+    chained after the release's Gate 2 when ``evidence.key`` is configured (golive.evidence); returns the paths and
+    the signature state."""
     document = json.loads(mask(json.dumps(story.document())))
     stem = unique_stem(reports_dir, GATE, story.candidate, datetime.now(UTC))
     json_path, html_path = stem.with_suffix(".json"), stem.with_suffix(".html")
     document["html_report"] = str(html_path)
-    write_record(document, json_path, reports_dir)
-    html_path.write_text(templating.render("cutover.html", mask, story=document, picture=picture(document)),
-                         encoding="utf-8")  # fmt: skip
-    return json_path, html_path
+    state = write_signed(document, json_path, reports_dir, signer, config_path)
+    html_path.write_text(templating.render("cutover.html", mask, story=document, picture=picture(document),
+                                           evidence_state=state), encoding="utf-8")  # fmt: skip
+    return json_path, html_path, state
 
 
 # --- the picture -------------------------------------------------------------------------------------------

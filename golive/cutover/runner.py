@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TextIO, cast
 
-from golive import attestations, gate_process, gates
+from golive import attestations, evidence, gate_process, gates
 from golive.config import ConfigError, Cutover, Settings
 from golive.cutover import record as cutover_record
 from golive.cutover.bake import bake
@@ -78,6 +78,10 @@ def prepare(settings: Settings, options: Options, out: TextIO, run_gate: GateRun
         traffic = managers(balancer, document.aws, section.dns, section.call_timeout_s)
     except TrafficError as error:
         raise CutoverError(str(error)) from None
+    try:  # a key golive must not sign with stops the cutover before it moves anything (fail closed)
+        signer = evidence.configured_signer(settings, options.reports_dir)
+    except evidence.EvidenceError as error:
+        raise CutoverError(str(error)) from None
     out = cast(TextIO, MaskingStream(out, settings.masker))
     context = Context(
         settings=settings, section=section, candidate=candidate, live=live, front_url=str(balancer.front_url),
@@ -86,7 +90,7 @@ def prepare(settings: Settings, options: Options, out: TextIO, run_gate: GateRun
         journal=Journal.for_managers(options.reports_dir, [m.name for m in traffic]),
         story=cutover_record.Story(release=settings.release.version, candidate=candidate.name, live=live.name,
                                    managers=[m.name for m in traffic], rules=[_rule_text(r) for r in rules]),
-        run_gate=run_gate, reports_dir=options.reports_dir, on_rollback=options.on_rollback,
+        run_gate=run_gate, reports_dir=options.reports_dir, on_rollback=options.on_rollback, signer=signer,
     )  # fmt: skip
     return context, steps
 
@@ -364,6 +368,11 @@ def _finish(context: Context, outcome: Outcome) -> int:
             run_on_rollback(context.on_rollback, context.timeline, context.out, SOURCE)
             story.on_rollback_ran = True
         story.outcome, story.exit_code = "ROLLED-BACK", 2
-    paths = cutover_record.write(story, context.reports_dir, context.settings.masker)
-    context.say(f"cutover record: {paths[0]}; picture: {paths[1]}")
+    try:
+        paths = cutover_record.write(story, context.reports_dir, context.settings.masker, context.signer,
+                                     context.settings.path)
+    except evidence.EvidenceError as error:  # the traffic is where the outcome says; only the signature failed
+        context.say(f"golive cutover: the record could not be signed: {error}; writing it unsigned")
+        paths = cutover_record.write(story, context.reports_dir, context.settings.masker)
+    context.say(f"cutover record: {paths[0]} ({paths[2]}); picture: {paths[1]}")
     return story.exit_code

@@ -23,7 +23,7 @@ TEST_RESULT_PREDICATE = "https://in-toto.io/attestation/test-result/v0.1"
 SIGN_OFF_PREDICATE = "https://github.com/golive/golive/attestation/sign-off/v0.1"  # golive's own predicate
 ENVELOPE_SUFFIX = ".dsse.json"  # reports/<record>.json -> reports/<record>.json.dsse.json
 ATTESTATION_SUFFIX = ".dsse.jsonl"  # attestations.jsonl -> attestations.jsonl.dsse.jsonl
-RESULTS = {"GO": "PASSED", "REVIEW": "WARNED", "NO-GO": "FAILED"}
+RESULTS = {"GO": "PASSED", "REVIEW": "WARNED", "NO-GO": "FAILED", "ROLLED-BACK": "FAILED"}  # ROLLED-BACK: a cutover's
 
 # Where each kind of decision sits in a release's story: the gates by their number (golive/gates.py), and the
 # decisions that are not gates between them. A record may repeat its stage (a re-run) but never go back.

@@ -156,7 +156,7 @@ def _check_chain(links: list[tuple[Link, Path, bytes, dict[str, Any]]]) -> None:
             if this_stage < stage:
                 raise EvidenceError(f"{path}: {link.gate} after {stage_link}: the gates ran out of order")
             stage, stage_link = this_stage, link.gate
-        if link.verdict == "NO-GO":
+        if link.verdict in ("NO-GO", "ROLLED-BACK"):
             stage, stage_link = 0.0, None  # that attempt stopped there: the next one starts again from Gate 1
         previous = (path, _data)
 

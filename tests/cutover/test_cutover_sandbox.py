@@ -292,3 +292,46 @@ def test_a_load_balancer_call_that_keeps_failing_is_retried_then_rolled_back_lou
     manager = _manager()  # moto is still frozen: HAProxy's own answer
     assert (manager.haproxy_weight("blue"), manager.haproxy_weight("green")) == (0, 100)
     assert record(reports)["rollback"]["restored"] is False
+
+
+def test_signed_gate_1_gate_2_cutover_and_gate_3_on_the_sandbox_verify_in_order(sandbox, tmp_path, run_gate):
+    """Issue 16 on the sandbox: with evidence.key, Gate 1, the cutover's Gate 2, the cutover and Gate 3 are signed
+    and chained; `golive verify` tells the story in that order and exits 0."""
+    from golive import attestations, evidence, human_items
+    from golive.config import load_settings
+
+    reports = tmp_path / "reports"
+    made = subprocess.run([sys.executable, "-m", "golive", "keys", "init", "--name", "sandbox-lead", "--role",
+                           "Deployment Lead", "--out", str(tmp_path / "keys")], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    config = cutover_config(sandbox, tmp_path / "c.yaml", [{"blue": 50, "bake_s": 1, "gate": "2", "gate_args": []},
+                                                           {"blue": 100, "bake_s": 1}])  # fmt: skip
+    variant(config, config, {"evidence": {
+        "key": str(tmp_path / "keys" / "sandbox-lead.key"),
+        "signer": {"name": "sandbox-lead", "role": "Deployment Lead"},
+        "trusted_keys": [{"name": "sandbox-lead", "role": "Deployment Lead",
+                          "public_key": str(tmp_path / "keys" / "sandbox-lead.pub")}]}})  # fmt: skip
+    settings = load_settings(config, "test")
+    signer = evidence.configured_signer(settings, reports)
+    assert signer is not None
+    items = human_items.load_all(human_items.validations_dir(REPO / "validations"))
+    for item in items:  # the release team signs Gate 1's human items, each line signed and chained
+        attestations.record(settings.attestations_path, item.id, f"Sandbox {item.roles[0]}", item.roles[0],
+                            settings.release.version, "test", items=items,
+                            seal=lambda path, line: evidence.append_signed_attestation(
+                                signer, path, line, settings.release.version))  # fmt: skip
+    clean_window(config)
+    first = run_gate(config, "pre", "-n", "2", reports=reports)
+    assert first.code == 0, first.record["reasons"]
+    code, output = cutover(config, reports)
+    assert code == 0, output
+    assert "signed by sandbox-lead (Deployment Lead)" in output
+    third = run_gate(config, GATE3, reports=reports)
+    assert third.code == 0, third.record["reasons"]
+    verified = subprocess.run([sys.executable, "-m", "golive", "verify", str(reports), f"--golive-config={config}"],
+                              cwd=REPO, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    story = verified.stdout
+    assert story.index("Gate 1 (pre): GO") < story.index("Gate 2 (immediate): GO") < story.index("cutover") \
+        < story.index("Gate 3 (post): GO"), story
