@@ -94,29 +94,6 @@ def wait_for_bake(child: subprocess.Popen[str], share: int, seen: list[str]) -> 
     raise AssertionError("the bake never started:\n" + "".join(seen))
 
 
-def test_healthy_haproxy_cutover_goes_to_blue_100_and_gate_3_is_go(sandbox, tmp_path, run_gate):
-    reports = tmp_path / "reports"
-    gate1_baseline(sandbox, reports)
-    config = cutover_config(sandbox, tmp_path / "c.yaml", [{"blue": 50, "bake_s": 2}, {"blue": 100, "bake_s": 2}],
-                            kind="haproxy")
-    # A front door whose URL holds a credential: masked in every artifact the cutover writes.
-    variant(config, config, {"load_balancer.front_url": "http://golive:s3cr3t-front@127.0.0.1:18000"})
-    clean_window(config)
-    code, output = cutover(config, reports)
-    assert code == 0, output
-    assert "HAProxy backend be" in output
-    assert weights()["haproxy"] == (100, 0)
-    story = record(reports)
-    artifacts = [output, json.dumps(story), Path(story["html_report"]).read_text(),
-                 (reports / "timeline.jsonl").read_text(), *(p.read_text() for p in (reports / "cutover").iterdir())]
-    assert not [text for text in artifacts if "s3cr3t-front" in text]
-    dry = cutover(config, reports, "--dry-run", timeout=60)[1]
-    assert "front door http://golive:***@127.0.0.1:18000" in dry, dry
-    assert "s3cr3t-front" not in dry
-    third = run_gate(config, GATE3, reports=reports)
-    assert third.code == 0, third.record["reasons"]
-
-
 PART = ["validations/test_application_health.py"]  # a subset of a gate is at best a REVIEW (partial)
 
 
@@ -294,9 +271,10 @@ def test_a_load_balancer_call_that_keeps_failing_is_retried_then_rolled_back_lou
     assert record(reports)["rollback"]["restored"] is False
 
 
-def test_signed_gate_1_gate_2_cutover_and_gate_3_on_the_sandbox_verify_in_order(sandbox, tmp_path, run_gate):
-    """Issue 16 on the sandbox: with evidence.key, Gate 1, the cutover's Gate 2, the cutover and Gate 3 are signed
-    and chained; `golive verify` tells the story in that order and exits 0."""
+def test_signed_gate_1_then_a_haproxy_cutover_then_gate_3_go_and_verified_in_order(sandbox, tmp_path, run_gate):
+    """A healthy cutover on HAProxy's runtime API: exit 0, blue 100, Gate 3 GO after it; a credential in the front
+    door's URL masked in everything the cutover writes. With evidence.key (issue 16), Gate 1, the cutover's
+    Gate 2, the cutover and Gate 3 are signed and chained; `golive verify` tells them in that order, exit 0."""
     from golive import attestations, evidence, human_items
     from golive.config import load_settings
 
@@ -305,8 +283,9 @@ def test_signed_gate_1_gate_2_cutover_and_gate_3_on_the_sandbox_verify_in_order(
                            "Deployment Lead", "--out", str(tmp_path / "keys")], cwd=REPO, capture_output=True,
                           text=True, timeout=60)  # fmt: skip
     assert made.returncode == 0, made.stderr
-    config = cutover_config(sandbox, tmp_path / "c.yaml", [{"blue": 50, "bake_s": 1, "gate": "2", "gate_args": []},
-                                                           {"blue": 100, "bake_s": 1}])  # fmt: skip
+    config = cutover_config(sandbox, tmp_path / "c.yaml", [{"blue": 50, "bake_s": 2, "gate": "2", "gate_args": []},
+                                                           {"blue": 100, "bake_s": 2}], kind="haproxy")  # fmt: skip
+    variant(config, config, {"load_balancer.front_url": "http://golive:s3cr3t-front@127.0.0.1:18000"})
     variant(config, config, {"evidence": {
         "key": str(tmp_path / "keys" / "sandbox-lead.key"),
         "signer": {"name": "sandbox-lead", "role": "Deployment Lead"},
@@ -326,7 +305,14 @@ def test_signed_gate_1_gate_2_cutover_and_gate_3_on_the_sandbox_verify_in_order(
     assert first.code == 0, first.record["reasons"]
     code, output = cutover(config, reports)
     assert code == 0, output
-    assert "signed by sandbox-lead (Deployment Lead)" in output
+    assert "signed by sandbox-lead (Deployment Lead)" in output and "HAProxy backend be" in output
+    assert weights()["haproxy"] == (100, 0)
+    story = record(reports)
+    artifacts = [output, json.dumps(story), Path(story["html_report"]).read_text(),
+                 (reports / "timeline.jsonl").read_text(), *(p.read_text() for p in (reports / "cutover").iterdir())]
+    assert not [text for text in artifacts if "s3cr3t-front" in text]
+    dry = cutover(config, reports, "--dry-run", timeout=60)[1]
+    assert "front door http://golive:***@127.0.0.1:18000" in dry and "s3cr3t-front" not in dry, dry
     third = run_gate(config, GATE3, reports=reports)
     assert third.code == 0, third.record["reasons"]
     verified = subprocess.run([sys.executable, "-m", "golive", "verify", str(reports), f"--golive-config={config}"],
