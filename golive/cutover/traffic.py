@@ -10,7 +10,7 @@ left other weights is not a success.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -297,10 +297,6 @@ def apply(manager: TrafficManager, weights: dict[str, int], attempts: int,
             sleep(min(0.2 * 2 ** (attempt - 1), 2.0))
     raise TrafficError(f"{manager.name}: weights not moved to {show(weights)} after {attempts} attempts: "
                        + "; ".join(errors))
-
-
-def read_all(found: Sequence[TrafficManager]) -> dict[str, dict[str, int]]:
-    return {manager.name: manager.read() for manager in found}
 
 
 def show(weights: dict[str, int]) -> str:
