@@ -15,6 +15,7 @@ from golive import watch as watch_module
 from golive.attestations import AttestationError
 from golive.catalog import CatalogError
 from golive.config import ConfigError, Settings, json_schema, load_settings, resolve_path
+from golive.decision_record import DecisionRecord
 from golive.engines import cli as hook_cli
 from golive.engines import protection_rule
 from golive.gate_process import run_gate
@@ -102,6 +103,9 @@ def _parser() -> argparse.ArgumentParser:
 
     config = commands.add_parser("config", help="about the configuration file: `golive config schema`")
     config.add_argument("action", choices=("schema",), help="schema: print its JSON Schema (for editors)")
+
+    record = commands.add_parser("record", help="about the decision record: `golive record schema`")
+    record.add_argument("action", choices=("schema",), help="schema: print its JSON Schema (for consumers)")
 
     init = commands.add_parser("init", help="a commented starting golive.yaml, from what the running service answers")
     init.add_argument("--url", action="append", required=True, metavar="URL",
@@ -229,6 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return protection_rule.run(arguments)
     if arguments.command == "config":
         print(json.dumps(json_schema(), indent=2))
+        return 0
+    if arguments.command == "record":
+        print(DecisionRecord.schema_text())
         return 0
     if arguments.command == "init":
         return _init(arguments)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from golive import evidence, gates
+from golive.decision_record import CheckRecord, DecisionRecord, PartialRecord
 from golive.verdict import CheckResult, Decision, count
 
 RUN_ID_VARIABLE = "GOLIVE_RUN_ID"  # the run id `golive gate` hands to pytest; the record must carry it back
@@ -64,39 +65,37 @@ class RunFacts:
 
 
 def build_record(facts: RunFacts, decision: Decision, results: Sequence[CheckResult]) -> dict[str, Any]:
-    return {
-        "gate": facts.gate,
-        "marker_expression": facts.expression,
-        "verdict": decision.verdict.label,
-        "exit_code": decision.exit_code,
-        "environment": facts.environment,
-        "release": facts.release,
-        "started_at": facts.started_at.isoformat(timespec="seconds"),
-        "finished_at": facts.finished_at.isoformat(timespec="seconds"),
-        "duration_s": round((facts.finished_at - facts.started_at).total_seconds(), 3),
-        "config": facts.config,
-        "html_report": facts.html_report,
-        "partial": facts.partial,
-        "run_id": facts.run_id,
-        "reasons": list(decision.reasons),
-        "notes": list(decision.notes),
-        "counts": count(results),
-        "checks": [
-            {
-                "id": result.id,
-                "title": result.title,
-                "component": result.component,
-                "category": result.category,
-                "severity": result.severity.value,
-                "outcome": result.outcome.value,
-                "message": result.message,
-                "duration_s": round(result.duration_s, 3),
-                **({"waiver": result.waiver} if result.waiver else {}),
-                **({"facts": result.facts} if result.facts else {}),
-            }
-            for result in results
-        ],
-    }
+    """The record of a decided run, built through its model (golive.decision_record): what is written is what
+    every consumer reads back."""
+    checks = []
+    for result in results:
+        optional: dict[str, Any] = {"waiver": result.waiver} if result.waiver else {}
+        if result.facts:
+            optional["facts"] = result.facts
+        checks.append(CheckRecord(
+            id=result.id, title=result.title, component=result.component, category=result.category,
+            severity=result.severity, outcome=result.outcome, message=result.message,
+            duration_s=round(result.duration_s, 3), **optional,
+        ))
+    return DecisionRecord(
+        gate=facts.gate,
+        marker_expression=facts.expression,
+        verdict=decision.verdict.label,  # type: ignore[arg-type]  # one of the three labels
+        exit_code=decision.exit_code,
+        environment=facts.environment,
+        release=facts.release,
+        started_at=facts.started_at.isoformat(timespec="seconds"),
+        finished_at=facts.finished_at.isoformat(timespec="seconds"),
+        duration_s=round((facts.finished_at - facts.started_at).total_seconds(), 3),
+        config=facts.config,
+        html_report=facts.html_report,
+        partial=PartialRecord(**facts.partial) if facts.partial else None,  # type: ignore[arg-type]
+        run_id=facts.run_id,
+        reasons=list(decision.reasons),
+        notes=list(decision.notes),
+        counts=count(results),
+        checks=checks,
+    ).document()
 
 
 def _write_atomically(path: Path, text: str) -> None:

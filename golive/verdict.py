@@ -37,6 +37,16 @@ class Verdict(Enum):
     def label(self) -> str:
         return self.name.replace("_", "-")
 
+    @classmethod
+    def of_label(cls, label: str) -> Verdict | None:
+        """The verdict a label names (``GO``, ``REVIEW``, ``NO-GO``), else None."""
+        return next((verdict for verdict in cls if verdict.label == label), None)
+
+    @classmethod
+    def of_exit_code(cls, code: object) -> Verdict | None:
+        """The verdict an exit code states (0, 1, 2), else None."""
+        return next((verdict for verdict in cls if type(code) is int and verdict.value == code), None)
+
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -242,7 +252,7 @@ def decide(results: Sequence[CheckResult], conditions: RunConditions, notes: Seq
     subset = partial(conditions)
     if untrusted:
         return Decision(Verdict.NO_GO, 2, (*untrusted, *_described(subset)), tuple(notes))
-    decision = _decide_checks(results, conditions, notes)
+    decision = decide_checks(results, conditions, notes)
     if subset is None:
         return decision
     if decision.verdict is Verdict.GO:  # a subset of the gate is never the gate's GO
@@ -254,8 +264,9 @@ def _described(subset: Partial | None) -> tuple[str, ...]:
     return (subset.describe(),) if subset else ()
 
 
-def _decide_checks(results: Sequence[CheckResult], conditions: RunConditions, notes: Sequence[str]) -> Decision:
-    """The verdict from the checks' own results, once the run as a whole can be trusted."""
+def decide_checks(results: Sequence[CheckResult], conditions: RunConditions, notes: Sequence[str] = ()) -> Decision:
+    """The verdict from the checks' own results, once the run as a whole can be trusted (also how a decision
+    record's verdict is recomputed from its checks: golive.decision_record)."""
     critical = [r for r in results if r.counts_against and r.severity is Severity.CRITICAL]
     warnings = [r for r in results if r.counts_against and r.severity is Severity.WARNING]
     if critical:
