@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import TextIO, cast
 
 from golive import attestations, evidence, gate_process, gates
+from golive.acceptance import SignOffRule
 from golive.config import ConfigError, Cutover, Settings
 from golive.cutover import record as cutover_record
 from golive.cutover.bake import bake
@@ -34,7 +35,6 @@ from golive.cutover.journal import Journal, JournalError, State, locked
 from golive.cutover.plan import PlanError, Step, build, duration
 from golive.cutover.rollback import restore
 from golive.cutover.traffic import TrafficError, apply, managers, same_shares, show
-from golive.human_items import normal_role
 from golive.masking import MaskingStream
 from golive.probes import load_balancer as lb_probe
 from golive.timeline import Timeline
@@ -315,33 +315,35 @@ def _record_path(document: dict[str, object] | None) -> str | None:
     return str(report) if report else None
 
 
-def _await_signature(context: Context, step: Step, story: cutover_record.StepRecord) -> str | None:
-    """A REVIEW: wait for ``golive attest cutover.step_N`` by an allowed role for this release, signed after the
-    gate decided; none by the deadline is a rollback (the default a deterministic timeout must have)."""
+def _await_signature(context: Context, step: Step, story: cutover_record.StepRecord,
+                     decided_at: datetime | None = None) -> str | None:
+    """A REVIEW: wait for ``golive attest cutover.step_N`` by a ``cutover.review_roles`` role for this release,
+    signed after the gate decided and before ``cutover.review_deadline_s`` counted from that decision
+    (golive.acceptance.SignOffRule, the engine hooks' rule too); none by the deadline is a rollback."""
     item, deadline_s = step.attestation_item, context.section.review_deadline_s
+    decided = decided_at or datetime.now(UTC).replace(microsecond=0)
+    rule = SignOffRule(item, tuple(context.section.review_roles), context.settings.release.version, decided,
+                       deadline_s)
     roles = " or ".join(f"'{role}'" for role in context.section.review_roles)
-    asked = datetime.now(UTC).replace(microsecond=0)
     context.say(f"REVIEW before the {step.share}% step: waiting up to {deadline_s:g} s for `golive attest {item} "
                 f"--by NAME --role {roles}`; no signature by then rolls back")
     context.event("warning", f"cutover paused for a signature of {item} (deadline {deadline_s:g} s)")
     started = context.clock()
     path = context.settings.attestations_path
-    release = context.settings.release.version
-    allowed = {normal_role(role) for role in context.section.review_roles}
     while True:
         try:
-            signed = [a for a in attestations.read(path) if a.item == item and a.release == release
-                      and normal_role(a.role) in allowed and a.moment >= asked]  # fmt: skip
+            signoff = rule.judge(attestations.read(path))
         except attestations.AttestationError as error:
             return f"{item}: {error}"
-        if signed:
-            story.signed_by = f"{signed[-1].by} ({signed[-1].role}) at {signed[-1].at}"
+        if signoff.accepted:
+            story.signed_by = signoff.reason.removeprefix("signed by ")
             context.event("event", f"{item} signed by {story.signed_by}: the cutover goes on")
             return None
         if context.interrupted.is_set():
             return "interrupted (SIGINT/SIGTERM) while waiting for a signature"
-        if context.clock() - started >= deadline_s:
-            return f"the REVIEW before the {step.share}% step was not signed off ({item}) within {deadline_s:g} s"
+        if signoff.expired or context.clock() - started >= deadline_s:
+            return (f"the REVIEW before the {step.share}% step was not signed off ({item}) within {deadline_s:g} s: "
+                    f"{signoff.reason}")
         context.sleep(min(1.0, max(0.05, deadline_s - (context.clock() - started))))
 
 

@@ -25,8 +25,8 @@ from golive.engines.hooks import (
     HookContext,
     HookError,
     load_context,
-    review_acceptance,
     review_deadline,
+    review_signoff,
     run_gate,
 )
 from golive.masking import clip
@@ -94,15 +94,14 @@ def decide(context: HookContext, outcome: GateOutcome, sleep: Callable[[float], 
     if section.codedeploy_review != "wait" or context.review_item is None:
         return FAILED, "a REVIEW fails a CodeDeploy hook (hooks.codedeploy_review: fail)" \
             if section.codedeploy_review != "wait" else "a REVIEW, and no hooks.review_attestation to accept it"
-    deadline = review_deadline(context, outcome.finished_at)
     while True:
-        accepted = review_acceptance(context, outcome.finished_at, now())
-        if accepted:
-            return SUCCEEDED, f"REVIEW accepted: {context.review_item.id} {accepted}"
-        remaining = (deadline - now()).total_seconds()
-        if remaining <= 0:
-            return FAILED, (f"REVIEW not accepted within hooks.review_wait_s ({section.review_wait_s:g} s): "
-                            f"no attestation of {context.review_item.id} after the run")
+        signoff = review_signoff(context, outcome.finished_at, now())
+        if signoff.accepted:
+            return SUCCEEDED, f"REVIEW accepted: {context.review_item.id} {signoff.reason}"
+        remaining = (review_deadline(context, outcome.finished_at) - now()).total_seconds()
+        if signoff.expired or remaining <= 0:
+            return FAILED, (f"REVIEW not signed off within hooks.review_wait_s ({section.review_wait_s:g} s): "
+                            f"{signoff.reason}")
         sleep(min(section.callback_delay_s, remaining))
 
 

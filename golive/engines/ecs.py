@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from golive.config import ConfigError
-from golive.engines.hooks import HookContext, HookError, load_context, review_acceptance, review_deadline, run_gate
+from golive.engines.hooks import HookContext, HookError, load_context, review_deadline, review_signoff, run_gate
 
 SOURCE = "golive hook ecs"
 STATE_KEY = "golive"  # golive's part of hookDetails while a REVIEW waits
@@ -77,13 +77,13 @@ def respond(event: object, context: HookContext, now: datetime | None = None) ->
         return _answer(context, where, IN_PROGRESS, f"{line}; waiting for an attestation of "
                        f"{context.review_item.id}", waiting, (review_deadline(context, since) - now).total_seconds())
     since = _since(state, now)
-    accepted = review_acceptance(context, since, now)
-    if accepted and context.review_item is not None:
-        return _answer(context, where, SUCCEEDED, f"REVIEW accepted: {context.review_item.id} {accepted}")
+    signoff = review_signoff(context, since, now)
+    if signoff.accepted and context.review_item is not None:
+        return _answer(context, where, SUCCEEDED, f"REVIEW accepted: {context.review_item.id} {signoff.reason}")
     remaining = (review_deadline(context, since) - now).total_seconds()
-    if context.review_item is None or remaining <= 0:
-        return _answer(context, where, FAILED, f"REVIEW not accepted within hooks.review_wait_s "
-                                               f"({context.section.review_wait_s:g} s)")
+    if context.review_item is None or signoff.expired or remaining <= 0:
+        return _answer(context, where, FAILED, f"REVIEW not signed off within hooks.review_wait_s "
+                                               f"({context.section.review_wait_s:g} s): {signoff.reason}")
     return _answer(context, where, IN_PROGRESS, f"REVIEW waiting for an attestation of {context.review_item.id}",
                    {STATE_KEY: state}, remaining)
 

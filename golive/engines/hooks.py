@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from golive import attestations, gates, human_items
+from golive.acceptance import SignOff, SignOffRule
 from golive.config import Settings, load_settings, resolve_path
 from golive.config_commands import Hooks
 from golive.gates import Gate
@@ -139,23 +140,20 @@ def run_gate(context: HookContext) -> GateOutcome:
                        masker.deep(record) if record is not None else None)
 
 
-def review_acceptance(context: HookContext, since: datetime, now: datetime | None = None) -> str | None:
-    """Who accepted a REVIEW decided at ``since`` (an attestation of hooks.review_attestation after it), or None.
-    An attestations file golive cannot read accepts nothing."""
+def review_signoff(context: HookContext, since: datetime, now: datetime | None = None) -> SignOff:
+    """Whether a REVIEW decided at ``since`` is signed off (golive.acceptance.SignOffRule: an attestation of
+    ``hooks.review_attestation`` for this release, by a role the item allows, made after the run and before
+    ``since + hooks.review_wait_s``). An attestations file golive cannot read signs off nothing."""
     item = context.review_item
     if item is None:
-        return None
-    settings = context.settings
+        return SignOff(None, "no hooks.review_attestation to accept a REVIEW", expired=True)
+    rule = SignOffRule(item.id, tuple(item.roles), context.settings.release.version, since,
+                       context.section.review_wait_s)
     try:
-        records = attestations.read(settings.attestations_path)
+        records = attestations.read(context.settings.attestations_path)
     except attestations.AttestationError as error:
-        sys.stderr.write(f"golive: {error}\n")
-        return None
-    standing = attestations.standing(item, records, settings.release.version,
-                                     settings.document.attestations.max_age_h, now)
-    if standing.valid is None or standing.valid.moment < since:
-        return None
-    return standing.reason
+        return SignOff(None, str(error), expired=now is not None and now > rule.deadline)
+    return rule.judge(records, now)
 
 
 def review_deadline(context: HookContext, since: datetime) -> datetime:

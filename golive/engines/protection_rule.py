@@ -23,18 +23,17 @@ import os
 import re
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from golive import gates
+from golive import acceptance, gates, inputs
+from golive.config import ConfigError, load_settings, resolve_path
+from golive.evidence import EvidenceError
 from golive.masking import clip
-from golive.verdict import Verdict
 
 API_URL = "https://api.github.com"
 COMMENT_LIMIT = 1000
-MAX_RECORD_BYTES = 16 * 1024 * 1024
-LABELS = {verdict.value: verdict.label for verdict in Verdict}  # 0 GO, 1 REVIEW, 2 NO-GO
 _CALLBACK_PATH = re.compile(r"/repos/([\w.-]+)/([\w.-]+)/actions/runs/(\d+)/deployment_protection_rule")
 _REPO = re.compile(r"^[\w.-]+/[\w.-]+$")
 
@@ -56,48 +55,42 @@ class Review:
         return {"environment_name": self.environment_name, "state": self.state, "comment": self.comment}
 
 
-def review(record_path: Path, environment_name: str, max_age: timedelta, gate: str | None = None,
+def review(record_path: Path, environment_name: str, expect: acceptance.Expectation,
            now: datetime | None = None) -> Review:
-    """The review a decision record gives: approved for a GO that is fresh, consistent and (when ``gate`` is
-    given) of that gate; else rejected."""
-    now = now or datetime.now(UTC)
-    try:
-        with record_path.open("rb") as handle:
-            data = handle.read(MAX_RECORD_BYTES + 1)
-        if len(data) > MAX_RECORD_BYTES:
-            raise ValueError(f"larger than {MAX_RECORD_BYTES} bytes")
-        record = json.loads(data)
-        if not isinstance(record, dict):
-            raise ValueError("not a JSON object")
-    except (OSError, ValueError, UnicodeDecodeError) as error:
-        why = getattr(error, "strerror", None) or str(error) or type(error).__name__
+    """The review a decision record gives: approved for a GO the acceptance rule takes (consistent, of the
+    expected gate, release and environment, fresh, signed where evidence asks it); else rejected."""
+    examined = acceptance.examine(record_path, expect, now)
+    if not examined.readable or examined.record is None:
         return Review(environment_name, "rejected", clip(f"golive: rejected: the decision record {record_path.name} "
-                                                         f"cannot be read ({why})", COMMENT_LIMIT), readable=False)
-    verdict, code = record.get("verdict"), record.get("exit_code")
-    of_gate, env, release = record.get("gate", "?"), record.get("environment", "?"), record.get("release", "?")
-    head = f"golive gate {of_gate} on {env} (release {release}): {verdict} (exit {code})"
-    problem = None
-    expected = gates.BY_ARGUMENT[gate].name if gate else None
-    if expected is not None and of_gate != expected:
-        problem = f"it is not a record of gate {expected}"
-    elif code not in LABELS or LABELS[code] != verdict:
-        problem = "its verdict and exit code do not agree"
-    else:
-        try:
-            finished = datetime.fromisoformat(str(record.get("finished_at")))
-            if finished.tzinfo is None:
-                raise ValueError
-        except ValueError:
-            problem = "it has no finished_at time"
-        else:
-            if now - finished > max_age:
-                problem = f"it is older than {max_age.total_seconds() / 60:g} minutes (finished {finished.isoformat()})"
-            elif finished - now > timedelta(minutes=1):
-                problem = f"it finished in the future ({finished.isoformat()})"
-    approved = problem is None and verdict == "GO"
-    reasons = [str(reason) for reason in record.get("reasons", []) if isinstance(reason, str | int | float)]
-    parts = [head, *([f"rejected: {problem}"] if problem else []), *reasons[:5], f"record: {record_path.name}"]
-    return Review(environment_name, "approved" if approved else "rejected", clip("; ".join(parts), COMMENT_LIMIT))
+                                                         f"cannot be read ({examined.problem})", COMMENT_LIMIT),
+                      readable=False)
+    record = examined.record
+    head = f"golive gate {record.gate} on {record.environment} (release {record.release}): {record.verdict} " \
+           f"(exit {record.exit_code})"
+    signed = [f"signed by {examined.signed_by}"] if examined.signed_by else []
+    parts = [head, *([f"rejected: {examined.problem}"] if examined.problem else signed), *record.reasons[:5],
+             f"record: {record_path.name}"]
+    return Review(environment_name, "approved" if examined.go else "rejected", clip("; ".join(parts), COMMENT_LIMIT))
+
+
+def expectation(arguments: argparse.Namespace) -> acceptance.Expectation:
+    """What the record must be, from the configuration (``--golive-config``, else $GOLIVE_CONFIG, else
+    ./golive.yaml): its release and candidate environment, its trusted keys; ``--release`` and ``--golive-env``
+    override them, and with both given no configuration is needed (then a signed record cannot be verified, and
+    is rejected)."""
+    gate = gates.BY_ARGUMENT[arguments.gate].name if arguments.gate else None
+    max_age = timedelta(minutes=arguments.max_age_min)
+    try:
+        path, source = resolve_path(arguments.golive_config, os.environ, Path.cwd())
+        if arguments.golive_config is None and arguments.release and arguments.golive_env and not path.exists():
+            return acceptance.Expectation(release=arguments.release, environment=arguments.golive_env, gate=gate,
+                                          max_age=max_age)
+        settings = load_settings(path, source)
+        return acceptance.expectation(settings, arguments.golive_env, gate, max_age, release=arguments.release,
+                                      reports_dirs=[Path(os.environ.get("GOLIVE_REPORTS") or "reports")])
+    except (ConfigError, acceptance.AcceptanceError, EvidenceError) as error:
+        raise RuleError(f"{error} (the record is judged against the configuration's release and environment; or "
+                        "give --release and --golive-env)") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -109,6 +102,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-id", metavar="N", help="the workflow run (default: the webhook's callback URL)")
     parser.add_argument("--gate", choices=sorted(gates.BY_ARGUMENT),
                         help="the gate the record must be of (approve production on Gate 2's record, not any GO)")
+    parser.add_argument("--golive-config", dest="golive_config", metavar="PATH",
+                        help="the configuration: the release, environment and trusted keys the record must match "
+                             "(default: $GOLIVE_CONFIG, else ./golive.yaml)")
+    parser.add_argument("--release", metavar="V", help="the release the record must be of (default: the "
+                        "configuration's release.version)")
+    parser.add_argument("--golive-env", dest="golive_env", metavar="NAME",
+                        help="golive's environment the record must be of (default: the configuration's candidate)")
     parser.add_argument("--max-age-min", type=float, default=60.0, metavar="M",
                         help="an older record is rejected (default 60)")
     parser.add_argument("--send", action="store_true", help="send the review to GitHub (default: only print it)")
@@ -119,14 +119,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _webhook(where: str) -> dict[str, Any]:
     try:
-        text = sys.stdin.read(1_048_577) if where == "-" else Path(where).read_text(encoding="utf-8")
-        payload = json.loads(text)
-    except (OSError, ValueError) as error:
-        raise RuleError(f"--webhook {where}: cannot read it as JSON ({getattr(error, 'strerror', None) or error})"
-                        ) from None
-    if not isinstance(payload, dict):
-        raise RuleError(f"--webhook {where}: not a JSON object")
-    return payload
+        if where == "-":
+            return inputs.json_object(inputs.read_stream(sys.stdin.buffer, "--webhook -"), "--webhook -")
+        return inputs.read_json_object(where, f"--webhook {where}", inputs.MAX_EVENT_BYTES)
+    except inputs.InputError as error:
+        raise RuleError(str(error)) from None
 
 
 def _target(arguments: argparse.Namespace) -> tuple[str, str, str]:
@@ -176,8 +173,7 @@ def run(arguments: argparse.Namespace) -> int:
         token = os.environ.get(arguments.token_env, "").strip() if arguments.send else ""
         if arguments.send and not token:
             raise RuleError(f"--send: ${arguments.token_env} holds no token")
-        decided = review(Path(arguments.record), environment, timedelta(minutes=arguments.max_age_min),
-                         arguments.gate)
+        decided = review(Path(arguments.record), environment, expectation(arguments))
         print(json.dumps(decided.body()), flush=True)
         if arguments.send:
             send(arguments.api_url, repo, run_id, decided.body(), token, arguments.timeout_s)

@@ -59,7 +59,7 @@ from golive.evidence.keys import (
     load_signer,
     trusted,
 )
-from golive.evidence.verify import Link, Story, verify
+from golive.evidence.verify import Link, Story, verify, verify_record
 
 __all__ = [
     "ATTESTATION_SUFFIX", "ENVELOPE_SUFFIX", "PAYLOAD_TYPE", "RESULTS", "SIGN_OFF_PREDICATE", "STAGES",
@@ -67,4 +67,5 @@ __all__ = [
     "TrustedKey", "append_signed_attestation", "attestation_lock", "configured_signer", "configured_trust",
     "envelope_path", "generate", "inside", "key_from_file", "key_from_hex", "load_signer", "record_lock",
     "record_statement", "seal_attestation", "seal_record", "sha256", "statement_of", "trusted", "verify",
+    "verify_record",
 ]

@@ -4,7 +4,6 @@ chain link and the order of the gates; the release's story, or an EvidenceError 
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +12,8 @@ from typing import Any
 from securesystemslib.dsse import Envelope
 from securesystemslib.exceptions import VerificationError
 
-from golive import gates
+from golive import gates, inputs
+from golive.decision_record import RecordError, RecordHead
 from golive.evidence.envelopes import (
     ATTESTATION_SUFFIX,
     ENVELOPE_SUFFIX,
@@ -64,7 +64,7 @@ class Story:
 def _verified_statement(path: Path, data: bytes, keys: Mapping[str, TrustedKey],
                         line: bool = False) -> tuple[dict[str, Any], TrustedKey]:
     try:
-        envelope = Envelope.from_dict(json.loads(data))
+        envelope = Envelope.from_dict(inputs.parse_json(data, str(path)))
         canonical = (line_text if line else envelope_text)(envelope.to_dict())
     except (KeyError, TypeError, ValueError, AttributeError):
         raise EvidenceError(f"{path}: not a DSSE envelope (edited?)") from None
@@ -80,8 +80,16 @@ def _verified_statement(path: Path, data: bytes, keys: Mapping[str, TrustedKey],
     except (VerificationError, ValueError):
         raise EvidenceError(f"{path}: the signature does not verify (the envelope was edited)") from None
     signer = keys[next(iter(accepted))]
-    statement = statement_of(json.loads(data))
+    statement = statement_of(inputs.parse_json(data, str(path)))
     return statement, signer
+
+
+def _read(path: Path) -> bytes:
+    """A file of the evidence, bounded (golive.inputs); EvidenceError names it."""
+    try:
+        return inputs.read_bytes(path, str(path))
+    except inputs.InputError as error:
+        raise EvidenceError(str(error)) from None
 
 
 _Envelopes = list[tuple[Path, bytes, dict[str, Any], TrustedKey]]
@@ -90,9 +98,9 @@ _Envelopes = list[tuple[Path, bytes, dict[str, Any], TrustedKey]]
 def _decision_envelopes(directory: Path, release: str, keys: Mapping[str, TrustedKey]) -> _Envelopes:
     found: _Envelopes = []
     for path in sorted(directory.glob(f"*{ENVELOPE_SUFFIX}")):
-        data = path.read_bytes()
+        data = _read(path)
         with contextlib.suppress(EvidenceError, ValueError, KeyError, TypeError):
-            if statement_of(json.loads(data))["predicate"]["chain"]["release"] != release:
+            if statement_of(inputs.parse_json(data, str(path)))["predicate"]["chain"]["release"] != release:
                 continue  # another release's (perhaps signed by a key since retired); this one's are all checked
         statement, signer = _verified_statement(path, data, keys)
         try:
@@ -115,23 +123,74 @@ def _check_record(path: Path, statement: dict[str, Any], signer: TrustedKey) -> 
     if envelope_path(record_path) != path:
         raise EvidenceError(f"{path}: names the record {subject['name']}, not its own (moved or swapped)")
     try:
-        record_bytes = record_path.read_bytes()
-    except OSError:
-        raise EvidenceError(f"{path}: its record {record_path.name} is missing") from None
+        record_bytes = inputs.read_bytes(record_path, str(record_path))
+    except inputs.InputError as error:
+        raise EvidenceError(f"{path}: its record cannot be read ({error})") from None
+    _check_subject(path, statement, signer, record_path, record_bytes)
+    return Link(record_path, str(decision["gate"]), str(decision["verdict"]), str(chain["environment"]),
+                str(decision["finished_at"]), int(chain["sequence"]), signer.identity)
+
+
+def _check_subject(path: Path, statement: dict[str, Any], signer: TrustedKey, record_path: Path,
+                   record_bytes: bytes) -> None:
+    """The statement is of these record bytes, states the record's own gate, verdict, release, environment and time,
+    and names the key's owner as its signer."""
+    predicate = statement["predicate"]
+    decision = predicate["decision"]
+    subject = statement["subject"][0]
     if sha256(record_bytes) != subject.get("digest", {}).get("sha256"):
         raise EvidenceError(f"{record_path}: edited after it was signed (sha256 differs from {path.name})")
-    record = json.loads(record_bytes)
+    try:
+        head = RecordHead.parse(inputs.parse_json(record_bytes, str(record_path)), str(record_path))
+    except (inputs.InputError, RecordError) as error:
+        raise EvidenceError(str(error)) from None
     for key in ("gate", "verdict", "release", "environment", "finished_at"):
-        if record.get(key) != decision.get(key):
+        if getattr(head, key) != decision.get(key):
             raise EvidenceError(f"{path}: the statement's {key} disagrees with {record_path.name}")
-    if predicate.get("result") != RESULTS.get(str(record.get("verdict"))):
-        raise EvidenceError(f"{path}: result {predicate.get('result')} does not state verdict {record.get('verdict')}")
+    if predicate.get("result") != RESULTS.get(head.verdict):
+        raise EvidenceError(f"{path}: result {predicate.get('result')} does not state verdict {head.verdict}")
     claimed = decision.get("signer") or {}
     if claimed.get("name") != signer.identity.name or claimed.get("role") != signer.identity.role:
         raise EvidenceError(f"{path}: claims signer {claimed.get('name')!r} ({claimed.get('role')!r}) but the key is "
                             f"{signer.identity.name}'s ({signer.identity.role})")
-    return Link(record_path, str(decision["gate"]), str(decision["verdict"]), str(chain["environment"]),
-                str(decision["finished_at"]), int(chain["sequence"]), signer.identity)
+
+
+def verify_record(record_path: Path, record_bytes: bytes, keys: Mapping[str, TrustedKey],
+                  elsewhere: Sequence[Path] = ()) -> tuple[Identity, Path]:
+    """Who signed these bytes of a decision record, and the envelope that says so: the envelope beside the record,
+    else (a copy: ``latest-<gate>.json``, ``--golive-json``) the envelope in the record's directory or in
+    ``elsewhere`` whose subject is exactly these bytes. EvidenceError (one line) when none verifies against the
+    trusted keys."""
+    if not keys:
+        raise EvidenceError("evidence.trusted_keys: no trusted key configured; the record's signature cannot be "
+                            "verified")
+    digest = sha256(record_bytes)
+    beside = envelope_path(record_path)
+    if beside.exists() or beside.is_symlink():
+        candidates = [beside]
+    else:
+        candidates = []
+        for directory in dict.fromkeys([record_path.parent, *elsewhere]):
+            for path in sorted(directory.glob(f"*{ENVELOPE_SUFFIX}")):
+                with contextlib.suppress(inputs.InputError, EvidenceError, KeyError, TypeError, IndexError,
+                                         AttributeError):
+                    subject = statement_of(inputs.read_json(path, str(path)))["subject"][0]
+                    if subject["digest"]["sha256"] == digest:
+                        candidates.append(path)
+    if not candidates:
+        raise EvidenceError(f"{record_path.name}: unsigned (no envelope of these bytes beside it or in its reports "
+                            "directory)")
+    path = candidates[0]
+    try:
+        data = inputs.read_bytes(path, str(path))
+    except inputs.InputError as error:
+        raise EvidenceError(str(error)) from None
+    statement, signer = _verified_statement(path, data, keys)
+    try:
+        _check_subject(path, statement, signer, record_path, record_bytes)
+    except (KeyError, TypeError, IndexError):
+        raise EvidenceError(f"{path}: the statement lacks golive's decision fields") from None
+    return signer.identity, path
 
 
 def _check_chain(links: list[tuple[Link, Path, bytes, dict[str, Any]]]) -> None:
@@ -178,9 +237,9 @@ def verify(directory: Path, release: str, keys: Mapping[str, TrustedKey],
     for path in sorted(directory.glob("*.json")):
         if path.name.startswith("latest-") or path.name in signed_records:
             continue
-        with contextlib.suppress(OSError, ValueError):
-            document = json.loads(path.read_bytes())
-            if isinstance(document, dict) and document.get("release") == release and "verdict" in document:
+        with contextlib.suppress(inputs.InputError, RecordError):
+            head = RecordHead.parse(inputs.read_json(path, str(path)))
+            if head.release == release:
                 if envelope_path(path).exists():
                     raise EvidenceError(f"{envelope_path(path)}: not a valid envelope of {path.name}, a decision of "
                                         f"release {release} (edited)")
@@ -201,29 +260,28 @@ def verify(directory: Path, release: str, keys: Mapping[str, TrustedKey],
 def _check_latest(directory: Path, release: str, chains: Mapping[str, Sequence[tuple[Link, Path, bytes, Any]]]) -> None:
     """``latest-<gate>.json`` is a copy of that gate's newest record: one missing from the chain means the chain's
     newest decisions were deleted (the one cut a hash chain alone cannot show)."""
-    digests = {sha256(item[0].path.read_bytes()) for links in chains.values() for item in links}
+    digests = {sha256(_read(item[0].path)) for links in chains.values() for item in links}
     for path in sorted(directory.glob("latest-*.json")):
-        with contextlib.suppress(OSError, ValueError):
-            data = path.read_bytes()
-            document = json.loads(data)
-            if isinstance(document, dict) and document.get("release") == release \
-                    and document.get("environment") in chains and sha256(data) not in digests:
+        with contextlib.suppress(inputs.InputError, RecordError):
+            data = inputs.read_bytes(path, str(path))
+            head = RecordHead.parse(inputs.parse_json(data, str(path)))
+            if head.release == release and head.environment in chains and sha256(data) not in digests:
                 raise EvidenceError(f"{path}: names a decision that is not in the chain of release {release} "
                                     "(a newer record and its envelope were deleted)")
 
 
 def _verify_attestations(path: Path, release: str, keys: Mapping[str, TrustedKey]) -> list[tuple[int, str, Identity]]:
     sidecar = path.with_name(path.name + ATTESTATION_SUFFIX)
-    lines = path.read_bytes().splitlines() if path.exists() else []
+    lines = _read(path).splitlines() if path.exists() else []
     mine: dict[int, tuple[bytes, dict[str, Any]]] = {}
     for number, line in enumerate(lines, start=1):
         try:
-            data = json.loads(line)
-        except ValueError:
+            data = inputs.parse_json(line, f"{path}: line {number}")
+        except inputs.InputError:
             raise EvidenceError(f"{path}: line {number}: not a JSON object (edited?)") from None
         if isinstance(data, dict) and data.get("release") == release:
             mine[number] = (line, data)
-    envelopes = sidecar.read_bytes().splitlines() if sidecar.exists() else []
+    envelopes = _read(sidecar).splitlines() if sidecar.exists() else []
     seen: dict[int, Identity] = {}
     previous: bytes | None = None
     sequence = 0

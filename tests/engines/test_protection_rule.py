@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from golive.acceptance import Expectation
 from golive.engines.protection_rule import review
 from tests.canned_http import Answer, CannedHTTP
 from tests.support import REPO
@@ -31,11 +32,15 @@ def gate(config: Path, which: str, out: Path) -> Path:
     return out
 
 
+CONFIG: Path | None = None  # the configuration the records were made with: the rule judges against it
+
+
 @pytest.fixture(scope="module")
 def records(tmp_path_factory) -> dict[str, Path]:
     """A GO record (Gate config on a minimal configuration) and a NO-GO one (Gate final, blue on a closed port)."""
+    global CONFIG
     where = tmp_path_factory.mktemp("records")
-    config = minimal_config(where / "golive.yaml")
+    CONFIG = config = minimal_config(where / "golive.yaml")
     return {"GO": gate(config, "config", where / "go.json"), "NO-GO": gate(config, "final", where / "no-go.json")}
 
 
@@ -45,12 +50,15 @@ def github() -> Iterator[CannedHTTP]:
         yield server
 
 
-def rule(*args: str, token: str | None = TOKEN, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if k not in {"PYTEST_ADDOPTS", "GITHUB_TOKEN"}}
+def rule(*args: str, token: str | None = TOKEN, stdin: str | None = None,
+         config: Path | None = None) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k not in {"PYTEST_ADDOPTS", "GITHUB_TOKEN", "GOLIVE_CONFIG"}}
     if token is not None:
         environ["GITHUB_TOKEN"] = token
-    return subprocess.run([sys.executable, "-m", "golive", "protection-rule", *args], cwd=REPO, input=stdin,
-                          capture_output=True, text=True, timeout=60, env=environ)
+    chosen = config or CONFIG
+    options = [f"--golive-config={chosen}"] if chosen else []
+    return subprocess.run([sys.executable, "-m", "golive", "protection-rule", *options, *args], cwd=REPO,
+                          input=stdin, capture_output=True, text=True, timeout=60, env=environ)
 
 
 def sent(github: CannedHTTP) -> list[dict]:
@@ -117,16 +125,20 @@ def test_github_refusing_is_one_line_exit_2(records):
 def test_rules_of_approval(records, tmp_path):
     go = json.loads(records["GO"].read_text())
     finished = datetime.fromisoformat(go["finished_at"])
-    assert review(records["GO"], "prod", timedelta(hours=1), now=finished).state == "approved"
-    assert review(records["GO"], "prod", timedelta(hours=1), gate="config", now=finished).state == "approved"
-    wrong_gate = review(records["GO"], "prod", timedelta(hours=1), gate="2", now=finished)
-    assert wrong_gate.state == "rejected" and "not a record of gate immediate" in wrong_gate.comment
-    stale = review(records["GO"], "prod", timedelta(minutes=60), now=finished + timedelta(hours=2))
+
+    def expect(gate: str | None = None, max_age: timedelta = timedelta(hours=1)) -> Expectation:
+        return Expectation(release="2.1.0", environment="blue", gate=gate, max_age=max_age)
+
+    assert review(records["GO"], "prod", expect(), now=finished).state == "approved"
+    assert review(records["GO"], "prod", expect("config"), now=finished).state == "approved"
+    wrong_gate = review(records["GO"], "prod", expect("immediate"), now=finished)
+    assert wrong_gate.state == "rejected" and "not of gate immediate" in wrong_gate.comment
+    stale = review(records["GO"], "prod", expect(max_age=timedelta(minutes=60)), now=finished + timedelta(hours=2))
     assert stale.state == "rejected" and "older than 60 minutes" in stale.comment
     disagreeing = tmp_path / "disagreeing.json"
     disagreeing.write_text(json.dumps({**go, "exit_code": 2}))
-    assert "do not agree" in review(disagreeing, "prod", timedelta(hours=1), now=finished).comment
+    assert "do not agree" in review(disagreeing, "prod", expect(), now=finished).comment
     review_record = tmp_path / "review.json"
     review_record.write_text(json.dumps({**go, "verdict": "REVIEW", "exit_code": 1}))
-    assert review(review_record, "prod", timedelta(hours=1), now=finished).state == "rejected"
+    assert review(review_record, "prod", expect(), now=finished).state == "rejected"
     assert datetime.now(UTC) - finished < timedelta(minutes=10)
