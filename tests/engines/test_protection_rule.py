@@ -97,7 +97,7 @@ def test_the_webhook_gives_the_environment_and_the_run(records, github):
     assert len(github.requests) == 1
 
 
-def test_an_unreadable_record_is_rejected_and_exits_2(tmp_path, github):
+def test_an_unreadable_record_is_rejected_and_exits_2(records, tmp_path, github):
     broken = tmp_path / "latest-immediate.json"
     broken.write_text('{"verdict": "GO", ')
     for path in (broken, tmp_path / "missing.json"):
