@@ -14,6 +14,9 @@ from typing import Any
 
 import pytest
 
+from golive.decision_record import DecisionRecord
+from golive.verdict import Severity
+
 SUMMARY_LIMIT_BYTES = 1024 * 1024
 ANNOTATIONS_PER_TYPE = 10
 _BANNER = {"GO": "✅ GO", "REVIEW": "⚠️ REVIEW", "NO-GO": "⛔ NO-GO"}
@@ -31,31 +34,31 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def annotation_lines(record: dict[str, Any]) -> list[str]:
+def annotation_lines(record: DecisionRecord) -> list[str]:
     """``::error`` for failed or errored critical checks, ``::warning`` for warning ones, 10 of each at most."""
     lines: list[str] = []
-    for severity, command in (("critical", "error"), ("warning", "warning")):
-        failed = [c for c in record.get("checks", []) if c.get("outcome") in ("failed", "error")
-                  and c.get("severity") == severity]
+    for severity, command in ((Severity.CRITICAL, "error"), (Severity.WARNING, "warning")):
+        failed = [check for check in record.failed_checks if check.severity is severity]
         for check in failed[:ANNOTATIONS_PER_TYPE]:
-            title = _property(f"golive {record.get('gate')}: {check.get('id')}")
-            lines.append(f"::{command} title={title}::{_data(str(check.get('message') or check.get('outcome')))}")
+            title = _property(f"golive {record.gate}: {check.id}")
+            lines.append(f"::{command} title={title}::{_data(check.message or check.outcome.value)}")
     return lines
 
 
-def summary(record: dict[str, Any]) -> str:
-    """The step summary in Markdown, cut to GitHub's 1 MiB."""
-    verdict = str(record.get("verdict"))
-    blocking = [c for c in record.get("checks", []) if c.get("outcome") in ("failed", "error")]
-    lines = [f"## golive gate {record.get('gate')} on {record.get('environment')}: {_BANNER.get(verdict, verdict)}",
-             "", f"release {record.get('release')}, exit {record.get('exit_code')}, "
-             f"{record.get('duration_s')} s", ""]
-    lines += [f"- {reason}" for reason in record.get("reasons", [])]
-    if blocking:
+def summary(record: DecisionRecord) -> str:
+    """The step summary in Markdown, cut to GitHub's 1 MiB. A record that contradicts itself (golive.acceptance's
+    first rule) is shown as such, never under its own banner."""
+    problem = record.inconsistency()
+    verdict = record.verdict
+    banner = f"REJECTED: {problem}" if problem else _BANNER.get(verdict, verdict)
+    lines = [f"## golive gate {record.gate} on {record.environment}: {banner}",
+             "", f"release {record.release}, exit {record.exit_code}, {record.duration_s} s", ""]
+    lines += [f"- {reason}" for reason in record.reasons]
+    if record.failed_checks:
         lines += ["", "| check | severity | component | outcome | message |", "|---|---|---|---|---|"]
-        lines += [f"| {_cell(c.get('id'))} | {c.get('severity')} | {c.get('component')} | {c.get('outcome')} | "
-                  f"{_cell(c.get('message'))} |" for c in blocking]
-    lines += ["", f"report: `{record.get('html_report')}`"]
+        lines += [f"| {_cell(c.id)} | {c.severity.value} | {c.component} | {c.outcome.value} | {_cell(c.message)} |"
+                  for c in record.failed_checks]
+    lines += ["", f"report: `{record.html_report}`"]
     text = "\n".join(lines) + "\n"
     data = text.encode("utf-8")
     if len(data) > SUMMARY_LIMIT_BYTES:
@@ -68,11 +71,12 @@ def summary(record: dict[str, Any]) -> str:
 def pytest_golive_decision(record: dict[str, Any], config: pytest.Config) -> None:
     if not os.environ.get("GITHUB_ACTIONS"):
         return
+    decided = DecisionRecord.parse(record)
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if target:
         with Path(target).open("a", encoding="utf-8") as stream:
-            stream.write(summary(record))
+            stream.write(summary(decided))
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    for line in annotation_lines(record):
+    for line in annotation_lines(decided):
         if reporter is not None:
             reporter.write_line(line)

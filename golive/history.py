@@ -8,13 +8,12 @@ flaps on the nightly staging runs is visible before deployment day.
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from golive import templating
+from golive import inputs, templating
+from golive.decision_record import DecisionRecord, RecordError
 from golive.evidence import ENVELOPE_SUFFIX
 from golive.masking import Masker
 
@@ -30,11 +29,11 @@ class HistoryError(Exception):
 @dataclass(frozen=True)
 class Run:
     path: Path
-    record: dict[str, Any]
+    record: DecisionRecord
 
     @property
     def started_at(self) -> str:
-        return str(self.record.get("started_at", ""))
+        return self.record.started_at
 
 
 @dataclass
@@ -65,14 +64,16 @@ def load_runs(directory: Path) -> tuple[list[Run], list[str]]:
         if path.name.startswith(("latest-", "baseline")) or path.name.endswith(ENVELOPE_SUFFIX):
             continue  # copies, baselines, and the records' signed envelopes (golive.evidence)
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, UnicodeDecodeError):
-            skipped.append(f"{path.name}: not valid JSON")
+            document = inputs.read_json(path, path.name)
+        except inputs.InputError as error:
+            skipped.append(f"{error}")
             continue
-        if not isinstance(document, dict) or not {"gate", "verdict", "checks", "started_at"} <= set(document):
+        try:
+            record = DecisionRecord.parse(document, path.name)
+        except RecordError:
             skipped.append(f"{path.name}: not a golive decision record")
             continue
-        runs.append(Run(path, document))
+        runs.append(Run(path, record))
     runs.sort(key=lambda run: (run.started_at, run.path.name))
     return runs, skipped
 
@@ -80,10 +81,10 @@ def load_runs(directory: Path) -> tuple[list[Run], list[str]]:
 def check_histories(runs: Sequence[Run]) -> list[CheckHistory]:
     histories: dict[str, CheckHistory] = {}
     for run in runs:
-        for check in run.record.get("checks", []):
-            entry = histories.setdefault(str(check.get("id")), CheckHistory(str(check.get("id"))))
-            entry.title = str(check.get("title") or entry.title)
-            entry.outcomes.append(str(check.get("outcome")))
+        for check in run.record.checks:
+            entry = histories.setdefault(check.id, CheckHistory(check.id))
+            entry.title = check.title or entry.title
+            entry.outcomes.append(check.outcome.value)
     return sorted(histories.values(), key=lambda h: (-h.flaps, h.pass_rate if h.pass_rate is not None else 2, h.id))
 
 
@@ -94,13 +95,12 @@ def render(runs: Sequence[Run], skipped: Sequence[str], histories: Sequence[Chec
     run_rows = []
     for run in reversed(runs):
         record = run.record
-        verdict = str(record.get("verdict"))
-        report = record.get("html_report")
+        verdict, report = record.verdict, record.html_report
         run_rows.append({
-            "started_at": run.started_at, "gate": record.get("gate"), "environment": record.get("environment"),
-            "release": record.get("release"), "verdict": verdict, "colour": _COLOURS.get(verdict, "#57606a"),
-            "counts": ", ".join(f"{n} {k}" for k, n in record.get("counts", {}).items() if n),
-            "record": run.path.name, "report": Path(str(report)).name if report else None,
+            "started_at": run.started_at, "gate": record.gate, "environment": record.environment,
+            "release": record.release, "verdict": verdict, "colour": _COLOURS.get(verdict, "#57606a"),
+            "counts": ", ".join(f"{n} {k}" for k, n in record.counts.items() if n),
+            "record": run.path.name, "report": Path(report).name if report else None,
         })
     check_rows = [{
         "id": history.id, "title": history.title, "ran": history.ran, "of": len(history.outcomes),

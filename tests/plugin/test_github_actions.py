@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+from golive.decision_record import DecisionRecord
 from golive.github_actions import ANNOTATIONS_PER_TYPE, SUMMARY_LIMIT_BYTES, annotation_lines, summary
 from tests.support import REPO
 from tests.support.gates import minimal_config
@@ -30,17 +31,32 @@ def test_a_gate_run_writes_summary_and_annotations_matching_its_record(tmp_path)
     blocking = [c for c in record["checks"] if c["outcome"] in ("failed", "error")]
     assert blocking and all(c["id"] in text for c in blocking)
     shown = [line for line in completed.stdout.splitlines() if line.startswith(("::error ", "::warning "))]
-    assert shown == annotation_lines(record)
+    assert shown == annotation_lines(DecisionRecord.load(record_path))
     critical = [c for c in blocking if c["severity"] == "critical"]
     assert sum(line.startswith("::error ") for line in shown) == min(len(critical), ANNOTATIONS_PER_TYPE)
+
+
+def _record(checks: list[dict], verdict: str = "REVIEW", exit_code: int = 1) -> DecisionRecord:
+    counts = {outcome: sum(c["outcome"] == outcome for c in checks)
+              for outcome in ("passed", "failed", "error", "skipped", "waived")}
+    return DecisionRecord.parse({
+        "gate": "pre", "verdict": verdict, "exit_code": exit_code, "environment": "blue", "release": "2.1.0",
+        "started_at": "2026-12-07T10:00:00+00:00", "finished_at": "2026-12-07T10:00:01+00:00", "duration_s": 1.0,
+        "reasons": [], "counts": counts,
+        "checks": [{"component": "http", **check} for check in checks]})
 
 
 def test_limits():
     checks = [{"id": f"v.py::t{i}", "outcome": "failed", "severity": "warning", "message": "x" * 20_000}
               for i in range(100)]
-    record = {"gate": "pre", "verdict": "REVIEW", "checks": checks, "reasons": []}
+    record = _record(checks)
     assert len(annotation_lines(record)) == ANNOTATIONS_PER_TYPE
     assert len(summary(record).encode()) <= SUMMARY_LIMIT_BYTES
-    assert annotation_lines({"gate": "pre", "checks": [{"id": "a::b", "outcome": "error", "severity": "critical",
-                                                        "message": "50%\nline"}]}) == [
+    assert annotation_lines(_record([{"id": "a::b", "outcome": "error", "severity": "critical",
+                                      "message": "50%\nline"}], "NO-GO", 2)) == [
         "::error title=golive pre%3A a%3A%3Ab::50%25%0Aline"]
+
+
+def test_a_record_that_contradicts_itself_is_not_shown_under_its_own_banner():
+    forged = _record([{"id": "a::b", "outcome": "failed", "severity": "critical", "message": "down"}], "GO", 0)
+    assert summary(forged).startswith("## golive gate pre on blue: REJECTED: it says GO, its own checks say NO-GO")

@@ -8,17 +8,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+from golive.decision_record import DecisionRecord
 from golive.history import Run, build, render
 from golive.masking import Masker
 
 
 def write_record(directory: Path, stamp: str, verdict: str, outcomes: dict[str, str]) -> None:
     record = {
-        "gate": "pre", "marker_expression": "pre", "verdict": verdict, "exit_code": 0, "environment": "staging",
-        "release": "2.1.0", "started_at": f"2026-11-{stamp}T02:00:00+00:00", "counts": {"passed": 1},
-        "html_report": f"reports/pre-staging-{stamp}.html",
-        "checks": [{"id": f"validations/test_a.py::{name}", "title": f"<{name}>", "outcome": outcome}
-                   for name, outcome in outcomes.items()],
+        "gate": "pre", "marker_expression": "pre", "verdict": verdict,
+        "exit_code": {"GO": 0, "REVIEW": 1, "NO-GO": 2}[verdict], "environment": "staging", "release": "2.1.0",
+        "started_at": f"2026-11-{stamp}T02:00:00+00:00", "finished_at": f"2026-11-{stamp}T02:00:03+00:00",
+        "duration_s": 3.0, "html_report": f"reports/pre-staging-{stamp}.html",
+        "counts": {o: list(outcomes.values()).count(o) for o in ("passed", "failed", "error", "skipped", "waived")},
+        "checks": [{"id": f"validations/test_a.py::{name}", "title": f"<{name}>", "outcome": outcome,
+                    "severity": "warning", "component": "http"} for name, outcome in outcomes.items()],
     }
     (directory / f"pre-staging-202611{stamp}T020000Z.json").write_text(json.dumps(record))
 
@@ -69,5 +72,5 @@ def test_history_page_shows_markup_as_text_and_masks_secrets(tmp_path):
     assert "postgresql://deployer:***@db.internal/app" in page and "S3cretPlanted9" not in page
     # With a run's masker, a secret it knows is masked wherever it stands.
     record["release"] = "S3cretPlanted9"
-    page = render([Run(path, record)], [], histories, mask=Masker(["S3cretPlanted9"]))
+    page = render([Run(path, DecisionRecord.parse(record))], [], histories, mask=Masker(["S3cretPlanted9"]))
     assert "<td>***</td>" in page and "S3cretPlanted9" not in page
