@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from golive import inputs
 from golive.human_items import HumanItem
 
 
@@ -46,19 +47,19 @@ _REQUIRED = _FIELDS - {"note"}
 
 def read(path: Path) -> list[Attestation]:
     """Every record in the file; a missing file is an empty list, a malformed one an AttestationError."""
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise AttestationError(f"{path}: cannot read the attestations ({type(error).__name__})") from None
+        lines = inputs.read_bytes(path, f"{path}: the attestations").splitlines()
+    except inputs.InputError as error:
+        raise AttestationError(str(error)) from None
     records: list[Attestation] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            data = json.loads(line)
-        except ValueError:
+            data = inputs.parse_json(line, f"{path}: line {number}")
+        except inputs.InputError:
             raise AttestationError(f"{path}: line {number}: not a JSON object") from None
         if not isinstance(data, dict) or not set(data) >= _REQUIRED or set(data) - _FIELDS:
             raise AttestationError(f"{path}: line {number}: expected the keys {', '.join(sorted(_FIELDS))}")

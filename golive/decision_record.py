@@ -17,6 +17,7 @@ never is.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -201,6 +202,14 @@ class DecisionRecord(BaseModel):
         """The verdict recomputed from the recorded checks with golive's verdict rules equals the recorded verdict
         and exit code (or the record is more cautious, and says why)."""
         return self.inconsistency() is None
+
+
+def checks_of(document: Mapping[str, Any]) -> list[CheckRecord]:
+    """The checks of any record golive seals (a gate's; a cutover's has none); RecordError when malformed."""
+    try:
+        return [CheckRecord.model_validate(check) for check in document.get("checks") or []]
+    except ValidationError as error:
+        raise RecordError(f"not a golive record's checks ({error.errors()[0]['msg']})") from None
 
 
 class RecordHead(BaseModel):

@@ -34,6 +34,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from golive import inputs
 from golive.masking import clip
 
 HEALTHY, DEGRADED, UNHEALTHY, UNKNOWN = "healthy", "degraded", "unhealthy", "unknown"
@@ -482,9 +483,9 @@ def valid_pointer(pointer: str) -> bool:
 
 
 def _json(answer: Answer) -> Any:
-    try:
-        return json.loads(answer.text)
-    except ValueError:
+    try:  # a service's answer is outside input too: bounded in depth (its size is http.max_body_bytes')
+        return inputs.parse_json(answer.text, f"health answer of {answer.endpoint}")
+    except inputs.InputError:
         return _NOT_JSON
 
 

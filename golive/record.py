@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from golive import evidence, gates
+from golive import evidence, gates, inputs
 from golive.decision_record import CheckRecord, DecisionRecord, PartialRecord
 from golive.verdict import CheckResult, Decision, count
 
@@ -142,7 +142,8 @@ def write_signed(record: dict[str, Any], json_path: Path, reports_dir: Path, sig
 
     def seal(data: bytes) -> str:
         sealed = evidence.seal_record(signer, record, json_path, data, config_path)
-        chain = evidence.statement_of(json.loads(sealed))["predicate"]["chain"]
+        envelope = inputs.parse_json(sealed, json_path.name + evidence.ENVELOPE_SUFFIX)
+        chain = evidence.statement_of(envelope)["predicate"]["chain"]
         after = chain["previous"]["name"] if chain["previous"] else "none: the first of the chain"
         state.append(f"{signer.describe()}; chain: decision {chain['sequence']} of release {chain['release']} on "
                      f"{chain['environment']}, after {after}")

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from golive import inputs
 from golive.masking import mask_url
 
 KINDS = ("init", "start", "phase", "event", "warning", "error", "complete", "gate")
@@ -97,18 +98,18 @@ class Timeline:
         return event
 
     def read(self) -> list[Event]:
-        if not self.path.exists():
+        if not self.path.exists() and not self.path.is_symlink():
             return []
         try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as error:
-            raise TimelineError(f"{self.path}: cannot read ({type(error).__name__})") from None
+            lines = inputs.read_bytes(self.path, str(self.path)).splitlines()
+        except inputs.InputError as error:
+            raise TimelineError(str(error)) from None
         events = []
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
-                events.append(Event(**json.loads(line)))
+                events.append(Event(**inputs.parse_json(line, f"{self.path}: line {number}")))
             except (ValueError, TypeError):
                 raise TimelineError(f"{self.path}: line {number}: not a timeline event") from None
         return sorted(events, key=lambda event: event.moment)

@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from golive import inputs
+
 FINISHED = ("done", "rolled-back", "aborted")
 
 
@@ -96,18 +98,18 @@ class Journal:
 
     def state(self) -> State:
         state = State(self.path)
-        if not self.path.exists():
+        if not self.path.exists() and not self.path.is_symlink():
             return state
         try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as error:
-            raise JournalError(f"{self.path}: cannot read the cutover journal ({type(error).__name__})") from None
+            lines = inputs.read_bytes(self.path, f"{self.path}: the cutover journal").splitlines()
+        except inputs.InputError as error:
+            raise JournalError(str(error)) from None
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
-                entry = json.loads(line)
-            except ValueError:
+                entry = inputs.parse_json(line, f"{self.path}: line {number}")
+            except inputs.InputError:
                 if number == len(lines):  # a line cut short by a crash in the middle of writing it
                     break
                 raise JournalError(f"{self.path}: line {number}: not JSON; the journal cannot be trusted") from None

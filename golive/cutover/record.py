@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from golive import evidence, templating
+from golive import evidence, inputs, templating
 from golive.record import unique_stem, write_signed
 from golive.triggers import Reading
 
@@ -95,7 +95,7 @@ def write(story: Story, reports_dir: Path, mask: Callable[[str], str], signer: e
     """``reports/cutover-<stamp>.json`` and its ``.html`` picture, masked; also ``latest-cutover.json``. Signed and
     chained after the release's Gate 2 when ``evidence.key`` is configured (golive.evidence); returns the paths and
     the signature state."""
-    document = json.loads(mask(json.dumps(story.document())))
+    document = inputs.parse_json(mask(json.dumps(story.document())), "the cutover record")
     stem = unique_stem(reports_dir, GATE, story.candidate, datetime.now(UTC))
     json_path, html_path = stem.with_suffix(".json"), stem.with_suffix(".html")
     document["html_report"] = str(html_path)

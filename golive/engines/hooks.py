@@ -10,7 +10,6 @@ a REVIEW fails the hook.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
@@ -21,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from golive import attestations, gates, human_items
+from golive import attestations, gates, human_items, inputs
 from golive.acceptance import SignOff, SignOffRule
 from golive.config import Settings, load_settings, resolve_path
 from golive.config_commands import Hooks
@@ -30,7 +29,7 @@ from golive.masking import clip
 from golive.serve.runs import GateCommand, Run
 from golive.timeline import Timeline, TimelineError
 
-MAX_EVENT_BYTES = 1_048_576
+MAX_EVENT_BYTES = inputs.MAX_EVENT_BYTES
 REPORTS_VARIABLE = "GOLIVE_REPORTS"
 
 
@@ -104,23 +103,13 @@ def load_context(config: str | None, reports: str | None, gate: str | None = Non
 
 def read_event(where: str) -> dict[str, Any]:
     """The event a hook was given: a JSON object from FILE, or from standard input for ``-``. HookError: one line."""
+    what = f"--event {where}"
     try:
         if where == "-":
-            data = sys.stdin.buffer.read(MAX_EVENT_BYTES + 1)
-        else:
-            with open(where, "rb") as handle:
-                data = handle.read(MAX_EVENT_BYTES + 1)
-    except OSError as error:
-        raise HookError(f"--event {where}: cannot read it ({error.strerror or type(error).__name__})") from None
-    if len(data) > MAX_EVENT_BYTES:
-        raise HookError(f"--event {where}: larger than {MAX_EVENT_BYTES} bytes")
-    try:
-        event = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        raise HookError(f"--event {where}: not JSON") from None
-    if not isinstance(event, dict):
-        raise HookError(f"--event {where}: not a JSON object")
-    return event
+            return inputs.json_object(inputs.read_stream(sys.stdin.buffer, what, MAX_EVENT_BYTES), what)
+        return inputs.read_json_object(where, what, MAX_EVENT_BYTES)
+    except inputs.InputError as error:
+        raise HookError(str(error)) from None
 
 
 def run_gate(context: HookContext) -> GateOutcome:

@@ -4,6 +4,7 @@ chained to the one before it (securesystemslib.dsse.Envelope does PAE, signing a
 from __future__ import annotations
 
 import contextlib
+import copy
 import fcntl
 import hashlib
 import json
@@ -14,8 +15,10 @@ from typing import Any
 
 from securesystemslib.dsse import Envelope
 
-from golive import gates
+from golive import gates, inputs
+from golive.decision_record import RecordHead, checks_of
 from golive.evidence.keys import EvidenceError, Identity, Signer
+from golive.verdict import Outcome, Severity
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -53,8 +56,8 @@ def _sign(signer: Signer, statement: dict[str, Any]) -> dict[str, Any]:
 def statement_of(document: Any) -> dict[str, Any]:
     """The Statement inside an envelope document, without checking its signature; EvidenceError if malformed."""
     try:
-        envelope = Envelope.from_dict(json.loads(json.dumps(document)))  # from_dict edits what it is given
-        statement = json.loads(envelope.payload)
+        envelope = Envelope.from_dict(copy.deepcopy(dict(document)))  # from_dict edits what it is given
+        statement = inputs.parse_json(envelope.payload, "the envelope's payload")
     except (KeyError, TypeError, ValueError, AttributeError):
         raise EvidenceError("not a DSSE envelope") from None
     if envelope.payload_type != PAYLOAD_TYPE or not isinstance(statement, dict) \
@@ -86,9 +89,9 @@ def _chain_head(reports_dir: Path, release: str, environment: str, exclude: Path
         if path.name == exclude.name:
             continue
         try:
-            data = path.read_bytes()
-            chain = statement_of(json.loads(data))["predicate"]["chain"]
-        except (OSError, ValueError, KeyError, TypeError, EvidenceError):
+            data = inputs.read_bytes(path, str(path))
+            chain = statement_of(inputs.parse_json(data, str(path)))["predicate"]["chain"]
+        except (ValueError, KeyError, TypeError, EvidenceError):
             continue  # verify names it; signing carries on from the sound ones
         if chain.get("release") == release and chain.get("environment") == environment \
                 and isinstance(chain.get("sequence"), int) and chain["sequence"] > best[0]:
@@ -98,14 +101,13 @@ def _chain_head(reports_dir: Path, release: str, environment: str, exclude: Path
 
 def _checks_by_outcome(record: Mapping[str, Any]) -> tuple[list[str], list[str], list[str]]:
     passed, warned, failed = [], [], []
-    for check in record.get("checks") or []:
-        outcome, severity = check.get("outcome"), check.get("severity")
-        if outcome == "passed":
-            passed.append(check["id"])
-        elif outcome == "waived" or (outcome in ("failed", "error") and severity == "warning"):
-            warned.append(check["id"])
-        elif outcome in ("failed", "error"):
-            failed.append(check["id"])
+    for check in checks_of(record):
+        if check.outcome is Outcome.PASSED:
+            passed.append(check.id)
+        elif check.outcome is Outcome.WAIVED or (check.blocking and check.severity is Severity.WARNING):
+            warned.append(check.id)
+        elif check.blocking:
+            failed.append(check.id)
     return passed, warned, failed
 
 
@@ -113,19 +115,20 @@ def record_statement(record: Mapping[str, Any], record_name: str, record_bytes: 
                      config_name: str, signer: Identity, chain: Mapping[str, Any]) -> dict[str, Any]:
     """The in-toto Statement for a (masked) decision record."""
     passed, warned, failed = _checks_by_outcome(record)
+    head = RecordHead.parse(record)
     configuration = [{"name": config_name, "digest": {"sha256": config_digest}}] if config_digest else []
     return {
         "_type": STATEMENT_TYPE,
         "subject": [{"name": record_name, "digest": {"sha256": sha256(record_bytes)}}],
         "predicateType": TEST_RESULT_PREDICATE,
         "predicate": {
-            "result": RESULTS.get(str(record.get("verdict")), "FAILED"),
+            "result": RESULTS.get(head.verdict, "FAILED"),
             "configuration": configuration,
             "passedTests": passed, "warnedTests": warned, "failedTests": failed,
             "decision": {
-                "kind": "cutover" if record.get("gate") == "cutover" else "gate",
-                "gate": record.get("gate"), "verdict": record.get("verdict"), "release": record.get("release"),
-                "environment": record.get("environment"), "finished_at": record.get("finished_at"),
+                "kind": "cutover" if head.gate == "cutover" else "gate",
+                "gate": head.gate, "verdict": head.verdict, "release": head.release,
+                "environment": head.environment, "finished_at": head.finished_at,
                 "signer": {"name": signer.name, "role": signer.role},
             },
             "chain": dict(chain),
@@ -136,7 +139,8 @@ def record_statement(record: Mapping[str, Any], record_name: str, record_bytes: 
 def seal_record(signer: Signer, record: Mapping[str, Any], record_path: Path, record_bytes: bytes,
                 config_path: Path | None) -> bytes:
     """The envelope (as file bytes) for a record about to be written at ``record_path``; hold ``record_lock``."""
-    release, environment = str(record.get("release")), str(record.get("environment"))
+    head = RecordHead.parse(record)
+    release, environment = str(head.release), str(head.environment)
     sequence, previous = _chain_head(record_path.parent, release, environment, envelope_path(record_path))
     config_digest = None
     if config_path is not None:
@@ -153,9 +157,9 @@ def seal_attestation(signer: Signer, attestations_path: Path, line: bytes, line_
     sidecar = attestations_path.with_name(attestations_path.name + ATTESTATION_SUFFIX)
     sequence, previous = 0, None
     if sidecar.exists():
-        for raw in sidecar.read_bytes().splitlines():
+        for raw in inputs.read_bytes(sidecar, str(sidecar)).splitlines():
             try:
-                chain = statement_of(json.loads(raw))["predicate"]["chain"]
+                chain = statement_of(inputs.parse_json(raw, str(sidecar)))["predicate"]["chain"]
             except (ValueError, KeyError, TypeError, EvidenceError):
                 continue
             if chain.get("release") == release and isinstance(chain.get("sequence"), int) \
