@@ -66,6 +66,8 @@ def _verified_statement(path: Path, data: bytes, keys: Mapping[str, TrustedKey],
     try:
         envelope = Envelope.from_dict(inputs.parse_json(data, str(path)))
         canonical = (line_text if line else envelope_text)(envelope.to_dict())
+    except inputs.InputError as error:
+        raise EvidenceError(str(error)) from None
     except (KeyError, TypeError, ValueError, AttributeError):
         raise EvidenceError(f"{path}: not a DSSE envelope (edited?)") from None
     if canonical.encode("utf-8") != data:

@@ -16,13 +16,13 @@ GATES = (("pre", "GO"), ("immediate", "REVIEW"), ("post", "GO"))
 
 
 def _checks() -> list[dict[str, str]]:
-    return [
+    return [{**check, "component": "http"} for check in [
         {"id": "validations/test_a.py::test_ok", "severity": "critical", "outcome": "passed"},
         {"id": "validations/test_a.py::test_slow", "severity": "warning", "outcome": "failed"},
         {"id": "validations/test_a.py::test_waived", "severity": "critical", "outcome": "waived"},
         {"id": "validations/test_a.py::test_down", "severity": "critical", "outcome": "error"},
         {"id": "validations/test_a.py::test_aws", "severity": "critical", "outcome": "skipped"},
-    ]
+    ]]
 
 
 @pytest.fixture
