@@ -83,3 +83,39 @@ def test_gate_1_writes_no_file_holding_the_health_token(key, tmp_path):
     assert _leaks(reports, TOKEN) == []
     assert "/health?token=***" in (reports / baselines[0]).read_text()  # the path is there, its token masked
     assert TOKEN not in output
+
+
+# --- the other writers: each masks where it writes ------------------------------------------------------------
+
+
+def test_the_cutover_journal_masks_each_line_and_still_reads_back(tmp_path):
+    from golive.cutover.journal import Journal
+    from golive.masking import Masker
+
+    journal = Journal.for_managers(tmp_path, ["haproxy"], Masker(["c0nfigured-s3cret"]))
+    journal.write("start", run_id="abc", steps=[{"percent": 50, "bake_s": 1.0}])
+    journal.write("moved", step=0, weights={"blue": 50, "green": 50})
+    journal.write("rolled-back", weights={"blue": 0, "green": 100}, restored=True,
+                  reason="gate 2 at http://ops:pw-in-url@lb:8080 said NO-GO; token c0nfigured-s3cret refused")
+    text = journal.path.read_text()
+    assert "pw-in-url" not in text and "c0nfigured-s3cret" not in text and "http://ops:***@lb:8080" in text
+    state = journal.state()
+    assert state.outcome == "rolled-back" and state.last_weights == {"blue": 50, "green": 50}
+    # Without the configuration's masker (a caller that has none), credential shapes are still masked.
+    bare = Journal(tmp_path / "bare.jsonl")
+    bare.write("rolled-back", reason="GET http://ops:pw-in-url@lb:8080/health?access_token=t0k3n-xyz: 503")
+    assert "pw-in-url" not in bare.path.read_text() and "t0k3n-xyz" not in bare.path.read_text()
+
+
+def test_an_attestation_note_is_masked(tmp_path):
+    from golive import attestations
+    from golive.human_items import HumanItem
+    from golive.masking import Masker
+
+    item = HumanItem("backup.verified", "Backup verified", ("Release Manager",), "infrastructure")
+    path = tmp_path / "attestations.jsonl"
+    attestations.record(path, item.id, "Ada", "Release Manager", "2.1.0", "restored with password=hunter2-pw from "
+                        "s3://bucket, c0nfigured-s3cret", items=[item], mask=Masker(["c0nfigured-s3cret"]))  # fmt: skip
+    text = path.read_text()
+    assert "hunter2-pw" not in text and "c0nfigured-s3cret" not in text and "password=***" in text
+    assert attestations.read(path)[0].by == "Ada"
