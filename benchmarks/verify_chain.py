@@ -36,8 +36,8 @@ def _write(reports: Path, signer: evidence.Signer, release: str, index: int, of:
     document = {
         "gate": gate, "verdict": "GO", "release": release, "environment": "blue",
         "finished_at": f"2026-12-02T10:00:{index:02d}+00:00",
-        "checks": [{"id": f"validations/test_area.py::test_{n}", "severity": "critical", "component": "http", "outcome": "passed",
-                    "message": "", "duration_s": 0.01} for n in range(checks)],
+        "checks": [{"id": f"validations/test_area.py::test_{n}", "severity": "critical", "component": "http",
+                    "outcome": "passed", "message": "", "duration_s": 0.01} for n in range(checks)],
     }
     path = reports / f"{gate}-blue-{release}-{index:04d}.json"
     record.write_signed(document, path, reports, signer, None)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from golive import inputs
 from golive.human_items import HumanItem
+from golive.masking import mask_url
 
 
 class AttestationError(Exception):
@@ -77,10 +78,11 @@ def read(path: Path) -> list[Attestation]:
 
 def record(path: Path, item_id: str, by: str, role: str, release: str, note: str = "",
            now: datetime | None = None, *, items: Iterable[HumanItem],
-           seal: Callable[[Path, bytes], None] | None = None) -> Attestation:
+           seal: Callable[[Path, bytes], None] | None = None, mask: Callable[[str], str] = mask_url) -> Attestation:
     """Append one attestation after checking the item exists, the role may sign it and the file is sound.
 
-    ``seal`` appends the line itself, with its signature (golive.evidence.append_signed_attestation)."""
+    ``seal`` appends the line itself, with its signature (golive.evidence.append_signed_attestation). The note (free
+    text) passes ``mask``, the configuration's masker where the caller has one, else one of credential shapes."""
     item = next((candidate for candidate in items if candidate.id == item_id), None)
     if item is None:
         raise AttestationError(f"unknown checklist item {item_id!r} (see golive checklist)")
@@ -92,7 +94,7 @@ def record(path: Path, item_id: str, by: str, role: str, release: str, note: str
     moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     attestation = Attestation(
         item=item_id, by=by.strip(), role=role.strip(), at=moment.isoformat(), release=release,
-        user=_user(), host=socket.gethostname(), note=note,
+        user=_user(), host=socket.gethostname(), note=mask(note),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps(asdict(attestation), sort_keys=True) + "\n"

@@ -23,6 +23,7 @@ checks that need one fail as warnings saying to run Gate 1 again.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -33,7 +34,7 @@ from typing import Any
 
 from golive import metrics
 from golive.config import EnvironmentView, Settings
-from golive.masking import mask_url
+from golive.masking import Masker, mask_url
 from golive.probes.errors import ProbeError
 
 FORMAT_VERSION = 2
@@ -159,20 +160,26 @@ def _queue_depths(view: EnvironmentView) -> dict[str, dict[str, int]] | None:
             connection.close()
 
 
-def save(baseline: dict[str, Any], reports_dir: Path) -> Path:
-    """Write the baseline atomically (a reader never sees half a file) under its release and identity; return
-    its path."""
+def save(baseline: dict[str, Any], reports_dir: Path, mask: Masker) -> Path:
+    """Write the baseline, every string in it through ``mask`` (the configuration's masker), atomically (a reader
+    never sees half a file) under its release and identity; return its path."""
     path = path_for(reports_dir, str(baseline["release"]), baseline["identity"])
+    text = json.dumps(mask.deep(copy.deepcopy(baseline)), indent=2, sort_keys=True) + "\n"
     reports_dir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(baseline, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
-def load(reports_dir: Path, release: str, of: dict[str, Any]) -> dict[str, Any] | None:
+def load(reports_dir: Path, release: str, of: dict[str, Any], mask: Masker | None = None) -> dict[str, Any] | None:
     """The baseline captured for a release on the live environment of identity ``of``; None when none was.
-    An unreadable file, or one that is not that release's or that identity's, raises ProbeError."""
+    An unreadable file, or one that is not that release's or that identity's, raises ProbeError. ``mask`` is the
+    masker the file was written through (an identity whose value equals a configured secret was written masked)."""
     path = path_for(reports_dir, release, of)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -182,7 +189,7 @@ def load(reports_dir: Path, release: str, of: dict[str, Any]) -> dict[str, Any] 
         raise ProbeError("config", str(path), f"unreadable baseline: {type(exc).__name__}: {exc}") from None
     if not isinstance(data, dict) or data.get("release") != release:
         raise ProbeError("config", str(path), f"not a baseline of release {release}")
-    if data.get("identity") != of:
+    if data.get("identity") not in (of, mask.deep(copy.deepcopy(of)) if mask is not None else of):
         found = data.get("identity")
         measured = describe(found) if isinstance(found, dict) else "an unrecorded environment"
         raise ProbeError("config", str(path), f"a baseline of {measured}, not of {describe(of)}")

@@ -180,7 +180,7 @@ def _demo(config_out: str, cutover: bool = False) -> int:
             role = status.item.roles[0]
             signed = attestations.record(
                 settings.attestations_path, status.item.id, f"Sandbox {role}", role, release, "golive demo",
-                items=items,
+                items=items, mask=settings.masker,
             )
             print(f"  golive attest {signed.item} --by '{signed.by}' --role '{signed.role}'")
         first_code, first = _demo_gate("1", gate_args)
@@ -366,7 +366,7 @@ def _attest(arguments: argparse.Namespace) -> int:
         settings.attestations_path, arguments.item, arguments.by, arguments.role, settings.release.version,
         arguments.note, items=[*items, *([step_item] if step_item else [])],
         seal=(lambda path, line: evidence.append_signed_attestation(signer, path, line, settings.release.version))
-        if signer else None,
+        if signer else None, mask=settings.masker,
     )
     print(f"{signed.item}: signed by {signed.by} ({signed.role}) at {signed.at} for release {signed.release}")
     return 0

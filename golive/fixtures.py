@@ -344,7 +344,7 @@ def gate1_baseline(request: pytest.FixtureRequest, golive_settings: Settings) ->
     legacy = baseline.legacy_path_for(reports_dir, release)
     return Gate1Baseline(
         path=baseline.path_for(reports_dir, release, identity),
-        data=baseline.load(reports_dir, release, identity),
+        data=baseline.load(reports_dir, release, identity, golive_settings.masker),
         identity=identity,
         legacy=legacy if legacy.exists() else None,
     )

@@ -4,8 +4,11 @@ It asks each environment's usual health, readiness and version endpoints (each r
 timeout), reads the answers with golive.health (the one interpretation of health answers), and, with a
 Prometheus, finds each environment's scrape job and the instrumentation library's preset with golive.metrics
 (the checks' own resolution). What it could not detect becomes a comment naming the key to set. It never
-writes a secret: a password given in a DSN or URL becomes a ``${VAR}`` reference, and the variables to set are
-listed. The text it writes is validated with golive's own loader before anything is written.
+writes a secret: a password given in a URL or DSN (``--url``, ``--prometheus``, ``--dsn``, ``--amqp``, ``--redis``)
+becomes a ``${VAR}`` reference, and the variables to set are listed; every comment and summary line (they quote
+what the services answered, which may quote a DSN with its password) passes golive's masker; and before the file is
+written, a last check refuses it if any credential given on the command line is still in the text. The text it
+writes is validated with golive's own loader before anything is written.
 
 Candidate endpoints, as frameworks publish them:
 - ``/health``, ``/healthz``, ``/livez``, ``/readyz``: hand-written services and Kubernetes-style probes
@@ -19,12 +22,12 @@ Candidate endpoints, as frameworks publish them:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import httpx
 import yaml
@@ -32,7 +35,7 @@ import yaml
 from golive import health, metrics
 from golive.config import ConfigError, _amqp_url, _postgres_dsn, _redis_url, parse_settings
 from golive.config import Prometheus as PrometheusSection
-from golive.masking import mask_url
+from golive.masking import Masker, mask_url, password_of, secrets_of
 from golive.probes import http as http_probe
 from golive.probes.errors import ProbeError
 from golive.probes.prometheus import Prometheus
@@ -45,8 +48,10 @@ _VERSION_FIRST = {"spring": "/actuator/info"}
 DEFAULT_TIMEOUT_S = 2.0
 ROLES = ("candidate", "live")  # the first --url is the candidate (blue), the second the live (green)
 NAMES = ("blue", "green")
-# Where a password found in --dsn, --amqp or --redis goes instead: the variable the file references.
-PASSWORD_VARIABLES = {"postgres": "PGPASSWORD", "rabbitmq": "RABBITMQ_PASSWORD", "redis": "REDIS_PASSWORD"}
+# Where a password found in --dsn, --amqp, --redis, --prometheus or an environment's --url goes instead: the variable
+# the file references (an environment's by its name).
+PASSWORD_VARIABLES = {"postgres": "PGPASSWORD", "rabbitmq": "RABBITMQ_PASSWORD", "redis": "REDIS_PASSWORD",
+                      "prometheus": "PROMETHEUS_PASSWORD", "blue": "BLUE_URL_PASSWORD", "green": "GREEN_URL_PASSWORD"}
 _KNOWN = tuple(health.DEPENDENCY_NAMES)
 
 
@@ -93,6 +98,9 @@ class Result:
     text: str
     variables: tuple[str, ...]  # the ${VAR}s the file references, to set before a gate
     summary: list[str]  # one line per thing detected or not, for the terminal
+    # The credentials given on the command line, in each form they may take in text, with the flag that gave
+    # them: none may be in ``text`` (write refuses it).
+    forbidden: tuple[tuple[str, frozenset[str]], ...] = field(default=(), repr=False)
 
 
 # --- probing ------------------------------------------------------------------------------------------
@@ -262,6 +270,48 @@ def without_password(url: str, component: str) -> tuple[str, str | None]:
     return (rebuilt, found_variable) if found_variable else (url, None)
 
 
+def _given(request: Request) -> list[tuple[str, str]]:
+    """Each URL or DSN given on the command line, with its flag."""
+    given = [("--url", url) for url in request.urls]
+    given += [(flag, value) for flag, value in (("--prometheus", request.prometheus), ("--dsn", request.dsn),
+                                                ("--amqp", request.amqp), ("--redis", request.redis)) if value]
+    return given
+
+
+def _username(url_or_dsn: str) -> str | None:
+    if "://" not in url_or_dsn:
+        users = [part[len("user="):] for part in url_or_dsn.split() if part.lower().startswith("user=")]
+        return users[-1] if users else None
+    try:
+        username = urlsplit(url_or_dsn).username
+    except ValueError:
+        return None
+    return unquote(username) if username else None
+
+
+def credentials(url_or_dsn: str) -> list[str]:
+    """The credentials a URL or DSN given to init carries, as the file must never hold them: its password (unless it
+    is the user's name too, as in ``guest:guest``: the name is written, the pair is not), ``user:password``, the
+    base64 basic auth sends, secret-named query parameters."""
+    user, password = _username(url_or_dsn), password_of(url_or_dsn)
+    found = [secret for secret in secrets_of(url_or_dsn) if secret != user]
+    if user and password:
+        found.append(f"{user}:{password}")
+        userinfo = urlsplit(url_or_dsn).netloc.rpartition("@")[0] if "://" in url_or_dsn else ""
+        found.append(userinfo)  # as given, percent-encoded
+    return list(dict.fromkeys(secret for secret in found if secret))
+
+
+def request_masker(request: Request) -> Masker:
+    """A masker of what init shows and quotes: credential shapes, and every secret the command line gave."""
+    return Masker(secret for _flag, value in _given(request) for secret in secrets_of(value))
+
+
+def leaked(result: Result) -> list[str]:
+    """The flags whose credentials are in the result's text (empty: none is)."""
+    return [flag for flag, forms in result.forbidden if any(form in result.text for form in forms)]
+
+
 # --- writing ------------------------------------------------------------------------------------------
 
 
@@ -321,14 +371,24 @@ def _render(request: Request, detected: list[Detected], scrape: Scrape | None, w
         lines.append(f"# TODO: {green.name} reports no version: set release.previous.")
         summary.append(f"{green.name}: no version found: set release.previous")
 
-    environments: dict[str, dict[str, Any]] = {d.name: {"url": d.url, "role": role}
-                                               for d, role in zip(detected, ROLES, strict=False)}  # fmt: skip
+    environments: dict[str, dict[str, Any]] = {}
+    url_variables: list[str] = []
+    for d, role in zip(detected, ROLES, strict=False):
+        url, variable = without_password(d.url, d.name)
+        environments[d.name] = {"url": url, "role": role}
+        if variable is not None:
+            url_variables.append(variable)
+            summary.append(f"{d.name}: the password of its URL is not written: set {variable}")
+    variables += url_variables
     lines.append("")
     if green is not None and (green.health_path, green.http_keys) != (blue.health_path, blue.http_keys):
         lines.append(f"# {green.name} answers health elsewhere or otherwise than {blue.name}: its own http keys.")
         # Overrides merge key by key over the shared http: a path blue has and green has not is written as null.
         own = {"ready_path": None, "version_path": None, **green.http_keys}
         environments[green.name]["http"] = {"health_path": green.health_path, "health": own}
+    if url_variables:
+        lines.append(f"# The passwords of the URLs are not written here: set {', '.join(url_variables)} before running "
+                     "a gate.")  # fmt: skip
     lines += _dump({"environments": environments})
 
     http: dict[str, Any] = {"timeout_s": 5, "health_path": blue.health_path, "health": blue.http_keys}
@@ -383,12 +443,16 @@ def _render(request: Request, detected: list[Detected], scrape: Scrape | None, w
         lines += _dump({component: {key: value}})
 
     lines.append("")
-    if scrape is None:
+    if scrape is None or request.prometheus is None:
         lines.append("# TODO: no --prometheus: set prometheus.url (golive then finds each environment's job and the "
                      "metric naming).")  # fmt: skip
         summary.append("prometheus: not given")
     else:
-        prometheus: dict[str, Any] = {"url": request.prometheus}
+        prometheus_url, variable = without_password(request.prometheus, "prometheus")
+        if variable is not None:
+            variables.append(variable)
+            lines.append(f"# The password of Prometheus's URL is not written here: set {variable}.")
+        prometheus: dict[str, Any] = {"url": prometheus_url}
         if scrape.jobs:
             prometheus["jobs"] = scrape.jobs
         if scrape.preset is not None:
@@ -402,8 +466,11 @@ def _render(request: Request, detected: list[Detected], scrape: Scrape | None, w
                        f"preset {scrape.preset or 'not detected'}")  # fmt: skip
     lines.append("# Not probed (add them as the deployment has them): load_balancer, aws, thresholds, "
                  "rollback_triggers, attestations.")  # fmt: skip
-    text = "\n".join(lines) + "\n"
-    return Result(text, tuple(dict.fromkeys(variables)), summary)
+    # Comments quote what the services answered (a health answer may quote a DSN with its password): masked.
+    mask = request_masker(request)
+    text = "\n".join(mask(line) if line.lstrip().startswith("#") else line for line in lines) + "\n"
+    forbidden = tuple((flag, Masker(credentials(value)).secrets) for flag, value in _given(request))
+    return Result(text, tuple(dict.fromkeys(variables)), [mask(line) for line in summary], forbidden)
 
 
 def _dump(value: Mapping[str, Any]) -> list[str]:
@@ -420,7 +487,12 @@ def validate(result: Result, out: Path, environ: Mapping[str, str]) -> None:
 
 
 def write(result: Result, out: Path, force: bool) -> None:
-    """Write the file (atomically); an existing one only with ``force``."""
+    """Write the file (atomically); an existing one only with ``force``; never one holding a credential given on the
+    command line."""
+    found = leaked(result)
+    if found:
+        raise InitError(f"the configuration built holds a credential given with {', '.join(found)}; nothing written "
+                        "(give the password through the variable the file references instead)")  # fmt: skip
     if out.exists() and not force:
         raise InitError(f"{out} exists: nothing written (--force replaces it)")
     try:
@@ -436,7 +508,11 @@ def run(request: Request, out: Path, force: bool, environ: Mapping[str, str] | N
     """``golive init``: refuse an existing file first (before probing), probe, validate, write."""
     if out.exists() and not force:
         raise InitError(f"{out} exists: nothing written (--force replaces it)")
-    result = generate(request)
-    validate(result, out, os.environ if environ is None else environ)
-    write(result, out, force)
+    mask: Callable[[str], str] = request_masker(request)
+    try:
+        result = generate(request)
+        validate(result, out, os.environ if environ is None else environ)
+        write(result, out, force)
+    except InitError as error:  # messages quote URLs and answers: no credential given here is shown
+        raise InitError(mask(str(error))) from None
     return result

@@ -45,12 +45,12 @@ def _reads(tree: ast.AST) -> list[tuple[int, str]]:
 def _json_parses(tree: ast.AST) -> list[int]:
     lines = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                and node.func.attr in ("load", "loads") and isinstance(node.func.value, ast.Name) \
-                and node.func.value.id == "json":
-            lines.append(node.lineno)
-        elif isinstance(node, ast.ImportFrom) and node.module == "json" \
-                and any(alias.name in ("load", "loads") for alias in node.names):
+        called = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+            and node.func.attr in ("load", "loads") and isinstance(node.func.value, ast.Name) \
+            and node.func.value.id == "json"
+        imported = isinstance(node, ast.ImportFrom) and node.module == "json" \
+            and any(alias.name in ("load", "loads") for alias in node.names)
+        if called or imported:
             lines.append(node.lineno)
     return lines
 

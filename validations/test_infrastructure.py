@@ -46,11 +46,11 @@ def test_live_baseline_captured(live, golive_settings, reports_dir, latency_pict
     if problems:  # not a measurement of normal: the earlier good baseline of this live environment stays
         identity = measured["identity"]
         path = baseline_store.path_for(reports_dir, golive_settings.release.version, identity)
-        kept = baseline_store.load(reports_dir, golive_settings.release.version, identity)
+        kept = baseline_store.load(reports_dir, golive_settings.release.version, identity, golive_settings.masker)
         stays = (f"the earlier baseline captured {kept.get('captured_at')} stays in use ({path})" if kept is not None
                  else f"no earlier baseline of {baseline_store.describe(identity)} exists ({path})")
         assert not problems, f"{'; '.join(problems)}; not saved: {stays}"
-    path = baseline_store.save(measured, reports_dir)
+    path = baseline_store.save(measured, reports_dir, golive_settings.masker)
     facts.note("baseline", {"path": str(path), "captured_at": measured["captured_at"], **measured["identity"]})
 
 

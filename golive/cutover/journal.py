@@ -8,11 +8,15 @@ which step it was in. A run appends a ``start`` line and then its events; the st
 The lock is an advisory ``flock`` on a file named for the load balancer in the system's temporary directory,
 so two cutovers against one load balancer cannot run at once, whatever reports directory each uses; the
 kernel releases it when the process ends, ``kill -9`` included.
+
+Every line passes a masker as it is written (a rollback's reason may quote a URL with its password): the
+configuration's when the runner gives it, else one of credential shapes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import fcntl
 import hashlib
 import json
@@ -25,6 +29,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from golive import inputs
+from golive.masking import Masker
 
 FINISHED = ("done", "rolled-back", "aborted")
 
@@ -89,12 +94,13 @@ class State:
 
 
 class Journal:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, mask: Masker | None = None) -> None:
         self.path = path
+        self._mask = mask or Masker()
 
     @classmethod
-    def for_managers(cls, reports_dir: Path, names: Sequence[str]) -> Journal:
-        return cls(reports_dir / "cutover" / f"{key_of(names)}.journal.jsonl")
+    def for_managers(cls, reports_dir: Path, names: Sequence[str], mask: Masker | None = None) -> Journal:
+        return cls(reports_dir / "cutover" / f"{key_of(names)}.journal.jsonl", mask)
 
     def state(self) -> State:
         state = State(self.path)
@@ -123,7 +129,7 @@ class Journal:
 
     def write(self, event: str, **fields: Any) -> dict[str, Any]:
         entry = {"at": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": event, "pid": os.getpid(),
-                 **fields}  # fmt: skip
+                 **self._mask.deep(copy.deepcopy(fields))}  # fmt: skip
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = (json.dumps(entry, sort_keys=True) + "\n").encode("utf-8")
         descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

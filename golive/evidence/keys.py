@@ -111,20 +111,65 @@ class KeyPair:
 
 
 def generate(directory: Path, name: str) -> KeyPair:
-    """Write ``<name>.key`` (PEM PKCS#8, mode 0600) and ``<name>.pub`` (PEM) into ``directory``."""
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Write ``<name>.key`` (PEM PKCS#8, mode 0600) and ``<name>.pub`` (PEM) into ``directory``.
+
+    Both or neither: each is created with ``O_CREAT | O_EXCL | O_NOFOLLOW``, so an existing file is never replaced
+    and a symbolic link (dangling or not) is never written through, and both are checked before either is made;
+    if the second cannot be created, the first is removed. A refusal is an EvidenceError naming the file.
+    """
+    if os.path.lexists(directory) and not directory.is_dir():
+        raise EvidenceError(f"{directory}: not a directory (--out names the directory the keys go into)")
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as error:
+        raise EvidenceError(f"{directory}: cannot make the keys directory ({_why(error)})") from None
     private_path, public_path = directory / f"{name}.key", directory / f"{name}.pub"
     for path in (private_path, public_path):
-        if path.exists():
-            raise EvidenceError(f"{path}: exists; choose another --name or --out (keys are never overwritten)")
+        _refuse_present(path)
     signer = CryptoSigner.generate_ed25519()
-    descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as stream:
-        stream.write(signer.private_bytes)
     key = signer.public_key
     pem = key._crypto_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-    public_path.write_bytes(pem)
+    created: list[Path] = []
+    try:
+        for path, mode, data in ((private_path, 0o600, signer.private_bytes), (public_path, 0o644, pem)):
+            descriptor = _create(path, mode)
+            created.append(path)
+            with os.fdopen(descriptor, "wb") as stream:
+                stream.write(data)
+    except BaseException:
+        for path in created:  # made by this call (O_EXCL): never half a pair left behind
+            path.unlink(missing_ok=True)
+        raise
     return KeyPair(private_path, public_path, key)
+
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+def _refuse_present(path: Path) -> None:
+    """EvidenceError when something is at ``path``: a symbolic link (dangling or not) or any file."""
+    if os.path.lexists(path):
+        raise _present(path)
+
+
+def _present(path: Path) -> EvidenceError:
+    if path.is_symlink():
+        return EvidenceError(f"{path}: a symbolic link; keys are never written through one (remove it, or choose "
+                             "another --name or --out)")  # fmt: skip
+    return EvidenceError(f"{path}: exists; choose another --name or --out (keys are never overwritten)")
+
+
+def _create(path: Path, mode: int) -> int:
+    try:
+        return os.open(path, _CREATE, mode)
+    except FileExistsError:  # appeared since the check (O_EXCL refuses a link, dangling or not, as existing)
+        raise _present(path) from None
+    except OSError as error:
+        raise EvidenceError(f"{path}: cannot create it ({_why(error)})") from None
+
+
+def _why(error: OSError) -> str:
+    return error.strerror or type(error).__name__
 
 
 @dataclass(frozen=True)

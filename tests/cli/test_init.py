@@ -6,6 +6,7 @@ unreachable or malformed URL) are one line and exit 2 with nothing written; a pa
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -14,9 +15,10 @@ import pytest
 import yaml
 
 from golive import init
-from golive.config import parse_settings
+from golive.config import load_settings, parse_settings
 from golive.sandbox import constants as c
 from golive.sandbox.cli import main as sandbox_main
+from tests.canned_http import Answer, CannedHTTP
 from tests.support.gates import gate1_baseline, prometheus_window_clean
 from tests.support.polling import wait_for
 from tests.validations.test_application_health import not_passed
@@ -135,7 +137,86 @@ def test_malformed_input_is_one_line_before_anything_is_asked(tmp_path, argv, sa
     assert said in done.stderr and "pw" not in done.stderr and not (tmp_path / "golive.yaml").exists()
 
 
+# --- no credential in the file ---------------------------------------------------------------------------------
+
+URL_PASSWORD, PROM_PASSWORD, DSN_PASSWORD, ANSWERED_PASSWORD = "Adm1n-pw-7c1e", "Pr0m-pw-4b2d", "Pg-pw-91aa", "s3cretPW"
+
+
+def _behind_basic_auth(routes: dict[str, Answer], user: str, password: str) -> CannedHTTP:
+    """A service answering only to its basic-auth credentials (so init really used the URL's password)."""
+    expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    def guarded(answer: Answer):
+        return lambda request: answer if request.headers.get("Authorization") == expected else Answer(401, "no")
+
+    return CannedHTTP({path: guarded(answer) for path, answer in routes.items()})
+
+
+def _app(version: str) -> dict[str, Answer]:
+    """Health answers quoting a DSN with its password, as careless services do (in a field and in an error)."""
+    dsn = f"postgresql://app:{ANSWERED_PASSWORD}@db:5432/orders"
+    return {"/health": Answer(200, {"status": "ok", "version": version, "database": dsn}),
+            "/ready": Answer(503, {"status": "error", "error": f"no {dsn} (password={ANSWERED_PASSWORD})"})}
+
+
+def _with_password(url: str, user: str, password: str) -> str:
+    return url.replace("http://", f"http://{user}:{password}@")
+
+
+def test_init_writes_no_credential_given_or_answered(tmp_path):
+    """URL passwords become ${VAR}s named in the summary, answers quoting a DSN password are masked, and with the
+    variables set the file loads to the URLs given."""
+    prometheus_routes = {"/api/v1/targets": Answer(200, {"status": "success", "data": {"activeTargets": []}})}
+    with _behind_basic_auth(_app("2.1.0"), "admin", URL_PASSWORD) as blue, \
+            _behind_basic_auth(_app("2.0.5"), "admin", URL_PASSWORD) as green, \
+            _behind_basic_auth(prometheus_routes, "prom", PROM_PASSWORD) as prometheus:  # fmt: skip
+        urls = [_with_password(server.url, user, password) for server, user, password in
+                ((blue, "admin", URL_PASSWORD), (green, "admin", URL_PASSWORD), (prometheus, "prom", PROM_PASSWORD))]
+        out = tmp_path / "golive.yaml"
+        dsn = f"postgresql://app:{DSN_PASSWORD}@127.0.0.1:5432/orders"
+        done = golive_init("--url", urls[0], "--url", urls[1], "--prometheus", urls[2], "--dsn", dsn, "--out", str(out))
+        asked = blue.paths()
+    assert done.returncode == 0, done.stderr
+    assert "/health" in asked  # through the basic auth: the password was used, only not written
+    data = out.read_bytes()
+    secrets = [URL_PASSWORD, PROM_PASSWORD, DSN_PASSWORD, ANSWERED_PASSWORD,
+               base64.b64encode(f"admin:{URL_PASSWORD}".encode()).decode()]  # fmt: skip
+    assert [secret for secret in secrets if secret.encode() in data] == []
+    assert [secret for secret in secrets if secret in done.stdout + done.stderr] == []
+    text = data.decode()
+    assert "${BLUE_URL_PASSWORD}" in text and "${GREEN_URL_PASSWORD}" in text and "${PROMETHEUS_PASSWORD}" in text
+    assert "postgresql://app:***@db:5432/orders" in text  # the answer is still quoted, its password masked
+    for variable in ("BLUE_URL_PASSWORD", "GREEN_URL_PASSWORD", "PROMETHEUS_PASSWORD", "PGPASSWORD"):
+        assert variable in done.stdout
+    environ = {"BLUE_URL_PASSWORD": URL_PASSWORD, "GREEN_URL_PASSWORD": URL_PASSWORD,
+               "PROMETHEUS_PASSWORD": PROM_PASSWORD, "PGPASSWORD": DSN_PASSWORD}  # fmt: skip
+    settings = load_settings(out, "test", environ)
+    assert [settings.environments[name].url for name in ("blue", "green")] == urls[:2]
+    assert settings.document.prometheus is not None and settings.document.prometheus.url == urls[2]
+    assert settings.document.postgres is not None and settings.document.postgres.dsn == dsn
+
+
+def test_a_credential_left_in_the_text_is_refused_and_nothing_written(tmp_path):
+    """The last check before writing: a service whose version quotes the URL's password (a value init writes as
+    data, not as a comment) gets no file."""
+    with _behind_basic_auth(_app(f"2.1.0+{URL_PASSWORD}"), "admin", URL_PASSWORD) as blue:
+        out = tmp_path / "golive.yaml"
+        done = golive_init("--url", _with_password(blue.url, "admin", URL_PASSWORD), "--out", str(out))
+    assert done.returncode == 2 and done.stdout == "" and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and URL_PASSWORD not in done.stderr
+    assert "holds a credential given with --url; nothing written" in done.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
 # --- pure logic ---------------------------------------------------------------------------------------------
+
+
+def test_the_credentials_init_must_not_write():
+    assert init.credentials("amqp://guest:guest@mq:5672/%2F") == ["Z3Vlc3Q6Z3Vlc3Q=", "guest:guest"]
+    found = init.credentials("http://admin:p%40ss@app:8080")
+    assert "p@ss" in found and "admin:p%40ss" in found
+    assert init.credentials("host=db user=app password=hunter2") == ["hunter2", "app:hunter2"]
+    assert init.credentials("redis://cache:6379/0") == []
 
 
 @pytest.mark.parametrize(
@@ -152,6 +233,9 @@ def test_malformed_input_is_one_line_before_anything_is_asked(tmp_path, argv, sa
         ("redis://:hunter2@cache:6379/0", "redis", "redis://:${REDIS_PASSWORD}@cache:6379/0", "REDIS_PASSWORD"),
         ("redis://cache:6379/0", "redis", "redis://cache:6379/0", None),
         ("postgresql://app:${PGPASSWORD}@db/orders", "postgres", "postgresql://app:${PGPASSWORD}@db/orders", None),
+        ("http://admin:hunter2@app:8080", "blue", "http://admin:${BLUE_URL_PASSWORD}@app:8080", "BLUE_URL_PASSWORD"),
+        ("https://prom:hunter2@prometheus:9090", "prometheus", "https://prom:${PROMETHEUS_PASSWORD}@prometheus:9090",
+         "PROMETHEUS_PASSWORD"),
     ],
 )
 def test_a_password_becomes_a_variable_reference(given, component, written, variable):

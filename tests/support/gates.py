@@ -59,7 +59,7 @@ def gate1_baseline(config: Path, reports: Path) -> Path:
     settings = load_settings(config, "test")
     live = settings.environment_by_role("live")
     assert live is not None
-    return baseline.save(baseline.capture(settings, live), reports)
+    return baseline.save(baseline.capture(settings, live), reports, settings.masker)
 
 
 def baseline_of(config: Path, reports: Path) -> tuple[Path, str]:

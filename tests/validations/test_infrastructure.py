@@ -292,13 +292,14 @@ def test_sampling_stops_at_max_duration(closed_port):
 
 def test_baseline_round_trip(tmp_path):
     from golive import baseline
+    from golive.masking import Masker
     from golive.probes.errors import ProbeError
 
     green = {"environment": "green", "url": "http://127.0.0.1:18002", "postgres": None, "rabbitmq": None}
     elsewhere = {**green, "url": "http://127.0.0.1:28002"}
     reports = tmp_path / "reports"
     assert baseline.load(tmp_path, "2.1.0", green) is None
-    path = baseline.save({"release": "2.1.0", "identity": green, "http": {"p95_ms": 12.5}}, reports)
+    path = baseline.save({"release": "2.1.0", "identity": green, "http": {"p95_ms": 12.5}}, reports, Masker())
     assert path == reports / f"baseline-2.1.0-{baseline.key(green)}.json" and len(baseline.key(green)) == 12
     assert baseline.load(reports, "2.1.0", green) == {"release": "2.1.0", "identity": green, "http": {"p95_ms": 12.5}}
     assert baseline.load(reports, "2.1.0", elsewhere) is None  # another live environment: another file
@@ -309,6 +310,24 @@ def test_baseline_round_trip(tmp_path):
     path.write_text("{")
     with pytest.raises(ProbeError, match="unreadable baseline"):
         baseline.load(reports, "2.1.0", green)
+
+
+def test_the_baseline_is_written_through_the_masker_and_still_found(tmp_path):
+    """Every string of the file passes the configuration's masker (a token in a sampled path, a secret quoted in an
+    error example); an identity holding a value equal to a configured secret is written masked and still found."""
+    from golive import baseline
+    from golive.masking import Masker
+
+    masker = Masker(["tok3n-value", "orders"])  # a password that happens to be the database's name
+    green = {"environment": "green", "url": "http://127.0.0.1:18002", "postgres": "db:5432/orders", "rabbitmq": None}
+    measured = {"release": "2.1.0", "identity": green,
+                "http": {"paths": ["/health?token=tok3n-value"], "error_examples": ["401 at /v?key=tok3n-value"]}}
+    path = baseline.save(measured, tmp_path, masker)
+    text = path.read_text()
+    assert "tok3n-value" not in text and "orders" not in text and "/health?token=***" in text
+    assert measured["http"]["paths"] == ["/health?token=tok3n-value"]  # the caller's copy is left alone
+    loaded = baseline.load(tmp_path, "2.1.0", green, masker)
+    assert loaded is not None and loaded["identity"]["postgres"] == "db:5432/***"
 
 
 def test_baseline_identity_is_the_live_environment_without_credentials(tmp_path):
