@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from golive import metrics
+from golive import inputs, metrics
 from golive.config import EnvironmentView, Settings
 from golive.masking import Masker, mask_url
 from golive.probes.errors import ProbeError
@@ -181,12 +181,12 @@ def load(reports_dir: Path, release: str, of: dict[str, Any], mask: Masker | Non
     An unreadable file, or one that is not that release's or that identity's, raises ProbeError. ``mask`` is the
     masker the file was written through (an identity whose value equals a configured secret was written masked)."""
     path = path_for(reports_dir, release, of)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists() and not path.is_symlink():
         return None
-    except (OSError, ValueError) as exc:
-        raise ProbeError("config", str(path), f"unreadable baseline: {type(exc).__name__}: {exc}") from None
+    try:
+        data = inputs.read_json(path, str(path))
+    except inputs.InputError as exc:
+        raise ProbeError("config", str(path), f"unreadable baseline: {exc}") from None
     if not isinstance(data, dict) or data.get("release") != release:
         raise ProbeError("config", str(path), f"not a baseline of release {release}")
     if data.get("identity") not in (of, mask.deep(copy.deepcopy(of)) if mask is not None else of):

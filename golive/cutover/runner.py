@@ -87,7 +87,7 @@ def prepare(settings: Settings, options: Options, out: TextIO, run_gate: GateRun
         settings=settings, section=section, candidate=candidate, live=live, front_url=str(balancer.front_url),
         traffic=traffic, rules=rules, want_memory=want_memory, out=out,
         timeline=Timeline.in_reports(options.reports_dir, settings.masker),
-        journal=Journal.for_managers(options.reports_dir, [m.name for m in traffic]),
+        journal=Journal.for_managers(options.reports_dir, [m.name for m in traffic], settings.masker),
         story=cutover_record.Story(release=settings.release.version, candidate=candidate.name, live=live.name,
                                    managers=[m.name for m in traffic], rules=[_rule_text(r) for r in rules]),
         run_gate=run_gate, reports_dir=options.reports_dir, on_rollback=options.on_rollback, signer=signer,
