@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from golive.serve.api import ACCEPT_QUEUE, MIN_ACCEPT_QUEUE, Server
+from golive.serve.cli import accept_queue_cap
 from tests.support.gates import minimal_config
 from tests.support.polling import wait_for
 from tests.support.serve import TOKEN, TOKEN_VARIABLE, Serving, flagger_payload, running_serve
@@ -205,3 +207,14 @@ def test_too_many_headers_is_one_line_json(shared):
     status, _headers, document = _json_refusal(_exchange(shared, request))
     assert status == 431 and document["error"].startswith("Too many headers"), document
     _nothing_ran(shared)
+
+
+def test_the_kernel_cap_on_the_accept_queue_is_read_where_it_can_be(tmp_path):
+    """`golive serve` warns at start when net.core.somaxconn would cut its queue below 128."""
+    cap = tmp_path / "somaxconn"
+    cap.write_text("64\n")
+    assert accept_queue_cap(cap) == 64
+    cap.write_text("lots")
+    assert accept_queue_cap(cap) is None
+    assert accept_queue_cap(tmp_path / "absent") is None
+    assert Server.request_queue_size == ACCEPT_QUEUE >= MIN_ACCEPT_QUEUE == 128
