@@ -218,7 +218,7 @@ class Server(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """A connection that broke outside a request's handling (reset mid-line, say): one line, no traceback."""
+        """A connection that broke (reset mid-line or mid-body, say): one line in the log, no traceback."""
         error = sys.exc_info()[1]
         line = self.service.masker(f"{client_address[0]}: connection dropped ({type(error).__name__}: "
                                    f"{clip(str(error), 200)})")

@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from golive.serve.api import ACCEPT_QUEUE, MIN_ACCEPT_QUEUE, Server
-from golive.serve.cli import accept_queue_cap
 from tests.support.gates import minimal_config
 from tests.support.polling import wait_for
 from tests.support.serve import TOKEN, TOKEN_VARIABLE, Serving, flagger_payload, running_serve
@@ -138,6 +136,16 @@ def test_a_body_shorter_than_its_content_length_runs_nothing(serving, target, bo
     _nothing_ran(serving)
 
 
+def test_a_body_that_stops_arriving_is_408_and_runs_nothing(serving):
+    """A client that sends part of its body and then nothing: dropped at the socket timeout (30 s), nothing run."""
+    request = (f"POST /v1/gates/2?env=blue HTTP/1.1\r\nHost: golive\r\n{AUTHORIZATION}"
+               "Content-Length: 4096\r\n\r\n").encode() + b'{"a": "bcde"}'
+    status, _headers, document = _json_refusal(_exchange(serving, request, shut=False, timeout_s=45))
+    assert status == 408 and document["error"] == "the body did not arrive within 30 s; nothing run", document
+    assert "refused (408: the body did not arrive" in (serving.reports / "timeline.jsonl").read_text()
+    _nothing_ran(serving)
+
+
 @pytest.mark.parametrize("target", ["/v1/gates/2?env=blue", "/v1/flagger/2?env=blue"])
 def test_a_deep_json_body_is_one_line_400(serving, target):
     deep = b"[" * 200_000
@@ -211,6 +219,9 @@ def test_too_many_headers_is_one_line_json(shared):
 
 def test_the_kernel_cap_on_the_accept_queue_is_read_where_it_can_be(tmp_path):
     """`golive serve` warns at start when net.core.somaxconn would cut its queue below 128."""
+    from golive.serve.api import ACCEPT_QUEUE, MIN_ACCEPT_QUEUE, Server
+    from golive.serve.cli import accept_queue_cap
+
     cap = tmp_path / "somaxconn"
     cap.write_text("64\n")
     assert accept_queue_cap(cap) == 64
