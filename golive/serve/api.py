@@ -12,28 +12,40 @@
 Every request needs ``Authorization: Bearer TOKEN`` (compared in constant time; on ``/v1/flagger/`` also
 ``metadata.token`` when ``serve.flagger_token_in_metadata`` is true, since Flagger sends no headers); a request
 without it gets 401 and runs nothing. Gate and environment names are looked up among the configured ones
-(404 otherwise), never used as paths or commands. Bodies above ``serve.max_body_bytes`` get 413. Every answer
-is masked; every request and decision goes to the timeline.
+(404 otherwise), never used as paths or commands. Bodies above ``serve.max_body_bytes`` get 413; a body that ends
+before its ``Content-Length`` gets 400 and runs nothing; a body is read as JSON only through ``golive.inputs``
+(size and depth capped: 400). Every refusal, down to a request line the HTTP parser cannot read and a method
+the API has no use for (405 with ``Allow``), is one JSON line ``{"error": "..."}``. Every answer is masked; every
+request and decision goes to the timeline.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import socket
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from golive import gates
 from golive.gates import Gate
+from golive.inputs import InputError, json_object, parse_json
 from golive.masking import Masker, clip
 from golive.serve.runs import STOP_GRACE_S, Run, RunBook
 
 FLAGGER_STATUS = {"GO": 200, "REVIEW": 409, "NO-GO": 412}
 _SOCKET_TIMEOUT_S = 30.0  # a client that stops sending its request mid-way is dropped
+# Connections the kernel holds for accept(). Python's default of 5 left some of 150 simultaneous connections
+# unanswered for 15 s; the kernel caps the value at net.core.somaxconn (4096 on this kind of machine).
+MIN_ACCEPT_QUEUE = 128
+ACCEPT_QUEUE = max(MIN_ACCEPT_QUEUE, socket.SOMAXCONN)
+METHODS = ("GET", "POST")  # what any route accepts; every other method is a 405
+BODY = "the request body"  # how refusals of a body name it
 
 
 @dataclass(frozen=True)
@@ -69,23 +81,29 @@ class Service:
         parts = urlsplit(target)
         segments = [unquote(segment) for segment in parts.path.strip("/").split("/")]
         query = parse_qs(parts.query, keep_blank_values=True)
-        what = f"{method} {clip(parts.path, 80)} from {client}"
+        what = f"{clip(method, 20)} {clip(parts.path, 80)} from {client}"
         if len(segments) != 3 or segments[0] != "v1" or segments[1] not in ("gates", "flagger", "runs"):
+            if method not in METHODS:
+                return _not_allowed(method, METHODS)
             return _refusal(404, f"no such endpoint: {clip(parts.path, 80)} (see docs/ENGINES.md)")
         kind, name = segments[1], segments[2]
-        allowed = {"gates": ("GET", "POST"), "flagger": ("POST",), "runs": ("GET",)}[kind]
+        allowed = {"gates": METHODS, "flagger": ("POST",), "runs": ("GET",)}[kind]
         if method not in allowed:
-            return _refusal(405, f"{method} is not accepted on /v1/{kind}/ (use {' or '.join(allowed)})",
-                            Allow=", ".join(allowed))
+            return _not_allowed(method, allowed, f" on /v1/{kind}/")
         payload: dict[str, Any] | None = None
         if kind == "flagger":
-            payload, problem = _flagger_payload(body)
+            payload, problem = _flagger_payload(body, self.max_body_bytes)
             if problem:
                 if not self._authorized(headers, None):
                     return self._unauthorized(what)
                 return _refusal(400, problem)
         if not self._authorized(headers, payload if kind == "flagger" else None):
             return self._unauthorized(what)
+        if kind != "flagger" and body.strip():  # the body says nothing here, but it is read as JSON or refused
+            try:
+                parse_json(body, BODY, max_bytes=self.max_body_bytes)
+            except InputError as error:
+                return _refusal(400, str(error))
         if kind == "runs":
             run = self.book.get(name)
             if run is None:
@@ -113,6 +131,12 @@ class Service:
         if kind == "flagger":
             return self._flagger_answer(run)
         return Answer(200, run.answer())
+
+    def refuse_body(self, method: str, target: str, client: str, status: int, line: str) -> Answer:
+        """A body that did not arrive whole (shorter than its Content-Length, or too slow): nothing runs."""
+        self.announce("warning", f"serve: {clip(method, 20)} {clip(urlsplit(target).path, 80)} from {client}: "
+                                 f"refused ({status}: {line})")
+        return _refusal(status, line)
 
     def _authorized(self, headers: Mapping[str, str], payload: dict[str, Any] | None) -> bool:
         expected = self.token.encode()
@@ -158,14 +182,17 @@ class Service:
         return sorted(names.values())
 
 
-def _flagger_payload(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
+def _not_allowed(method: str, allowed: tuple[str, ...], where: str = "") -> Answer:
+    return _refusal(405, f"{clip(method, 20)} is not accepted{where} (use {' or '.join(allowed)})",
+                    Allow=", ".join(allowed))
+
+
+def _flagger_payload(body: bytes, max_bytes: int) -> tuple[dict[str, Any] | None, str | None]:
     """Flagger's webhook payload, or the one line saying what is wrong with it."""
     try:
-        payload = json.loads(body.decode("utf-8")) if body else None
-    except (UnicodeDecodeError, ValueError):
-        return None, "the body is not JSON (Flagger sends {name, namespace, phase, checksum, metadata})"
-    if not isinstance(payload, dict):
-        return None, "the body must be Flagger's webhook payload: {name, namespace, phase, checksum, metadata}"
+        payload = json_object(body, BODY, max_bytes=max_bytes)
+    except InputError as error:
+        return None, f"{error} (Flagger sends {{name, namespace, phase, checksum, metadata}})"
     for key in ("name", "namespace"):
         if not isinstance(payload.get(key), str) or not payload[key]:
             return None, f"Flagger's payload lacks {key!r}"
@@ -184,10 +211,18 @@ def gate_spellings(configured: list[str] | None) -> dict[str, Gate]:
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = ACCEPT_QUEUE
 
     def __init__(self, address: tuple[str, int], service: Service) -> None:
         self.service = service
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection that broke (reset mid-line or mid-body, say): one line in the log, no traceback."""
+        error = sys.exc_info()[1]
+        line = self.service.masker(f"{client_address[0]}: connection dropped ({type(error).__name__}: "
+                                   f"{clip(str(error), 200)})")
+        sys.stderr.write(f"golive serve: {line}\n")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -195,35 +230,62 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "golive-serve"
     timeout = _SOCKET_TIMEOUT_S
 
-    def do_GET(self) -> None:
-        self._serve("GET")
+    def parse_request(self) -> bool:
+        """Every method goes to ``_serve`` (the base class would answer one without a ``do_`` method with a 501
+        HTML page); an HTTP/0.9 request, which would get an answer without a status line, is refused."""
+        if not super().parse_request():
+            return False  # send_error has answered
+        if self.request_version == "HTTP/0.9":
+            self.send_error(HTTPStatus.BAD_REQUEST, "HTTP/0.9 requests are not served; send HTTP/1.0 or 1.1")
+        else:
+            self._serve(self.command)
+        return False  # answered: handle_one_request dispatches nothing more
 
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def do_PUT(self) -> None:
-        self._serve("PUT")
-
-    def do_DELETE(self) -> None:
-        self._serve("DELETE")
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """What the base class refuses (a request line, version or headers it cannot read) as golive's JSON line."""
+        self.close_connection = True
+        if self.request_version == "HTTP/0.9":  # the version was not read: answer with a status line all the same
+            self.request_version = "HTTP/1.0"
+        try:
+            line = message or HTTPStatus(code).phrase
+        except ValueError:
+            line = f"error {code}"
+        self._send(_refusal(code, self.server.service.masker(clip(line, 200))))
 
     def _serve(self, method: str) -> None:
         service = self.server.service
         if "Transfer-Encoding" in self.headers:
+            self.close_connection = True  # the body is not read
             return self._send(_refusal(411, "send the body with a Content-Length"))
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
+            self.close_connection = True
             return self._send(_refusal(400, "Content-Length is not a number"))
         if length < 0:
+            self.close_connection = True
             return self._send(_refusal(400, "Content-Length is negative"))
         if length > service.max_body_bytes:
             self.close_connection = True  # the body is not read
             return self._send(_refusal(413, f"the body is {length} bytes; at most {service.max_body_bytes} "
                                             "(serve.max_body_bytes)"))
-        body = self.rfile.read(length) if length else b""
+        client = self.client_address[0]
+        try:
+            body = self.rfile.read(length) if length else b""
+        except TimeoutError:
+            self.close_connection = True
+            return self._send(service.refuse_body(method, self.path, client, 408, "the body did not arrive within "
+                                                  f"{_SOCKET_TIMEOUT_S:g} s; nothing run"))
+        if len(body) < length:  # the client hung up mid-body: what arrived is not the request it announced
+            self.close_connection = True
+            return self._send(service.refuse_body(method, self.path, client, 400, f"the body ended after "
+                                                  f"{len(body)} of {length} bytes (Content-Length); nothing run"))
         headers = {key: value for key, value in self.headers.items()}
-        answer = service.handle(method, self.path, headers, body, self.client_address[0])
+        try:
+            answer = service.handle(method, self.path, headers, body, client)
+        except Exception as error:  # golive's own fault: a 500 that fails closed, one line in the log
+            self.log_error("internal error: %s: %s", type(error).__name__, clip(str(error), 200))
+            answer = _refusal(500, "golive serve failed on this request (its log says why); nothing decided")
         self._send(answer)
 
     def _send(self, answer: Answer) -> None:
@@ -235,13 +297,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Cache-Control", "no-store")
             for key, value in answer.headers.items():
                 self.send_header(key, value)
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(data)
+            if self.command != "HEAD":
+                self.wfile.write(data)
         except OSError:  # the engine hung up (its own timeout); the run stays retrievable by id
             self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:
-        line = self.server.service.masker(f"{self.address_string()} {format % args}")
+        line = self.server.service.masker(clip(f"{self.address_string()} {format % args}", 500))
         sys.stderr.write(f"golive serve: {line}\n")
 
 

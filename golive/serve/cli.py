@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from golive.serve.runs import RunBook
 
 MIN_TOKEN_CHARS = 16
+SOMAXCONN_FILE = Path("/proc/sys/net/core/somaxconn")
 
 
 class ServeError(Exception):
@@ -132,6 +133,14 @@ def build(arguments: argparse.Namespace) -> tuple[Server, RunBook, str]:
     return server, book, f"golive serve: listening on http://{shown}:{bound_port}"
 
 
+def accept_queue_cap(path: Path = SOMAXCONN_FILE) -> int | None:
+    """The kernel's cap on a listening socket's accept queue (net.core.somaxconn), where it can be read."""
+    try:
+        return int(path.read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return None
+
+
 def bound_address(server: Server) -> tuple[str, int]:
     host, port = server.server_address[:2]
     return (host.decode() if isinstance(host, bytes) else str(host)), int(port)
@@ -149,6 +158,13 @@ def run(arguments: argparse.Namespace) -> int:
     if not is_loopback(host):
         print(f"golive serve: {host} is not a loopback address: anyone who can reach it and holds the token can "
               "run gates", file=sys.stderr, flush=True)
+    from golive.serve.api import MIN_ACCEPT_QUEUE  # loaded by build() already
+
+    cap = accept_queue_cap()
+    if cap is not None and cap < MIN_ACCEPT_QUEUE:
+        print(f"golive serve: net.core.somaxconn is {cap}: the kernel holds at most {cap} connections waiting to "
+              f"be accepted (golive asks for {server.request_queue_size}; raise it to at least {MIN_ACCEPT_QUEUE} "
+              "for bursts of engine requests)", file=sys.stderr, flush=True)
 
     def stop(signum: int, frame: Any) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()  # not from serve_forever's own thread
