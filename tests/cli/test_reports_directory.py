@@ -86,8 +86,8 @@ def test_every_command_writes_and_reads_the_directory_of_golive_reports(tmp_path
                                            "serve": {"token_env": TOKEN_VARIABLE}})
 
     gate = _gate(project, config, **variable)
-    assert f"reports: {reports} (from ${reports_dir.VARIABLE})" in gate.stdout  # the header says where from
     [record] = _records(reports)
+    assert f"reports: {reports} (from ${reports_dir.VARIABLE})" in gate.stdout  # the header says where from
     assert f"record: {record}" in gate.stdout
     assert (reports / f"{record.name}.dsse.json").is_file() and (reports / "latest-config.json").is_file()
 
@@ -126,7 +126,6 @@ def test_golive_reports_beats_the_variable_and_reports_stays_a_spelling_of_it(tm
     config = _config(tmp_path / "config")
 
     gate = _gate(project, config, f"--golive-reports={chosen}", **variable)
-    assert f"reports: {chosen} (from --golive-reports)" in gate.stdout
     assert len(_records(chosen)) == 1
     for spelling in ("--golive-reports", "--reports"):
         added = golive(project, "timeline", "event", f"by {spelling}", spelling, str(chosen), **variable)
@@ -140,6 +139,7 @@ def test_golive_reports_beats_the_variable_and_reports_stays_a_spelling_of_it(tm
     assert both.returncode == 2 and both.stderr.count("\n") == 1 and "two reports directories" in both.stderr
 
     assert not ignored.exists() and not (project / "reports").exists()
+    assert f"reports: {chosen} (from --golive-reports)" in gate.stdout
 
 
 def test_the_ini_golive_reports_when_neither_option_nor_variable(tmp_path, project):
@@ -148,7 +148,6 @@ def test_the_ini_golive_reports_when_neither_option_nor_variable(tmp_path, proje
     expected = project / "from-ini"
 
     gate = _gate(project, config)
-    assert f"reports: {expected} (from golive_reports in pytest.ini)" in gate.stdout
     assert len(_records(expected)) == 1
     # From a folder below the project: the ini is found upward, as pytest finds it, and read from its folder.
     below = project / "validations"
@@ -157,6 +156,7 @@ def test_the_ini_golive_reports_when_neither_option_nor_variable(tmp_path, proje
     history = golive(below, "history")
     assert history.stdout.startswith(f"{expected / 'index.html'}: 1 runs"), history.stdout + history.stderr
     assert not (project / "reports").exists() and not (below / "reports").exists()
+    assert f"reports: {expected} (from golive_reports in pytest.ini)" in gate.stdout
 
 
 def test_a_hook_context_takes_the_same_directory(tmp_path, project, monkeypatch):
