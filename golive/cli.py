@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from golive import __version__, attestations, catalog, gates, history, human_items, review_exit
+from golive import __version__, attestations, catalog, gates, history, human_items, reports_dir, review_exit
 from golive import watch as watch_module
 from golive.attestations import AttestationError
 from golive.catalog import CatalogError
@@ -18,7 +18,7 @@ from golive.config import ConfigError, Settings, json_schema, load_settings, res
 from golive.decision_record import DecisionRecord
 from golive.engines import cli as hook_cli
 from golive.engines import protection_rule
-from golive.gate_process import run_gate
+from golive.gate_process import GateResult, run_gate
 from golive.history import HistoryError
 from golive.serve import cli as serve_cli
 from golive.timeline import Timeline, TimelineError
@@ -51,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="sandbox up, then Gate 1 and Gate 2 against it")
     demo.add_argument("--config-out", default="golive.sandbox.yaml")
     demo.add_argument("--cutover", action="store_true", help="then the cutover (short bakes) and Gate 3")
+    reports_dir.add_option(demo, "records, reports and timeline")
 
     cutover = commands.add_parser("cutover", help="move traffic to the candidate step by step, gated; WRITES to the "
                                   "load balancer; exit 0 GO, 2 rolled back")
@@ -62,8 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--resume", action="store_true", help="continue the cutover the journal records")
     mode.add_argument("--abort", action="store_true", help="put all traffic back on the live environment")
     cutover.add_argument("--on-rollback", metavar="CMD", help="shell command to run once when it rolls back")
-    cutover.add_argument("--reports", default=os.environ.get("GOLIVE_REPORTS", "reports"),
-                         help="records, journal and timeline (default: $GOLIVE_REPORTS, else ./reports)")
+    reports_dir.add_option(cutover, "records, journal and timeline")
     _config_options(cutover)
 
     checks = commands.add_parser("checks", help="the check catalog, read from validations/")
@@ -76,13 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     attest.add_argument("--note", default="", help="what you checked, links, ...")
     _config_options(attest)
     _validations_option(attest)
+    reports_dir.add_option(attest, "the reports directory (a signing key must not be inside it)")
 
     timeline = commands.add_parser("timeline", help="the deployment timeline under reports/")
     timeline.add_argument("action", choices=("init", "start", "phase", "event", "warning", "error", "complete",
                                              "report"))
     timeline.add_argument("message", nargs="*", help="what happened (phase name, event text)")
-    timeline.add_argument("--reports", default=os.environ.get("GOLIVE_REPORTS", "reports"),
-                          help="the reports directory (default: $GOLIVE_REPORTS, else ./reports)")
+    reports_dir.add_option(timeline, "the reports directory")
 
     dashboard = commands.add_parser("dashboard", help="health panels of one or both environments")
     dashboard.add_argument("--env", dest="env", metavar="NAME", help="default: both environments side by side")
@@ -95,11 +95,12 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--interval", type=_positive, default=1.0, metavar="S", help="seconds between readings")
     watch.add_argument("--duration", type=_positive, default=600.0, metavar="S", help="stop (exit 0) after S s")
     watch.add_argument("--on-rollback", metavar="CMD", help="shell command to run once when a trigger fires")
-    watch.add_argument("--reports", default=os.environ.get("GOLIVE_REPORTS", "reports"), help="for the timeline")
+    reports_dir.add_option(watch, "the reports directory, for the timeline")
     _config_options(watch)
 
-    history = commands.add_parser("history", help="index.html of the decision records in DIR (default: reports)")
-    history.add_argument("directory", nargs="?", default=os.environ.get("GOLIVE_REPORTS", "reports"))
+    history = commands.add_parser("history", help="index.html of the decision records in the reports directory")
+    history.add_argument("directory", nargs="?", metavar="DIR", help="the reports directory (as --golive-reports)")
+    reports_dir.add_option(history, "the reports directory")
 
     config = commands.add_parser("config", help="about the configuration file: `golive config schema`")
     config.add_argument("action", choices=("schema",), help="schema: print its JSON Schema (for editors)")
@@ -154,7 +155,7 @@ def _settings(arguments: argparse.Namespace) -> Settings:
     return load_settings(path, source)
 
 
-def _demo(config_out: str, cutover: bool = False) -> int:
+def _demo(config_out: str, reports: Path, cutover: bool = False) -> int:
     """Sandbox up; Gate 1 as a release team lives it (open human items, then signed); Gate 2. With ``cutover``:
     the cutover (whose first step runs Gate 2 itself) with short bakes, then Gate 3."""
     from golive.sandbox import cli as sandbox_cli  # late, like each command's own module: see main()
@@ -162,13 +163,14 @@ def _demo(config_out: str, cutover: bool = False) -> int:
     code = sandbox_cli.main(["up", "--config-out", config_out])
     if code != 0:
         return code
-    gate_args = ["--golive-config", config_out, "-n", "auto", "-q", "--no-header", "--tb=no", "-p", "no:warnings"]
+    gate_args = ["--golive-config", config_out, f"--golive-reports={reports}", "-n", "auto", "-q", "--no-header",
+                 "--tb=no", "-p", "no:warnings"]  # fmt: skip
     settings = load_settings(Path(config_out), "--golive-config")
-    timeline = Timeline.in_reports(Path("reports"))
+    timeline = Timeline.in_reports(reports)
     timeline.init(f"golive demo: release {settings.release.version} on the sandbox")
     timeline.add("start", "deployment rehearsal started (T+0)")
 
-    first_code, first = _demo_gate("1", gate_args)
+    first = _demo_gate("1", gate_args)
     records = attestations.read(settings.attestations_path)
     release, max_age = settings.release.version, settings.document.attestations.max_age_h
     items = human_items.load_all(human_items.validations_dir(None))
@@ -183,42 +185,57 @@ def _demo(config_out: str, cutover: bool = False) -> int:
                 items=items, mask=settings.masker,
             )
             print(f"  golive attest {signed.item} --by '{signed.by}' --role '{signed.role}'")
-        first_code, first = _demo_gate("1", gate_args)
-    results: list[tuple[str, dict[str, object] | None, int]] = [("1", first, first_code)]
+        first = _demo_gate("1", gate_args)
+    results: list[tuple[str, GateResult]] = [("1", first)]
     if not cutover:
-        second_code, second = _demo_gate("2", gate_args)
-        results.append(("2", second, second_code))
-    elif first_code == 0:
+        results.append(("2", _demo_gate("2", gate_args)))
+    elif first.exit_code == 0:
         from golive.cutover import runner
 
-        print(f"\n$ golive cutover --golive-config {config_out} --bake {DEMO_BAKE}", flush=True)
-        cutover_code = runner.run(settings, runner.Options(bake=DEMO_BAKE))
+        print(f"\n$ golive cutover --golive-config {config_out} --golive-reports {reports} --bake {DEMO_BAKE}",
+              flush=True)
+        cutover_code = runner.run(settings, runner.Options(bake=DEMO_BAKE, reports_dir=reports))
         print(f"cutover: {'GO' if cutover_code == 0 else 'ROLLED-BACK'} (exit {cutover_code})")
         if cutover_code != 0:
             return cutover_code
-        third_code, third = _demo_gate("3", gate_args)
-        results.append(("3", third, third_code))
-    for gate, document, code in results:
-        verdict = document.get("verdict") if document else "NO-GO"
-        report = document.get("html_report") if document else None
-        print(f"{gates.BY_ARGUMENT[gate].short_title}: {verdict} (exit {code}); report: {report}")
-    return max(code for _gate, _document, code in results)
+        results.append(("3", _demo_gate("3", gate_args)))
+    for gate, result in results:
+        report = result.record.html_report if result.record is not None else None
+        print(f"{gates.BY_ARGUMENT[gate].short_title}: {result.verdict} (exit {result.exit_code}); report: {report}")
+    return max(result.exit_code for _gate, result in results)
 
 
 DEMO_BAKE = "3s"  # `golive demo --cutover`: each step's bake, long enough for a few readings
 
 
-def _demo_gate(gate: str, gate_args: list[str]) -> tuple[int, dict[str, object] | None]:
+def _demo_gate(gate: str, gate_args: list[str]) -> GateResult:
     print(f"\n$ golive gate {gate} {' '.join(gate_args)}", flush=True)
     return run_gate(gate, gate_args)
+
+
+def _reports(arguments: argparse.Namespace) -> Path:
+    """The command's reports directory by the one rule (golive.reports_dir); ``golive history DIR`` and ``golive
+    verify DIR`` name it as --golive-reports does. ValueError: one line."""
+    positional = getattr(arguments, "directory", None)
+    if positional and arguments.reports and Path(positional) != Path(arguments.reports):
+        raise ValueError(f"DIR {positional} and {reports_dir.OPTION} {arguments.reports}: two reports directories; "
+                         "give one")
+    return reports_dir.resolve(positional or arguments.reports, os.environ, Path.cwd()).path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     if arguments.command == "gate":
         review_code, pytest_args = review_exit.split(arguments.pytest_args, arguments.review_exit_code)
-        code, document = run_gate(arguments.gate, pytest_args)
-        return review_exit.exit_status(code, document, review_code)
+        gate_result = run_gate(arguments.gate, pytest_args)
+        document = gate_result.record.document() if gate_result.record is not None else None
+        return review_exit.exit_status(gate_result.status, document, review_code)
+    if "reports" in vars(arguments):  # every command that reads or writes the reports directory: one rule
+        try:
+            arguments.reports = str(_reports(arguments))
+        except ValueError as error:
+            print(f"golive {arguments.command}: {error}", file=sys.stderr)
+            return 2
     # The sandbox, the dashboard and init load their probes and client libraries only for their own command,
     # so every other command starts quickly; none of these late imports dodges an import cycle.
     if arguments.command == "sandbox":
@@ -245,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return evidence_cli.run(arguments)
     try:
         if arguments.command == "demo":
-            return _demo(arguments.config_out, arguments.cutover)
+            return _demo(arguments.config_out, Path(arguments.reports), arguments.cutover)
         if arguments.command == "cutover":
             return _cutover(arguments)
         if arguments.command == "checks":
@@ -257,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if arguments.command == "timeline":
             return _timeline(arguments)
         if arguments.command == "history":
-            return _history(Path(arguments.directory))
+            return _history(Path(arguments.reports))
         if arguments.command == "dashboard":
             from golive import dashboard as dashboard_module
 
@@ -359,7 +376,7 @@ def _attest(arguments: argparse.Namespace) -> int:
     from golive import evidence  # evidence.key configured: the line is signed and chained (<attestations>.dsse.jsonl)
 
     try:
-        signer = evidence.configured_signer(settings, Path(os.environ.get("GOLIVE_REPORTS", "reports")))
+        signer = evidence.configured_signer(settings, Path(arguments.reports))
     except evidence.EvidenceError as error:
         raise AttestationError(str(error)) from None
     signed = attestations.record(

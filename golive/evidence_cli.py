@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from golive import evidence
+from golive import evidence, reports_dir
 from golive.config import ConfigError, load_settings, resolve_path
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -24,10 +24,11 @@ def add_arguments(commands: argparse._SubParsersAction) -> None:
     keys.add_argument("--role", required=True, help="the role they sign as (e.g. 'Release Manager')")
     keys.add_argument("--out", default=DEFAULT_KEYS_DIR, metavar="DIR",
                       help=f"where to write NAME.key and NAME.pub (default: {DEFAULT_KEYS_DIR}; never reports/)")
+    reports_dir.add_option(keys, "the reports directory, which --out must stay out of")
 
     verify = commands.add_parser("verify", help="verify the signed, chained evidence of a release; exit 0 or 2")
-    verify.add_argument("directory", nargs="?", default=os.environ.get("GOLIVE_REPORTS", "reports"),
-                        help="the reports directory (default: $GOLIVE_REPORTS, else ./reports)")
+    verify.add_argument("directory", nargs="?", metavar="DIR", help="the reports directory (as --golive-reports)")
+    reports_dir.add_option(verify, "the reports directory")
     verify.add_argument("--release", metavar="V", help="the release to verify (default: the configuration's)")
     verify.add_argument("--golive-config", dest="golive_config", metavar="PATH",
                         help="holds evidence.trusted_keys (default: $GOLIVE_CONFIG, else ./golive.yaml)")
@@ -41,8 +42,10 @@ def run(arguments: argparse.Namespace) -> int:
         return 2
 
 
-def _reports_dirs() -> list[Path]:
-    return [Path("reports"), *([Path(os.environ["GOLIVE_REPORTS"])] if os.environ.get("GOLIVE_REPORTS") else [])]
+def _reports_dirs(arguments: argparse.Namespace) -> list[Path]:
+    """The reports directory (golive.cli resolved it by the one rule), and ./reports, where keys never go."""
+    chosen = Path(arguments.reports) if arguments.reports else reports_dir.resolve(None, os.environ, Path.cwd()).path
+    return [chosen, *([Path(reports_dir.DEFAULT)] if Path(reports_dir.DEFAULT).resolve() != chosen.resolve() else [])]
 
 
 def _keys_init(arguments: argparse.Namespace) -> int:
@@ -52,7 +55,7 @@ def _keys_init(arguments: argparse.Namespace) -> int:
     if not role:
         raise evidence.EvidenceError("--role: a role is required")
     out = Path(os.path.expanduser(arguments.out))
-    for reports in _reports_dirs():
+    for reports in _reports_dirs(arguments):
         if evidence.inside(out, reports):
             raise evidence.EvidenceError(f"--out {out}: inside the reports directory {reports}; keep keys out of it")
     pair = evidence.generate(out, name)
@@ -71,7 +74,7 @@ def _verify(arguments: argparse.Namespace) -> int:
     settings = load_settings(path, source)
     release = arguments.release or settings.release.version
     started = time.perf_counter()
-    story = evidence.verify(Path(arguments.directory), release, evidence.configured_trust(settings),
+    story = evidence.verify(Path(arguments.reports), release, evidence.configured_trust(settings),
                             settings.attestations_path)
     for line in story.lines():
         print(line)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from golive import evidence, hooks, record, rootdir
+from golive import evidence, hooks, record, reports_dir, rootdir
 from golive.config import ConfigError, load_settings, resolve_path
 from golive.decision import finish_without_session
 from golive.html_hooks import HtmlReportHooks
@@ -57,16 +57,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="environment under test (default: the one whose role is candidate)")
     group.addoption("--golive-json", dest="golive_json", metavar="PATH",
                     help="also write the decision record to PATH")
-    group.addoption("--golive-reports", dest="golive_reports", metavar="DIR",
-                    help="directory for decision records and HTML reports (default: reports)")
+    group.addoption(reports_dir.OPTION, dest="golive_reports", metavar="DIR",
+                    help=f"directory for decision records and HTML reports (default: ${reports_dir.VARIABLE}, else "
+                         f"the ini's {reports_dir.INI_KEY}, else ./{reports_dir.DEFAULT})")
     group.addoption("--golive-phase", dest="golive_phase", metavar="NAME",
                     help="run the checks of one cutover step (marked phase(NAME), e.g. 50); others never run them")
     group.addoption("--golive-catalog", dest="golive_catalog", action="store_true", default=False,
                     help=argparse.SUPPRESS)  # collection for `golive checks`: no configuration, no record
     parser.addini("golive_validations", "directory holding the validations (default: validations)",
                   default="validations")
-    parser.addini("golive_reports", "directory for decision records and reports (default: reports)",
-                  default="reports")
+    parser.addini(reports_dir.INI_KEY, f"directory for decision records and reports, unless {reports_dir.OPTION} or "
+                  f"${reports_dir.VARIABLE} says (default: {reports_dir.DEFAULT})", default="")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -95,11 +96,12 @@ def pytest_configure(config: pytest.Config) -> None:
     expression = " ".join((config.option.markexpr or "").split())
     gate = record.gate_name(expression)
     started = datetime.now(UTC).replace(microsecond=0)
-    reports_dir = Path(config.option.golive_reports or config.rootpath / str(config.getini("golive_reports")))
+    reports = _reports_dir(config)
     is_controller = not hasattr(config, "workerinput")
     run = GateRun(
         validations_dir=validations_dir, expression=expression, gate=gate, started_at=started,
-        reports_dir=reports_dir, stem=reports_dir / "pending", is_controller=is_controller,
+        reports_dir=reports.path, stem=reports.path / "pending", is_controller=is_controller,
+        reports_source=reports.source,
     )
     config.stash[GATE_RUN] = run
     if config.option.golive_catalog:
@@ -113,7 +115,7 @@ def pytest_configure(config: pytest.Config) -> None:
             _load_configuration(config, run)
         return
     run.env_name = config.option.golive_env
-    unusable = _reports_problem(config, reports_dir) if is_controller else None
+    unusable = _reports_problem(reports) if is_controller else None
     if unusable:
         # Nowhere to write the record: the run cannot be signed. --golive-json still gets the NO-GO.
         run.conditions.config_error = unusable
@@ -137,7 +139,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         _load_configuration(config, run)
         if is_controller:  # a key that cannot sign (readable by others, inside reports/): NO-GO before any check
-            run.signer = evidence.configured_signer(run.settings, reports_dir)
+            run.signer = evidence.configured_signer(run.settings, reports.path)
     except (ConfigError, evidence.EvidenceError) as error:
         run.conditions.config_error = str(error)
         if is_controller:
@@ -172,17 +174,22 @@ def _load_configuration(config: pytest.Config, run: GateRun) -> None:
     run.env_name = run.environment.name
 
 
-def _reports_problem(config: pytest.Config, reports_dir: Path) -> str | None:
+def _reports_dir(config: pytest.Config) -> reports_dir.ReportsDir:
+    """The reports directory by golive's one rule (golive.reports_dir), the ini read through pytest's own eyes."""
+    ini = reports_dir.IniSetting(str(config.getini(reports_dir.INI_KEY)) or None, config.rootpath, config.inipath)
+    return reports_dir.resolve(config.option.golive_reports, os.environ, config.invocation_params.dir, ini)
+
+
+def _reports_problem(reports: reports_dir.ReportsDir) -> str | None:
     """Why the reports directory cannot take the decision record (one line naming it), or None once it exists."""
-    given = (f"--golive-reports {reports_dir}" if config.option.golive_reports
-             else f"reports directory {reports_dir} (ini golive_reports)")
-    if reports_dir.exists() and not reports_dir.is_dir():
+    given, directory = reports.named, reports.path
+    if directory.exists() and not directory.is_dir():
         return f"{given}: not a directory"
     try:
-        reports_dir.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         return f"{given}: cannot create it ({error.strerror or type(error).__name__})"
-    if not os.access(reports_dir, os.W_OK | os.X_OK):
+    if not os.access(directory, os.W_OK | os.X_OK):
         return f"{given}: not writable"
     return None
 
@@ -196,4 +203,5 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"golive: gate {run.gate} (-m {run.expression or '<all>'}), environment {run.environment.name}"
         f" ({run.environment.role or 'no role'}), release {settings.release.version}",
         f"config: {settings.path} (from {settings.source})",
+        f"reports: {run.reports_dir} (from {run.reports_source})",
     ]

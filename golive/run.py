@@ -39,6 +39,7 @@ class GateRun:
     reports_dir: Path
     stem: Path
     is_controller: bool
+    reports_source: str = "default"  # where reports_dir came from (golive.reports_dir): --golive-reports, ...
     masker: Masker = field(default_factory=Masker)
     settings: Settings | None = None
     environment: EnvironmentView | None = None

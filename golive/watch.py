@@ -8,6 +8,7 @@ recorded), exit 2. When ``--duration`` passes without a trigger: exit 0.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO, cast
 
+from golive import reports_dir as reports
 from golive.config import ConfigError, EnvironmentView, Settings
 from golive.masking import CUT, MaskingStream
 from golive.probes.bounded import Overdue, side_by_side
@@ -165,7 +167,7 @@ class WatchResult:
 
 def watch(settings: Settings, view: EnvironmentView, interval_s: float, duration_s: float,
           on_rollback: str | None, out: TextIO = sys.stdout, clock: Callable[[], float] = time.monotonic,
-          sleep: Callable[[float], None] = time.sleep, reports_dir: Path = Path("reports")) -> WatchResult:
+          sleep: Callable[[float], None] = time.sleep, reports_dir: Path | None = None) -> WatchResult:
     triggers = settings.document.rollback_triggers
     if triggers is None:
         raise ConfigError(f"{settings.path.name}: rollback_triggers: not configured; nothing to watch")
@@ -181,6 +183,8 @@ def watch(settings: Settings, view: EnvironmentView, interval_s: float, duration
     probes = Probes(view, interval_s)
     # Masked where written: every line of this output, and each timeline line, from the configuration's secrets.
     out = cast(TextIO, MaskingStream(out, settings.masker))
+    if reports_dir is None:  # the one rule (golive.reports_dir): $GOLIVE_REPORTS, the ini's, ./reports
+        reports_dir = reports.resolve(None, os.environ, Path.cwd()).path
     timeline = Timeline.in_reports(reports_dir, settings.masker)
     origin = clock()
     print(f"watching {view.name} ({view.url}) every {interval_s:g} s for {duration_s:g} s; triggers: "

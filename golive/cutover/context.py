@@ -15,11 +15,12 @@ from golive.config import Cutover, EnvironmentView, Settings
 from golive.cutover import record as cutover_record
 from golive.cutover.journal import Journal
 from golive.cutover.traffic import TrafficManager, weights_for
+from golive.gate_process import GateResult
 from golive.timeline import Timeline, TimelineError
 from golive.triggers import Rule
 
 SOURCE = "golive cutover"
-GateRunner = Callable[[str, Sequence[str]], tuple[int, "dict[str, object] | None"]]
+GateRunner = Callable[[str, Sequence[str]], GateResult]  # golive.gate_process.run_gate
 
 
 class CutoverError(Exception):

@@ -294,25 +294,18 @@ def _gate(context: Context, step: Step, story: cutover_record.StepRecord) -> str
     args = [f"--golive-config={context.settings.path}", f"--golive-reports={reports}",
             *context.section.gate_args, *step.gate_args]  # fmt: skip
     context.say(f"\n$ golive gate {step.gate} {' '.join(args)}")
-    code, document = context.run_gate(cast(str, step.gate), args)
-    verdict = str(document.get("verdict")) if document else "NO-GO"
+    result = context.run_gate(cast(str, step.gate), args)
+    # The verdict's code, not the process's status: a run that decided nothing (--collect-only) is no GO.
+    code, verdict = result.exit_code, result.verdict
     story.gate_verdict, story.gate_exit = verdict, code
-    story.gate_record = _record_path(document)
+    story.gate_record = result.record.html_report if result.record is not None else None
     context.event("gate", f"{gate.short_title} before the {step.share}% step: {verdict} (exit {code})")
     if code == 0:
         return None
     if code == 1:
         return _await_signature(context, step, story)
-    found = (document or {}).get("reasons")
-    reasons = "; ".join(str(reason) for reason in found[:3]) if isinstance(found, list) else ""
+    reasons = "; ".join(result.reasons[:3])
     return f"{gate.short_title} before the {step.share}% step was {verdict}" + (f": {reasons}" if reasons else "")
-
-
-def _record_path(document: dict[str, object] | None) -> str | None:
-    if not document:
-        return None
-    report = document.get("html_report")
-    return str(report) if report else None
 
 
 def _await_signature(context: Context, step: Step, story: cutover_record.StepRecord,

@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 
+from golive import reports_dir
 from golive.config import ConfigError
 
 # CodeDeploy's statuses and ECS's hookStatus values.
@@ -26,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         engine.add_argument("--gate", help="the gate to run (default: hooks.gate)")
         engine.add_argument("--golive-config", dest="golive_config", metavar="PATH",
                             help="configuration file (default: $GOLIVE_CONFIG, else ./golive.yaml)")
-        engine.add_argument("--reports", help="records and timeline (default: $GOLIVE_REPORTS, else ./reports)")
+        reports_dir.add_option(engine, "records, runs and timeline")
 
 
 def run(arguments: argparse.Namespace) -> int:

@@ -1,9 +1,10 @@
 """What the AWS lifecycle hooks share: the configuration's ``hooks:`` section, one gate run, and whether a
 REVIEW has been accepted by an attestation signed after it.
 
-A gate run is golive.serve.runs.GateCommand's: the same child ``golive gate`` that ``golive serve`` runs,
-bounded by ``hooks.timeout_s`` (a run still going then is a NO-GO), with its record checked against its exit
-code. A REVIEW is accepted only by an attestation of ``hooks.review_attestation`` for this release, by a role
+A gate run is golive.gate_process.run_gate's, as ``golive serve`` starts it (golive.serve.runs.GateCommand):
+bounded by ``hooks.timeout_s`` (a run still going then is a NO-GO), its record checked against its exit code,
+record and log in ``<reports>/hooks/``.
+A REVIEW is accepted only by an attestation of ``hooks.review_attestation`` for this release, by a role
 that may sign it, made after the run decided and within ``hooks.review_wait_s``; without that item configured
 a REVIEW fails the hook.
 """
@@ -20,17 +21,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from golive import attestations, gates, human_items, inputs
+from golive import attestations, gates, human_items, inputs, reports_dir
 from golive.acceptance import SignOff, SignOffRule
 from golive.config import Settings, load_settings, resolve_path
 from golive.config_commands import Hooks
+from golive.decision_record import DecisionRecord
+from golive.gate_process import GateResult
 from golive.gates import Gate
 from golive.masking import clip
 from golive.serve.runs import GateCommand, Run
 from golive.timeline import Timeline, TimelineError
 
 MAX_EVENT_BYTES = inputs.MAX_EVENT_BYTES
-REPORTS_VARIABLE = "GOLIVE_REPORTS"
 
 
 class HookError(Exception):
@@ -61,7 +63,7 @@ class GateOutcome:
     exit_code: int
     reasons: list[str]
     finished_at: datetime
-    record: dict[str, Any] | None = field(default=None, compare=False)
+    record: DecisionRecord | None = field(default=None, compare=False)
 
     def line(self, context: HookContext) -> str:
         head = f"gate {context.gate.name} on {context.environment}: {self.verdict} (exit {self.exit_code})"
@@ -70,8 +72,9 @@ class GateOutcome:
 
 def load_context(config: str | None, reports: str | None, gate: str | None = None,
                  environ: Mapping[str, str] | None = None) -> HookContext:
-    """The hook's configuration (``--golive-config``, else $GOLIVE_CONFIG, else ./golive.yaml). ConfigError or
-    HookError: one line."""
+    """The hook's configuration (``--golive-config``, else $GOLIVE_CONFIG, else ./golive.yaml) and reports
+    directory (golive.reports_dir: ``--golive-reports``, else $GOLIVE_REPORTS, else the ini's, else ./reports).
+    ConfigError or HookError: one line."""
     environ = os.environ if environ is None else environ
     path, source = resolve_path(config, environ, Path.cwd())
     settings = load_settings(path, source)
@@ -97,7 +100,7 @@ def load_context(config: str | None, reports: str | None, gate: str | None = Non
         if review_item is None:
             raise HookError(f"{path.name}: hooks.review_attestation: no checklist item "
                             f"{section.review_attestation!r} (golive checklist lists them)")
-    chosen_reports = Path(reports or environ.get(REPORTS_VARIABLE) or "reports").resolve()
+    chosen_reports = reports_dir.resolve(reports, environ, Path.cwd()).path.resolve()
     return HookContext(settings, section, gates.BY_ARGUMENT[chosen], environment, chosen_reports, review_item)
 
 
@@ -118,15 +121,15 @@ def run_gate(context: HookContext) -> GateOutcome:
     started = datetime.now(UTC).isoformat(timespec="seconds")
     run = Run(id=uuid.uuid4().hex[:16], gate=context.gate, environment=context.environment, requested_at=started)
     command = GateCommand(context.settings.path.resolve(), context.reports, tuple(context.section.pytest_args),
-                          context.section.timeout_s)
+                          context.section.timeout_s, bound_name="hooks.timeout_s")
     try:
         runs_dir.mkdir(parents=True, exist_ok=True)
-        code, verdict, reasons, record = command.run(run, runs_dir, threading.Event())
+        result = command.run(run, runs_dir, threading.Event())
     except OSError as error:
-        code, verdict, reasons, record = 2, "NO-GO", [f"the gate run could not run: {error}"], None
-    masker = context.settings.masker
-    return GateOutcome(verdict, code, [masker(reason) for reason in reasons], datetime.now(UTC).replace(microsecond=0),
-                       masker.deep(record) if record is not None else None)
+        result = GateResult(2, "NO-GO", (f"the gate run could not run: {error}",))
+    masker = context.settings.masker  # the record was written through this configuration's masker already
+    return GateOutcome(result.verdict, result.exit_code, [masker(reason) for reason in result.reasons],
+                       datetime.now(UTC).replace(microsecond=0), result.record)
 
 
 def review_signoff(context: HookContext, since: datetime, now: datetime | None = None) -> SignOff:

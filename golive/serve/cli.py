@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from golive import gates
+from golive import gates, reports_dir
 from golive.config import ConfigError, Settings, load_settings, resolve_path
 from golive.config_commands import Serve
 from golive.timeline import Timeline, TimelineError
@@ -36,8 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "else the variable serve.token_env names)")
     parser.add_argument("--golive-config", dest="golive_config", metavar="PATH",
                         help="configuration file (default: $GOLIVE_CONFIG, else ./golive.yaml)")
-    parser.add_argument("--reports", default=os.environ.get("GOLIVE_REPORTS", "reports"),
-                        help="records, timeline and serve/ runs (default: $GOLIVE_REPORTS, else ./reports)")
+    reports_dir.add_option(parser, "records, timeline and serve/ runs")
 
 
 def parse_bind(text: str) -> tuple[str, int]:

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from golive.decision_record import DecisionRecord
+from golive.gate_process import decide
 from golive.serve.cli import parse_bind
-from golive.serve.runs import decide, failed_checks
 from tests.support.gates import minimal_config, variant
 from tests.support.serve import (
     REPO,
@@ -84,7 +85,8 @@ def test_identical_requests_share_one_run_and_answers_agree_with_the_record(conf
     record = json.loads(serving.records()[0].read_text())
     assert document["record"] == record and document["verdict"] == record["verdict"] == "NO-GO"
     assert document["exit_code"] == record["exit_code"] == 2 and document["reasons"] == record["reasons"]
-    assert document["failed"] == failed_checks(record) and document["failed"]
+    assert document["failed"] == [check.summary() for check in DecisionRecord.parse(record).failed_checks]
+    assert document["failed"] and all(check["outcome"] in ("failed", "error") for check in document["failed"])
     assert flagger.json()["failed"] == [check["id"] for check in document["failed"]]
     assert "record" not in flagger.json() and flagger.json()["reasons"] == record["reasons"]
     assert later.json() == document
@@ -151,12 +153,31 @@ def test_parse_bind():
     assert parse_bind("[::1]:0") == ("::1", 0)
 
 
+def _record(verdict: str, exit_code: int, reasons: tuple[str, ...] = ()) -> DecisionRecord:
+    return DecisionRecord.parse({
+        "gate": "immediate", "verdict": verdict, "exit_code": exit_code, "environment": "blue", "release": "2.1.0",
+        "started_at": "2026-12-01T10:00:00+00:00", "finished_at": "2026-12-01T10:00:05+00:00", "duration_s": 5.0,
+        "reasons": list(reasons), "counts": {}, "checks": [],
+    })
+
+
+def _decided(result) -> tuple[int, str, tuple[str, ...]]:
+    return result.exit_code, result.verdict, result.reasons
+
+
 def test_decide_fails_closed():
-    record = {"verdict": "GO", "exit_code": 0, "reasons": []}
-    assert decide(0, record, None) == (0, "GO", [])
-    assert decide(1, {"verdict": "REVIEW", "exit_code": 1, "reasons": ["r"]}, None) == (1, "REVIEW", ["r"])
-    assert decide(2, record, None)[:2] == (2, "NO-GO")  # the exit code and the record disagree
-    assert decide(0, {"verdict": "REVIEW", "exit_code": 0}, None)[:2] == (2, "NO-GO")
-    assert decide(0, None, None)[:2] == (2, "NO-GO")
-    assert decide(-9, None, None, "killed")[2][1] == "killed"
-    assert decide(0, record, 30.0)[:2] == (2, "NO-GO")
+    """golive.gate_process.decide, which serve's runs go through: only a record that agrees with the exit code
+    decides."""
+    record = _record("GO", 0)
+    assert _decided(decide(0, record)) == (0, "GO", ())
+    assert _decided(decide(1, _record("REVIEW", 1, ("r",)))) == (1, "REVIEW", ("r",))
+    assert _decided(decide(2, record))[:2] == (2, "NO-GO")  # the exit code and the record disagree
+    assert _decided(decide(0, _record("REVIEW", 0)))[:2] == (2, "NO-GO")
+    assert _decided(decide(0, None))[:2] == (2, "NO-GO")
+    assert decide(-9, None, tail="killed").reasons[1] == "killed"
+    stopped = decide(0, record, stopped="the gate run was still going after serve.timeout_s (30 s): stopped")
+    assert _decided(stopped)[:2] == (2, "NO-GO") and stopped.record is None
+    interrupted = decide(2, _record("NO-GO", 2, ("interrupted: SIGTERM",)), stopped="stopped")
+    assert interrupted.reasons == ("stopped", "interrupted: SIGTERM") and interrupted.record is not None
+    usage = decide(4, None)
+    assert (usage.status, usage.exit_code, usage.verdict) == (4, 2, "NO-GO")
