@@ -29,6 +29,7 @@ from typing import Any
 from golive import evidence, inputs
 from golive.attestations import Attestation
 from golive.decision_record import DecisionRecord, RecordError
+from golive.gate_process import GateResult
 from golive.human_items import normal_role
 
 DEFAULT_MAX_AGE = timedelta(minutes=60)
@@ -205,3 +206,34 @@ class SignOffRule:
                         f"the deadline {deadline.isoformat()}")
             return SignOff(None, why, expired=True)
         return SignOff(None, f"waiting for `golive attest {self.item}` by {roles} until {deadline.isoformat()}")
+
+
+# --- a run golive started itself ----------------------------------------------------------------------------
+
+
+def examine_run(record: DecisionRecord, expect: Expectation, now: datetime | None = None) -> Acceptance:
+    """``examine`` for the record of a run golive started (golive.gate_process checked its run id and exit
+    code): the record the run wrote into its reports directory (``<stem>.json`` beside its ``html_report``),
+    signed where evidence asks it, must be this very record; without evidence and without an envelope, the
+    record in hand is judged as it is."""
+    stamped = Path(record.html_report).with_suffix(".json") if record.html_report else None
+    if stamped is not None and (stamped.exists() or expect.evidence_configured):
+        examined = examine(stamped, expect, now)
+        if examined.valid and examined.record != record:
+            return Acceptance(record, f"{stamped.name} in the reports directory is not the run's own record")
+        return examined
+    if expect.evidence_configured:
+        return Acceptance(record, "the run left no record in its reports directory to verify the signature of")
+    return examine_record(record, expect, now)
+
+
+def accept_run(result: GateResult, expect: Expectation, now: datetime | None = None) -> GateResult:
+    """The runner's result as it may be acted on: unchanged when its record passes the rule (or it is a NO-GO
+    already, which nothing acts on), else a NO-GO that names why (serve's answers, the hooks, the cutover)."""
+    if result.record is None or result.verdict == "NO-GO":
+        return result
+    examined = examine_run(result.record, expect, now)
+    if examined.valid:
+        return result
+    problem = f"the decision record is not acted on: {examined.problem}"
+    return GateResult(2, "NO-GO", (problem, *result.reasons), result.record, problem=problem)

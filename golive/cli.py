@@ -228,8 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.command == "gate":
         review_code, pytest_args = review_exit.split(arguments.pytest_args, arguments.review_exit_code)
         gate_result = run_gate(arguments.gate, pytest_args)
-        document = gate_result.record.document() if gate_result.record is not None else None
-        return review_exit.exit_status(gate_result.status, document, review_code)
+        recorded = gate_result.record.verdict if gate_result.record is not None else None
+        return review_exit.exit_status(gate_result.status, recorded, review_code)
     if "reports" in vars(arguments):  # every command that reads or writes the reports directory: one rule
         try:
             arguments.reports = str(_reports(arguments))

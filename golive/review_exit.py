@@ -44,8 +44,9 @@ def split(args: Sequence[str], given: str | None = None) -> tuple[int | None, li
     return (parse(value) if value is not None else None), rest
 
 
-def exit_status(code: int, record: dict[str, object] | None, review_exit_code: int | None) -> int:
-    """The process's exit status: K for a run whose record says REVIEW, the verdict's own code otherwise."""
-    if review_exit_code is not None and code == 1 and record is not None and record.get("verdict") == "REVIEW":
+def exit_status(code: int, recorded: str | None, review_exit_code: int | None) -> int:
+    """The process's exit status: K for a run whose record says REVIEW (``recorded``: the record's verdict, None
+    without one), the verdict's own code otherwise."""
+    if review_exit_code is not None and code == 1 and recorded == "REVIEW":
         return review_exit_code
     return code

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TextIO, cast
 
-from golive import attestations, evidence, gate_process, gates
+from golive import acceptance, attestations, evidence, gate_process, gates
 from golive.acceptance import SignOffRule
 from golive.config import ConfigError, Cutover, Settings
 from golive.cutover import record as cutover_record
@@ -295,6 +295,12 @@ def _gate(context: Context, step: Step, story: cutover_record.StepRecord) -> str
             *context.section.gate_args, *step.gate_args]  # fmt: skip
     context.say(f"\n$ golive gate {step.gate} {' '.join(args)}")
     result = context.run_gate(cast(str, step.gate), args)
+    try:  # a step moves traffic only on a record the acceptance rule takes (consistent, signed where asked)
+        expect = acceptance.expectation(context.settings, context.candidate.name, gate.name, max_age=None,
+                                        reports_dirs=[reports])
+        result = acceptance.accept_run(result, expect)
+    except (acceptance.AcceptanceError, evidence.EvidenceError) as error:
+        return f"{gate.short_title} before the {step.share}% step cannot be acted on: {error}"
     # The verdict's code, not the process's status: a run that decided nothing (--collect-only) is no GO.
     code, verdict = result.exit_code, result.verdict
     story.gate_verdict, story.gate_exit = verdict, code
@@ -303,7 +309,7 @@ def _gate(context: Context, step: Step, story: cutover_record.StepRecord) -> str
     if code == 0:
         return None
     if code == 1:
-        return _await_signature(context, step, story)
+        return _await_signature(context, step, story, result.record.finished if result.record else None)
     reasons = "; ".join(result.reasons[:3])
     return f"{gate.short_title} before the {step.share}% step was {verdict}" + (f": {reasons}" if reasons else "")
 

@@ -21,11 +21,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from golive import attestations, gates, human_items, inputs, reports_dir
+from golive import acceptance, attestations, gates, human_items, inputs, reports_dir
 from golive.acceptance import SignOff, SignOffRule
 from golive.config import Settings, load_settings, resolve_path
 from golive.config_commands import Hooks
 from golive.decision_record import DecisionRecord
+from golive.evidence import EvidenceError
 from golive.gate_process import GateResult
 from golive.gates import Gate
 from golive.masking import clip
@@ -49,6 +50,7 @@ class HookContext:
     environment: str
     reports: Path
     review_item: human_items.HumanItem | None = None
+    expect: acceptance.Expectation | None = None  # what a record must be to be acted on (set by load_context)
 
     def announce(self, kind: str, message: str, source: str) -> None:
         try:
@@ -101,7 +103,13 @@ def load_context(config: str | None, reports: str | None, gate: str | None = Non
             raise HookError(f"{path.name}: hooks.review_attestation: no checklist item "
                             f"{section.review_attestation!r} (golive checklist lists them)")
     chosen_reports = reports_dir.resolve(reports, environ, Path.cwd()).path.resolve()
-    return HookContext(settings, section, gates.BY_ARGUMENT[chosen], environment, chosen_reports, review_item)
+    try:
+        expect = acceptance.expectation(settings, environment, gates.BY_ARGUMENT[chosen].name, max_age=None,
+                                        reports_dirs=[chosen_reports])
+    except (acceptance.AcceptanceError, EvidenceError) as error:
+        raise HookError(f"{path.name}: {error}") from None
+    return HookContext(settings, section, gates.BY_ARGUMENT[chosen], environment, chosen_reports, review_item,
+                       expect)
 
 
 def read_event(where: str) -> dict[str, Any]:
@@ -120,8 +128,10 @@ def run_gate(context: HookContext) -> GateOutcome:
     runs_dir = context.reports / "hooks"
     started = datetime.now(UTC).isoformat(timespec="seconds")
     run = Run(id=uuid.uuid4().hex[:16], gate=context.gate, environment=context.environment, requested_at=started)
+    expect = context.expect or acceptance.expectation(context.settings, context.environment, context.gate.name,
+                                                      max_age=None, reports_dirs=[context.reports])
     command = GateCommand(context.settings.path.resolve(), context.reports, tuple(context.section.pytest_args),
-                          context.section.timeout_s, bound_name="hooks.timeout_s")
+                          context.section.timeout_s, expect, bound_name="hooks.timeout_s")
     try:
         runs_dir.mkdir(parents=True, exist_ok=True)
         result = command.run(run, runs_dir, threading.Event())

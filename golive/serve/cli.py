@@ -11,9 +11,10 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from golive import gates, reports_dir
+from golive import acceptance, gates, reports_dir
 from golive.config import ConfigError, Settings, load_settings, resolve_path
 from golive.config_commands import Serve
+from golive.evidence import EvidenceError
 from golive.timeline import Timeline, TimelineError
 
 if TYPE_CHECKING:
@@ -112,7 +113,11 @@ def build(arguments: argparse.Namespace) -> tuple[Server, RunBook, str]:
         except TimelineError as error:
             sys.stderr.write(f"golive serve: {error}\n")
 
-    command = GateCommand(path.resolve(), reports, tuple(section.pytest_args), section.timeout_s,
+    try:
+        expect = acceptance.expectation(settings, max_age=None, reports_dirs=[reports])
+    except (acceptance.AcceptanceError, EvidenceError) as error:
+        raise ServeError(str(error)) from None
+    command = GateCommand(path.resolve(), reports, tuple(section.pytest_args), section.timeout_s, expect,
                           hidden_variables=(section.token_env,) if section.token_env else ())
     book = RunBook(command, runs_dir, section.keep_runs, settings.masker, announce)
     allowed = gate_spellings(section.gates)

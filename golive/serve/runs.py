@@ -12,6 +12,7 @@ interrupted; SIGKILL after a grace) and is a NO-GO; so is a run stopped because 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import uuid
@@ -22,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from golive import gate_process
+from golive import acceptance, gate_process
 from golive.decision_record import DecisionRecord
 from golive.gates import Gate
 from golive.masking import Masker, clip
@@ -79,6 +80,7 @@ class GateCommand:
     reports_dir: Path
     pytest_args: tuple[str, ...]
     timeout_s: float
+    expect: acceptance.Expectation  # what the record must be to be answered (golive.acceptance): release, trust
     hidden_variables: tuple[str, ...] = ()  # not passed to the child (the variable holding the service's token)
     bound_name: str = "serve.timeout_s"
 
@@ -90,9 +92,11 @@ class GateCommand:
     def run(self, run: Run, runs_dir: Path, stopping: threading.Event) -> gate_process.GateResult:
         """Run the gate to its end, to the bound, or until ``stopping`` is set; its record and log in ``runs_dir``."""
         environ = {k: v for k, v in os.environ.items() if k not in self.hidden_variables}
-        return gate_process.run_gate(run.gate.name, self.args(run, runs_dir / f"{run.id}.json"),
-                                     bound_s=self.timeout_s, bound_name=self.bound_name, stopping=stopping,
-                                     log=runs_dir / f"{run.id}.log", environ=environ)
+        result = gate_process.run_gate(run.gate.name, self.args(run, runs_dir / f"{run.id}.json"),
+                                       bound_s=self.timeout_s, bound_name=self.bound_name, stopping=stopping,
+                                       log=runs_dir / f"{run.id}.log", environ=environ)
+        return acceptance.accept_run(result, dataclasses.replace(self.expect, environment=run.environment,
+                                                                 gate=run.gate.name))
 
 
 def _now() -> str:

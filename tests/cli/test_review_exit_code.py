@@ -55,7 +55,7 @@ def test_a_bad_value_is_one_line_exit_2(tmp_path, value):
 
 def test_exit_status_maps_only_a_recorded_review():
     assert split(["-n", "2", "--review-exit-code", "3", "-q"]) == (3, ["-n", "2", "-q"])
-    assert exit_status(1, {"verdict": "REVIEW"}, 0) == 0
+    assert exit_status(1, "REVIEW", 0) == 0
     assert exit_status(1, None, 0) == 1  # no record (a listing, a usage error): nothing to map
-    assert exit_status(2, {"verdict": "NO-GO"}, 0) == 2
-    assert exit_status(0, {"verdict": "GO"}, 5) == 0
+    assert exit_status(2, "NO-GO", 0) == 2
+    assert exit_status(0, "GO", 5) == 0
