@@ -13,10 +13,14 @@ Without ``hooks.review_attestation`` a REVIEW is FAILED. Anything golive cannot 
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from golive import acceptance
 from golive.config import ConfigError
 from golive.engines.hooks import HookContext, HookError, load_context, review_deadline, review_signoff, run_gate
 
@@ -44,16 +48,32 @@ def parse_event(event: object) -> tuple[str, str, dict[str, Any] | None]:
     return event["executionId"], event["lifecycleStage"], state
 
 
-def _since(state: dict[str, Any], now: datetime) -> datetime:
-    """When the waiting REVIEW was decided, from hookDetails; the deadline comes from the configuration, and a time
-    in the future or past the wait is refused (hookDetails can be edited in the service definition)."""
+_RECORD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.json")
+
+
+def _since(state: dict[str, Any], context: HookContext, now: datetime) -> datetime:
+    """When the waiting REVIEW was decided: the ``finished_at`` of the run's own decision record, which the
+    waiting state names (its file under the reports directory and its run id), never a time hookDetails states
+    (hookDetails can be edited in the service definition). The record must pass the acceptance rule and say
+    REVIEW; the deadline comes from the configuration."""
+    stated = state.get("review_since")
     try:
-        since = datetime.fromisoformat(str(state.get("review_since")))
+        since = datetime.fromisoformat(str(stated))
     except ValueError:
         raise HookError(f"hookDetails.{STATE_KEY}.review_since: not an ISO-8601 time") from None
     if since.tzinfo is None or since > now:
         raise HookError(f"hookDetails.{STATE_KEY}.review_since: not a past UTC time")
-    return since
+    name, run_id = state.get("record"), state.get("run_id")
+    if not isinstance(name, str) or not _RECORD_NAME.fullmatch(name) or not isinstance(run_id, str) or not run_id:
+        raise HookError(f"hookDetails.{STATE_KEY}: names no decision record and run id of the REVIEW it waits on")
+    expect = context.expect or acceptance.expectation(context.settings, context.environment, context.gate.name)
+    examined = acceptance.examine(context.reports / name, dataclasses.replace(expect, run_id=run_id, max_age=None),
+                                  now)
+    if not examined.valid or examined.record is None:
+        raise HookError(f"hookDetails.{STATE_KEY}.record {name}: not acted on: {examined.problem}")
+    if examined.record.verdict != "REVIEW":
+        raise HookError(f"hookDetails.{STATE_KEY}.record {name}: says {examined.record.verdict}, not REVIEW")
+    return examined.record.finished
 
 
 def respond(event: object, context: HookContext, now: datetime | None = None) -> tuple[dict[str, Any], str]:
@@ -72,11 +92,15 @@ def respond(event: object, context: HookContext, now: datetime | None = None) ->
         if context.review_item is None or context.section.review_wait_s <= 0:
             return _answer(context, where, FAILED, f"{line}; no hooks.review_attestation to accept a REVIEW")
         since = outcome.finished_at
+        record = outcome.record
+        if record is None or not record.html_report:
+            return _answer(context, where, FAILED, f"{line}; the REVIEW left no decision record to wait on")
         waiting = {STATE_KEY: {"review_since": since.isoformat(), "gate": context.gate.name,
-                               "environment": context.environment}}
+                               "environment": context.environment, "run_id": record.run_id,
+                               "record": Path(record.html_report).with_suffix(".json").name}}
         return _answer(context, where, IN_PROGRESS, f"{line}; waiting for an attestation of "
                        f"{context.review_item.id}", waiting, (review_deadline(context, since) - now).total_seconds())
-    since = _since(state, now)
+    since = _since(state, context, now)
     signoff = review_signoff(context, since, now)
     if signoff.accepted and context.review_item is not None:
         return _answer(context, where, SUCCEEDED, f"REVIEW accepted: {context.review_item.id} {signoff.reason}")

@@ -138,8 +138,10 @@ def run_gate(context: HookContext) -> GateOutcome:
     except OSError as error:
         result = GateResult(2, "NO-GO", (f"the gate run could not run: {error}",))
     masker = context.settings.masker  # the record was written through this configuration's masker already
-    return GateOutcome(result.verdict, result.exit_code, [masker(reason) for reason in result.reasons],
-                       datetime.now(UTC).replace(microsecond=0), result.record)
+    # A REVIEW's deadline counts from the run's decision: the record's own finished_at.
+    decided = result.record.finished if result.record is not None else datetime.now(UTC).replace(microsecond=0)
+    return GateOutcome(result.verdict, result.exit_code, [masker(reason) for reason in result.reasons], decided,
+                       result.record)
 
 
 def review_signoff(context: HookContext, since: datetime, now: datetime | None = None) -> SignOff:

@@ -26,6 +26,7 @@ from golive.engines import codedeploy, ecs
 from golive.engines.hooks import GateOutcome, load_context
 from tests.canned_http import Answer, CannedHTTP, Request
 from tests.support import REPO
+from tests.support.records import waiting_state, write_review
 
 CODEDEPLOY_EVENT = {"DeploymentId": "d-ABCDEF123", "LifecycleEventHookExecutionId": "exec-0123456789"}
 # The event ECS gives a Lambda hook (Amazon ECS Developer Guide, "Lambda hooks": lifecycle payloads).
@@ -201,7 +202,8 @@ def sign(context, at: datetime) -> None:
 
 def test_ecs_review_is_in_progress_until_attested_then_succeeded_and_failed_at_the_deadline(review_context):
     since = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=60)
-    waiting = {**ECS_EVENT, "hookDetails": {"golive": {"review_since": since.isoformat()}}}
+    record = write_review(review_context.reports, "final", "blue", "2.1.0", since)
+    waiting = {**ECS_EVENT, "hookDetails": waiting_state(record, since)}
     answer, line = ecs.respond(waiting, review_context)
     assert answer == {"hookStatus": "IN_PROGRESS", "callBackDelay": 20, "hookDetails": waiting["hookDetails"]}
     assert "waiting for an attestation of approval.release_manager" in line

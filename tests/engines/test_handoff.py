@@ -24,10 +24,11 @@ from golive import attestations, human_items
 from golive.acceptance import Expectation, SignOffRule, examine
 from golive.decision_record import DecisionRecord
 from golive.engines import ecs
-from golive.engines.hooks import load_context
+from golive.engines.hooks import HookError, load_context
 from tests.canned_http import Answer, CannedHTTP
 from tests.engines.test_aws_hooks import ECS_EVENT, HEALTH, write_config
 from tests.support import REPO
+from tests.support.records import waiting_state, write_review
 
 CHECKS = '''\
 import httpx
@@ -257,7 +258,17 @@ def test_a_late_ecs_sign_off_fails_the_hook(tmp_path, monkeypatch):
         items = human_items.load_all(REPO / "validations")
         attestations.record(context.settings.attestations_path, "approval.release_manager", "Rita",
                             "Release Manager", "2.1.0", now=now, items=items)
-        waiting = {**ECS_EVENT, "hookDetails": {"golive": {"review_since": since.isoformat()}}}
+        record = write_review(context.reports, "final", "blue", "2.1.0", since)
+        waiting = {**ECS_EVENT, "hookDetails": waiting_state(record, since)}
         answer, line = ecs.respond(waiting, context, now=now)
-    assert answer == {"hookStatus": "FAILED"}, line
-    assert "after the deadline" in line
+        assert answer == {"hookStatus": "FAILED"}, line
+        assert "after the deadline" in line
+        # hookDetails can be edited in the service definition: a review_since moved to now does not move the
+        # deadline, which counts from the record the state names; a state naming no record is refused.
+        edited = {**ECS_EVENT, "hookDetails": waiting_state(record, now)}
+        assert ecs.respond(edited, context, now=now)[0] == {"hookStatus": "FAILED"}
+        for state in ({"review_since": now.isoformat()},
+                      {**waiting_state(record, since)["golive"], "run_id": "another-run"},
+                      {**waiting_state(record, since)["golive"], "record": "../../etc/passwd.json"}):
+            with pytest.raises(HookError):
+                ecs.respond({**ECS_EVENT, "hookDetails": {"golive": state}}, context, now=now)
