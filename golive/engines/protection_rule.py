@@ -5,9 +5,12 @@ GitHub holds a job that deploys to a protected environment and sends the rule's 
 The app answers with ``POST /repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule`` and the
 body ``{"environment_name", "state": "approved" | "rejected", "comment"}`` (GitHub answers 204).
 
-This command builds that body from a golive decision record: GO is approved; REVIEW, NO-GO, a record whose
-verdict and exit code disagree, one older than ``--max-age-min``, or one that cannot be read is rejected (the
-last exits 2). It prints the request; with ``--send`` it also sends it, with the token from ``--token-env``
+This command builds that body from a golive decision record: a GO that golive.acceptance takes is approved
+(consistent with its own checks, of the configuration's release and candidate environment, no older than
+``--max-age-min``, signed by a trusted key where ``evidence`` is configured or an envelope lies beside it);
+REVIEW, NO-GO, and every record the rule refuses are rejected, one that cannot be read with exit 2. The release,
+environment and trusted keys come from ``--golive-config`` (else $GOLIVE_CONFIG, else ./golive.yaml);
+``--release`` and ``--golive-env`` override them. It prints the request; with ``--send`` it also sends it, with the token from ``--token-env``
 (default ``GITHUB_TOKEN``: the app's installation token), to ``--api-url`` (default https://api.github.com).
 A webhook's ``deployment_callback_url`` is used only when it is that API's URL for this rule.
 
