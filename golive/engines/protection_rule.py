@@ -10,8 +10,9 @@ This command builds that body from a golive decision record: a GO that golive.ac
 ``--max-age-min``, signed by a trusted key where ``evidence`` is configured or an envelope lies beside it);
 REVIEW, NO-GO, and every record the rule refuses are rejected, one that cannot be read with exit 2. The release,
 environment and trusted keys come from ``--golive-config`` (else $GOLIVE_CONFIG, else ./golive.yaml);
-``--release`` and ``--golive-env`` override them. It prints the request; with ``--send`` it also sends it, with the token from ``--token-env``
-(default ``GITHUB_TOKEN``: the app's installation token), to ``--api-url`` (default https://api.github.com).
+``--release`` and ``--golive-env`` override them. It prints the request; with ``--send`` it also sends it, with
+the token from ``--token-env`` (default ``GITHUB_TOKEN``: the app's installation token), to ``--api-url``
+(default https://api.github.com).
 A webhook's ``deployment_callback_url`` is used only when it is that API's URL for this rule.
 
 Exit codes: 0 approved, 1 rejected, 2 the record cannot be read (rejected, and sent so with ``--send``), a bad

@@ -239,8 +239,12 @@ def verify(directory: Path, release: str, keys: Mapping[str, TrustedKey],
     for path in sorted(directory.glob("*.json")):
         if path.name.startswith("latest-") or path.name in signed_records:
             continue
-        with contextlib.suppress(inputs.InputError, RecordError):
-            head = RecordHead.parse(inputs.read_json(path, str(path)))
+        try:
+            document = inputs.read_json(path, str(path))
+        except inputs.InputError as error:  # it may be a decision of this release: not knowing is no pass
+            raise EvidenceError(f"{error}: verify cannot tell whether it is a decision of release {release}") from None
+        with contextlib.suppress(RecordError):
+            head = RecordHead.parse(document)
             if head.release == release:
                 if envelope_path(path).exists():
                     raise EvidenceError(f"{envelope_path(path)}: not a valid envelope of {path.name}, a decision of "
@@ -264,8 +268,8 @@ def _check_latest(directory: Path, release: str, chains: Mapping[str, Sequence[t
     newest decisions were deleted (the one cut a hash chain alone cannot show)."""
     digests = {sha256(_read(item[0].path)) for links in chains.values() for item in links}
     for path in sorted(directory.glob("latest-*.json")):
+        data = _read(path)
         with contextlib.suppress(inputs.InputError, RecordError):
-            data = inputs.read_bytes(path, str(path))
             head = RecordHead.parse(inputs.parse_json(data, str(path)))
             if head.release == release and head.environment in chains and sha256(data) not in digests:
                 raise EvidenceError(f"{path}: names a decision that is not in the chain of release {release} "

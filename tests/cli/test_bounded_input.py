@@ -93,7 +93,7 @@ def test_verify_a_deep_record_and_a_record_on_dev_zero(tmp_path):
     (reports / "pre-blue-20261207T000000Z.json.dsse.json").unlink()
     (reports / "pre-blue-20261207T000000Z.json").symlink_to("/dev/zero")
     done = golive("verify", str(reports), f"--golive-config={config}", cwd=project)
-    one_line(done)
+    assert "pre-blue-20261207T000000Z.json: a symlink that leaves its directory" in one_line(done)
 
 
 def test_attestations_and_timeline_files(tmp_path, hostile):
