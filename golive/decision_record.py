@@ -20,7 +20,7 @@ import json
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -119,14 +119,7 @@ class DecisionRecord(BaseModel):
     @classmethod
     def parse(cls, document: object, what: str = "decision record") -> DecisionRecord:
         """A record from an already bounded JSON document; RecordError (one line) otherwise."""
-        if not isinstance(document, dict):
-            raise RecordError(f"{what}: not a JSON object")
-        try:
-            return cls.model_validate(document)
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "(top)"
-            raise RecordError(f"{what}: not a golive decision record ({where}: {first['msg']})") from None
+        return _validated(cls, document, what, "a golive decision record")
 
     def document(self) -> dict[str, Any]:
         """The record as JSON data, as written (keys a writer left out stay out)."""
@@ -226,11 +219,19 @@ class RecordHead(BaseModel):
 
     @classmethod
     def parse(cls, document: object, what: str = "record") -> RecordHead:
-        if not isinstance(document, dict):
-            raise RecordError(f"{what}: not a JSON object")
-        try:
-            return cls.model_validate(document)
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "(top)"
-            raise RecordError(f"{what}: not a golive record ({where}: {first['msg']})") from None
+        return _validated(cls, document, what, "a golive record")
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _validated(model: type[_Model], document: object, what: str, kind: str) -> _Model:
+    """``document`` as ``model``; RecordError naming the first key that is wrong, in one line."""
+    if not isinstance(document, dict):
+        raise RecordError(f"{what}: not a JSON object")
+    try:
+        return model.model_validate(document)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top)"
+        raise RecordError(f"{what}: not {kind} ({where}: {first['msg']})") from None

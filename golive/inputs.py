@@ -45,13 +45,7 @@ def read_bytes(path: Path | str, what: str | None = None, max_bytes: int = MAX_B
     with os.fdopen(descriptor, "rb") as handle:
         if not stat.S_ISREG(os.fstat(descriptor).st_mode):
             raise InputError(f"{name}: not a regular file; not read")
-        try:
-            data = handle.read(max_bytes + 1)
-        except OSError as error:
-            raise InputError(f"{name}: cannot read it ({error.strerror or type(error).__name__})") from None
-    if len(data) > max_bytes:
-        raise InputError(f"{name}: larger than {max_bytes} bytes; not read")
-    return data
+        return read_stream(handle, name, max_bytes)
 
 
 def read_stream(stream: IO[bytes], what: str, max_bytes: int = MAX_EVENT_BYTES) -> bytes:
