@@ -187,7 +187,7 @@ class _Supervisor:
                 pass
             now = time.monotonic()
             if stopped_at is None and self.received:
-                stopped, stopped_at = self._interrupted(None), now  # forwarded already
+                stopped_at = now  # forwarded already; said once the run has ended, with pytest's status
             elif stopped_at is None and self.bound_s is not None and now - started >= self.bound_s:
                 stopped, stopped_at = (f"the gate run was still going after {self.bound_name} "
                                        f"({self.bound_s:g} s): stopped"), now
@@ -201,10 +201,8 @@ class _Supervisor:
             stopped = self._interrupted(code)
         return code, stopped
 
-    def _interrupted(self, code: int | None) -> str:
-        name = signal.Signals(self.received[0]).name
-        return f"the gate run was interrupted by {name}" + (f" (pytest exit {code})" if code is not None else "") \
-            + ": NO-GO"
+    def _interrupted(self, code: int) -> str:
+        return f"the gate run was interrupted by {signal.Signals(self.received[0]).name} (pytest exit {code}): NO-GO"
 
 
 def _hand_terminal_to(pgid: int) -> int | None:
