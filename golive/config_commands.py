@@ -22,6 +22,7 @@ class Serve(Section):
     pytest_args: list[StrictStr] = Field(default_factory=list)  # added to every gate run (-n 2, ...)
     keep_runs: Annotated[int, Field(ge=1, le=10_000)] = 200  # finished runs kept for GET /v1/runs/{id}
     flagger_token_in_metadata: bool = False  # Flagger sends no headers: accept metadata.token on /v1/flagger/
+    request_timeout_s: Annotated[float, Field(gt=0, le=300)] = 30.0  # a request that stops arriving: 408, dropped
 
 
 class CutoverStep(Section):

@@ -72,6 +72,7 @@ class Service:
     flagger_token_in_metadata: bool
     announce: Callable[[str, str], None]  # (timeline kind, message)
     wait_s: float  # the longest a request waits for its run (every run ahead of it on that environment, bounded)
+    request_timeout_s: float = _SOCKET_TIMEOUT_S  # serve.request_timeout_s: a request that stops arriving is dropped
 
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes, client: str) -> Answer:
         answer = self._route(method, target, headers, body, client)
@@ -217,6 +218,10 @@ class Server(ThreadingHTTPServer):
         self.service = service
         super().__init__(address, _Handler)
 
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        request.settimeout(self.service.request_timeout_s)  # StreamRequestHandler's own timeout is per class
+        super().finish_request(request, client_address)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A connection that broke (reset mid-line or mid-body, say): one line in the log, no traceback."""
         error = sys.exc_info()[1]
@@ -228,7 +233,6 @@ class Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: Server
     server_version = "golive-serve"
-    timeout = _SOCKET_TIMEOUT_S
 
     def parse_request(self) -> bool:
         """Every method goes to ``_serve`` (the base class would answer one without a ``do_`` method with a 501
@@ -275,7 +279,8 @@ class _Handler(BaseHTTPRequestHandler):
         except TimeoutError:
             self.close_connection = True
             return self._send(service.refuse_body(method, self.path, client, 408, "the body did not arrive within "
-                                                  f"{_SOCKET_TIMEOUT_S:g} s; nothing run"))
+                                                  f"{service.request_timeout_s:g} s (serve.request_timeout_s); "
+                                                  "nothing run"))
         if len(body) < length:  # the client hung up mid-body: what arrived is not the request it announced
             self.close_connection = True
             return self._send(service.refuse_body(method, self.path, client, 400, f"the body ended after "

@@ -126,6 +126,7 @@ def build(arguments: argparse.Namespace) -> tuple[Server, RunBook, str]:
         environments=tuple(section.environments or settings.environments), masker=settings.masker,
         max_body_bytes=section.max_body_bytes, flagger_token_in_metadata=section.flagger_token_in_metadata,
         announce=announce, wait_s=longest_wait_s(section.timeout_s, len({g.name for g in allowed.values()})),
+        request_timeout_s=section.request_timeout_s,
     )
     try:
         server = Server((host, port), service)

@@ -136,12 +136,22 @@ def test_a_body_shorter_than_its_content_length_runs_nothing(serving, target, bo
     _nothing_ran(serving)
 
 
-def test_a_body_that_stops_arriving_is_408_and_runs_nothing(serving):
-    """A client that sends part of its body and then nothing: dropped at the socket timeout (30 s), nothing run."""
+@pytest.fixture
+def impatient(tmp_path: Path) -> Iterator[Serving]:
+    """A server that drops a request which stops arriving after 2 s (serve.request_timeout_s; default 30)."""
+    config = minimal_config(tmp_path / "golive.yaml", {**SERVE, "serve.request_timeout_s": 2})
+    with running_serve(config, tmp_path / "reports") as serving:
+        yield serving
+
+
+def test_a_body_that_stops_arriving_is_408_and_runs_nothing(impatient):
+    """A client that sends part of its body and then nothing: dropped at serve.request_timeout_s, nothing run."""
+    serving = impatient
     request = (f"POST /v1/gates/2?env=blue HTTP/1.1\r\nHost: golive\r\n{AUTHORIZATION}"
                "Content-Length: 4096\r\n\r\n").encode() + b'{"a": "bcde"}'
     status, _headers, document = _json_refusal(_exchange(serving, request, shut=False, timeout_s=45))
-    assert status == 408 and document["error"] == "the body did not arrive within 30 s; nothing run", document
+    assert status == 408 and document["error"] == ("the body did not arrive within 2 s (serve.request_timeout_s); "
+                                                   "nothing run"), document
     assert "refused (408: the body did not arrive" in (serving.reports / "timeline.jsonl").read_text()
     _nothing_ran(serving)
 
