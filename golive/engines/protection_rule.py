@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from golive import acceptance, gates, inputs
+from golive import acceptance, gates, inputs, reports_dir
 from golive.config import ConfigError, load_settings, resolve_path
 from golive.evidence import EvidenceError
 from golive.masking import clip
@@ -91,7 +91,7 @@ def expectation(arguments: argparse.Namespace) -> acceptance.Expectation:
                                           max_age=max_age)
         settings = load_settings(path, source)
         return acceptance.expectation(settings, arguments.golive_env, gate, max_age, release=arguments.release,
-                                      reports_dirs=[Path(os.environ.get("GOLIVE_REPORTS") or "reports")])
+                                      reports_dirs=[reports_dir.resolve(None, os.environ, Path.cwd()).path])
     except (ConfigError, acceptance.AcceptanceError, EvidenceError) as error:
         raise RuleError(f"{error} (the record is judged against the configuration's release and environment; or "
                         "give --release and --golive-env)") from None

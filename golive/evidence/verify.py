@@ -165,7 +165,7 @@ def verify_record(record_path: Path, record_bytes: bytes, keys: Mapping[str, Tru
     trusted keys."""
     if not keys:
         raise EvidenceError("evidence.trusted_keys: no trusted key configured; the record's signature cannot be "
-                            "verified")
+                            "verified (add the signer's entry that `golive keys init` printed)")
     digest = sha256(record_bytes)
     beside = envelope_path(record_path)
     if beside.exists() or beside.is_symlink():
