@@ -161,6 +161,10 @@ def test_golive_gate_never_takes_an_earlier_runs_record_for_this_one(pytester, s
                          ids=["SIGTERM -n 2", "SIGINT"])
 def test_an_interrupted_golive_gate_leaves_no_go_and_no_process(pytester, suite, signum, xdist):
     suite("test_checks.py", CHECKS)
+    # The gate's bound (the longest timeout_s + 5 s) well past the signal: on a busy machine the default 10 s could
+    # pass before the signal arrives, and the run would end at the bound instead, which is not what this tests.
+    with (pytester.path / "golive.yaml").open("a") as config:
+        config.write("http: {timeout_s: 60}\n")
     gate = [sys.executable, "-m", "golive", "gate", "1", *xdist]
     assert pytester.run(*gate, timeout=120).ret == 0
     assert latest_record(pytester)["verdict"] == "GO"
