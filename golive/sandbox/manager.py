@@ -104,10 +104,12 @@ class Manager(Provision, AwsResources, Faults):
     def up(self, config_out: Path, app_options: dict[str, str | None] | None = None) -> int:
         started_at = time.monotonic()
         with self.locked():
+            # Before anything changes: an `up` that cannot run (a missing binary) must not first stop the apps of
+            # the sandbox that is running (a test of that refusal stopped another session's blue mid-gate).
+            self.check_prerequisites()
             changed = self.use_app_options(app_options or {})
             if changed:
                 self.out(f"restarting blue and green with {', '.join(changed)}")
-            self.check_prerequisites()
             self.ensure_management()
             applied = self.ensure_database()
             if applied:

@@ -95,7 +95,11 @@ def test_a_missing_prerequisite_is_one_line_and_exit_2(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no haproxy, no prometheus on this PATH
+    # The machine's sandbox may be running (the sandbox tests beside this one): a refused `up` leaves it as it is.
+    state_file = sandbox_manager.state_dir() / "state.json"
+    before = state_file.read_bytes() if state_file.exists() else None
     assert run("up", "--config-out", str(tmp_path / "out.yaml")) == 2
+    assert (state_file.read_bytes() if state_file.exists() else None) == before
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert "haproxy not found: run `apt-get install -y haproxy`" in err
