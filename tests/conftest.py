@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +27,14 @@ pytest_plugins = ["pytester"]
 
 SANDBOX_LOCK = "/tmp/golive-tests-sandbox.lock"
 PARTS = ("sandbox", "others")  # scripts/run-tests runs each part in its own process: GOLIVE_TESTS_PART=PART
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Started in the background by a shell without job control (``(make test &)``), this process inherits SIGINT
+    ignored, and so would every golive it starts: the tests that press Ctrl-C on a dashboard or a gate would
+    wait for nothing. A handler here (not an inherited SIG_IGN) gives each child the default disposition."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
