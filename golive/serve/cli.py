@@ -114,7 +114,9 @@ def build(arguments: argparse.Namespace) -> tuple[Server, RunBook, str]:
             sys.stderr.write(f"golive serve: {error}\n")
 
     try:
-        expect = acceptance.expectation(settings, max_age=None, reports_dirs=[reports])
+        # Each run's own gate and environment are set per run (GateCommand.run); here: release and trust.
+        expect = acceptance.expectation(settings, next(iter(settings.environments)), max_age=None,
+                                        reports_dirs=[reports])
     except (acceptance.AcceptanceError, EvidenceError) as error:
         raise ServeError(str(error)) from None
     command = GateCommand(path.resolve(), reports, tuple(section.pytest_args), section.timeout_s, expect,
